@@ -1,0 +1,104 @@
+"""Shared fixtures: a migrated database per test on SQLite and, where configured, on real PostgreSQL.
+
+``BETPIPE_TEST_DATABASE_URL`` names a PostgreSQL server; each test gets its own schema there. When the variable is
+set the server must answer: an unreachable server fails the run instead of skipping the PostgreSQL leg.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from betpipe.db import make_engine, upgrade
+
+PG_URL_ENV = "BETPIPE_TEST_DATABASE_URL"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shared_data_dir() -> Path:
+    configured = os.environ.get("BETPIPE_SHARED_DATA")
+    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "data"
+
+
+SHARED_DATA = _shared_data_dir()
+
+
+def _backends() -> list[object]:
+    params: list[object] = [pytest.param("sqlite", id="sqlite")]
+    if os.environ.get(PG_URL_ENV):
+        params.append(pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres))
+    else:
+        params.append(
+            pytest.param(
+                "postgresql",
+                id="postgresql",
+                marks=pytest.mark.skip(reason=f"{PG_URL_ENV} not set: PostgreSQL leg not run"),
+            )
+        )
+    return params
+
+
+def _postgres_engine(schema: str) -> Engine:
+    url = os.environ[PG_URL_ENV]
+    admin = make_engine(url)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as error:  # the variable is set, so an unreachable server is a failure, not a skip
+        pytest.fail(f"{PG_URL_ENV} is set but PostgreSQL is unreachable: {error}")
+    finally:
+        admin.dispose()
+    return make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+
+
+def _drop_schema(schema: str) -> None:
+    admin = make_engine(os.environ[PG_URL_ENV])
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=_backends())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty database (not migrated) on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'betpipe.sqlite'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = _postgres_engine(schema)
+    engine.dispose()
+    base = os.environ[PG_URL_ENV]
+    separator = "&" if "?" in base else "?"
+    yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    _drop_schema(schema)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """A migrated database on each backend; parametrised tests run once per backend."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A migrated SQLite database for tests that are about logic, not about the backend."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'betpipe.sqlite'}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data (or $BETPIPE_SHARED_DATA); tests that need it skip with a clear message where absent."""
+    if not (SHARED_DATA / "football-data").is_dir():
+        pytest.skip(f"shared real data not found at {SHARED_DATA} (set BETPIPE_SHARED_DATA)")
+    return SHARED_DATA
