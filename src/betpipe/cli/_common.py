@@ -1,0 +1,50 @@
+"""What every command shares: settings, the engine, and printing reports. No business logic lives here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine
+
+from betpipe.config import Settings, load_settings
+from betpipe.db import make_engine
+from betpipe.ingest.store import IngestReport
+
+console = Console()
+error_console = Console(stderr=True)
+
+
+def settings() -> Settings:
+    return load_settings()
+
+
+@contextmanager
+def open_engine(config: Settings | None = None) -> Iterator[Engine]:
+    engine = make_engine((config or settings()).effective_database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def print_ingest_report(report: IngestReport, title: str) -> None:
+    """The read / inserted / updated / unchanged / quarantined summary every ingest command ends with."""
+    table = Table(title=title)
+    for column in ("table", "read", "inserted", "updated", "unchanged", "quarantined"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    table.add_row("input rows", str(report.rows_read), "", "", "", str(report.quarantined))
+    for name, counts in report.tables.items():
+        table.add_row(name, "", str(counts.inserted), str(counts.updated), str(counts.unchanged), "")
+    console.print(table)
+    console.print(f"{report.files} payload(s) from {report.source}")
+
+
+def exit_if_nothing_read(report: IngestReport) -> None:
+    """Bad rows never fail a run; only a run that could read nothing at all exits non-zero."""
+    if report.rows_read == 0:
+        error_console.print("[red]nothing could be read[/red] (see `betpipe data quarantine`)")
+        raise typer.Exit(code=1)

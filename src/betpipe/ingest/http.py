@@ -1,0 +1,272 @@
+"""The shared HTTP client for remote sources: client-side rate limiting, bounded retries, and secret masking.
+
+Every source that downloads goes through ``RateLimitedClient`` so politeness (a minimum interval between requests,
+shared by all threads) and failure handling are the same everywhere. It must never log, raise or return a URL with a
+credential in it: query parameters named like ``apiKey``/``api_key``/``token`` are masked in every message, and the
+``httpx`` loggers get a redaction filter because httpx logs each request URL itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+log = logging.getLogger(__name__)
+
+SECRET_PARAM = re.compile(r"(?i)^(api[_-]?key|apikey|key|access[_-]?token|token|secret|password)$")
+_SECRET_IN_TEXT = re.compile(r"(?i)([?&](?:api[_-]?key|apikey|key|access[_-]?token|token|secret|password)=)[^&\s\"'#]*")
+MASK = "****"
+BODY_EXCERPT_CHARS = 200
+
+
+class SourceError(RuntimeError):
+    """A remote source could not deliver (after retries), or delivered something unusable as a whole."""
+
+    def __init__(self, message: str, *, status_code: int | None = None, attempts: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.attempts = attempts
+
+
+class _RetryableError(Exception):
+    def __init__(self, reason: str, response: httpx.Response | None, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.response = response
+        self.retry_after = retry_after
+
+
+def redact(text: str) -> str:
+    """``text`` with the values of credential-like query parameters replaced by a mask."""
+    return _SECRET_IN_TEXT.sub(rf"\g<1>{MASK}", text)
+
+
+def mask_url(url: httpx.URL | str) -> str:
+    """The URL with credential-like query parameter values masked, for messages and records."""
+    parsed = httpx.URL(str(url))
+    if not parsed.query:
+        return str(parsed)
+    masked = [(name, MASK if SECRET_PARAM.match(name) else value) for name, value in parsed.params.multi_items()]
+    return str(parsed.copy_with(params=masked))
+
+
+class _RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg = cleaned
+            record.args = None
+        return True
+
+
+_REDACTING_FILTER = _RedactingFilter()
+
+
+def _install_log_redaction() -> None:
+    # httpx logs every request URL at INFO; a filter on its own loggers keeps credentials out of any handler.
+    for name in ("httpx", "httpcore"):
+        logger = logging.getLogger(name)
+        if _REDACTING_FILTER not in logger.filters:
+            logger.addFilter(_REDACTING_FILTER)
+
+
+_install_log_redaction()
+
+
+class MinimumInterval:
+    """A thread-safe limiter: successive ``acquire`` calls return at least ``1 / rate`` seconds apart."""
+
+    def __init__(self, requests_per_second: float) -> None:
+        if requests_per_second <= 0:
+            raise ValueError(f"requests_per_second must be > 0, got {requests_per_second}")
+        self._interval = 1.0 / requests_per_second
+        self._lock = threading.Lock()
+        self._next = 0.0
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self._interval
+        if start > now:
+            time.sleep(start - now)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date); None when absent or junk."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class RateLimitedClient:
+    """GET with a client-side rate limit and retries on 429, 5xx, timeouts and transport errors.
+
+    Other 4xx responses are the caller's mistake (bad key, bad sport) and raise at once: retrying cannot fix them and
+    would burn quota. ``on_response(response, attempts)`` sees the final response of each call (also failed ones), so
+    quota headers can be recorded even when the call raises.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        requests_per_second: float,
+        timeout_seconds: float,
+        max_attempts: int,
+        source: str,
+        transport: httpx.BaseTransport | None = None,
+        headers: dict[str, str] | None = None,
+        on_response: Callable[[httpx.Response, int], None] | None = None,
+        backoff_initial_seconds: float = 0.5,
+        backoff_max_seconds: float = 30.0,
+        retry_after_cap_seconds: float = 60.0,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
+        self.source = source
+        self._limiter = MinimumInterval(requests_per_second)
+        self._max_attempts = max_attempts
+        self._on_response = on_response
+        self._backoff = wait_exponential_jitter(
+            initial=backoff_initial_seconds, max=backoff_max_seconds, jitter=backoff_initial_seconds
+        )
+        self._retry_after_cap = retry_after_cap_seconds
+        self._client = httpx.Client(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout_seconds),
+            transport=transport,
+            headers=headers,
+            follow_redirects=True,
+        )
+
+    def __enter__(self) -> RateLimitedClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def get(self, path: str, params: dict[str, str] | None = None) -> httpx.Response:
+        """The successful (2xx/3xx) response, or ``SourceError`` with the masked URL and the reason."""
+        secrets = [value for name, value in (params or {}).items() if SECRET_PARAM.match(name) and value]
+        request = self._client.build_request("GET", path, params=params)
+        shown = mask_url(request.url)
+        retrying = Retrying(
+            stop=stop_after_attempt(self._max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(_RetryableError),
+            before_sleep=lambda state: self._log_retry(shown, state),
+            reraise=True,
+        )
+        attempts = 0
+        try:
+            for attempt in retrying:
+                with attempt:
+                    attempts = attempt.retry_state.attempt_number
+                    response = self._attempt(request, shown, secrets, attempts)
+            return response
+        except _RetryableError as error:
+            if error.response is not None:
+                self._notify(error.response, attempts)
+            raise SourceError(
+                f"{self.source}: GET {shown} failed after {attempts} attempt(s): {error.reason}",
+                status_code=None if error.response is None else error.response.status_code,
+                attempts=attempts,
+            ) from None
+
+    def _attempt(self, request: httpx.Request, shown: str, secrets: list[str], attempts: int) -> httpx.Response:
+        self._limiter.acquire()
+        try:
+            response = self._client.send(request)
+        except httpx.TimeoutException as error:
+            raise _RetryableError(f"timed out ({type(error).__name__})", None) from None
+        except httpx.TransportError as error:
+            raise _RetryableError(f"transport error ({type(error).__name__}: {_scrub(str(error), secrets)})", None) from None
+        status = response.status_code
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            raise _RetryableError("HTTP 429 Too Many Requests", response, retry_after)
+        if status >= 500:
+            raise _RetryableError(f"HTTP {status}: {_excerpt(response, secrets)}", response)
+        if status >= 400:
+            self._notify(response, attempts)
+            raise SourceError(
+                f"{self.source}: GET {shown} returned HTTP {status}: {_excerpt(response, secrets)}",
+                status_code=status,
+                attempts=attempts,
+            )
+        self._notify(response, attempts)
+        return response
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(error, _RetryableError) and error.retry_after is not None:
+            return min(error.retry_after, self._retry_after_cap)
+        return float(self._backoff(state))
+
+    def _log_retry(self, shown: str, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        reason = error.reason if isinstance(error, _RetryableError) else repr(error)
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        log.warning(
+            "%s: GET %s attempt %d failed (%s); retrying in %.2fs",
+            self.source,
+            shown,
+            state.attempt_number,
+            reason,
+            wait,
+        )
+
+    def _notify(self, response: httpx.Response, attempts: int) -> None:
+        if self._on_response is not None:
+            self._on_response(response, attempts)
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    text = redact(text)
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return text
+
+
+def _excerpt(response: httpx.Response, secrets: list[str]) -> str:
+    body = response.content[:BODY_EXCERPT_CHARS].decode("utf-8", errors="replace")
+    body = " ".join(body.split())
+    if len(response.content) > BODY_EXCERPT_CHARS:
+        body += "..."
+    return _scrub(body, secrets) or "<empty body>"
+
+
+def response_json(response: httpx.Response, source: str) -> Any:
+    """Decoded JSON of a response, or ``SourceError`` saying why (truncated, not JSON) without echoing secrets."""
+    try:
+        return response.json()
+    except ValueError as error:
+        raise SourceError(f"{source}: {mask_url(response.request.url)} returned invalid JSON: {error}") from None
