@@ -8,6 +8,7 @@ import typer
 
 from betpipe.cli import data as data_commands
 from betpipe.cli import ingest as ingest_commands
+from betpipe.cli import models as model_commands
 from betpipe.cli._common import console, open_engine, settings
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(ingest_commands.app, name="ingest")
 app.add_typer(data_commands.app, name="data")
 app.add_typer(data_commands.teams_app, name="teams")
+app.add_typer(model_commands.app, name="models")
 
 
 @config_app.command("show")

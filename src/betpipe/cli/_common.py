@@ -45,6 +45,6 @@ def print_ingest_report(report: IngestReport, title: str) -> None:
 
 def exit_if_nothing_read(report: IngestReport) -> None:
     """Bad rows never fail a run; only a run that could read nothing at all exits non-zero."""
-    if report.rows_read == 0:
+    if report.rows_read == 0 and (report.quarantined > 0 or report.files == 0):
         error_console.print("[red]nothing could be read[/red] (see `betpipe data quarantine`)")
         raise typer.Exit(code=1)

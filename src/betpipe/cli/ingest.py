@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from betpipe.cli._common import console, exit_if_nothing_read, open_engine, print_ingest_report, settings
+from betpipe.cli._common import console, error_console, exit_if_nothing_read, open_engine, print_ingest_report, settings
 from betpipe.ingest.store import IngestReport
 
 app = typer.Typer(help="Ingest results and odds from a source.", no_args_is_help=True)
@@ -93,10 +93,16 @@ def odds_api(
     config = settings()
     if config.odds_api.api_key is None:
         raise typer.BadParameter("set BETPIPE_ODDS_API__API_KEY (or [odds_api] api_key in betpipe.toml)")
+    from betpipe.ingest.http import SourceError
+
     with open_engine(config) as engine:
-        report = ingest_odds_api(engine, config, sport, [m.strip() for m in markets.split(",") if m.strip()])
-        if scores:
-            report = report + ingest_odds_api_scores(engine, config, sport)
+        try:
+            report = ingest_odds_api(engine, config, sport, [m.strip() for m in markets.split(",") if m.strip()])
+            if scores:
+                report = report + ingest_odds_api_scores(engine, config, sport)
+        except SourceError as error:  # already recorded in ingest_runs / api_requests; the key is masked
+            error_console.print(f"[red]The Odds API: {error}[/red]")
+            raise typer.Exit(code=1) from error
     print_ingest_report(report, f"The Odds API: {sport}")
     exit_if_nothing_read(report)
 

@@ -53,11 +53,7 @@ def redact(text: str) -> str:
 
 def mask_url(url: httpx.URL | str) -> str:
     """The URL with credential-like query parameter values masked, for messages and records."""
-    parsed = httpx.URL(str(url))
-    if not parsed.query:
-        return str(parsed)
-    masked = [(name, MASK if SECRET_PARAM.match(name) else value) for name, value in parsed.params.multi_items()]
-    return str(parsed.copy_with(params=masked))
+    return redact(str(url))
 
 
 class _RedactingFilter(logging.Filter):
@@ -151,7 +147,7 @@ class RateLimitedClient:
         self._max_attempts = max_attempts
         self._on_response = on_response
         self._backoff = wait_exponential_jitter(
-            initial=backoff_initial_seconds, max=backoff_max_seconds, jitter=backoff_initial_seconds
+            multiplier=backoff_initial_seconds, max=backoff_max_seconds, jitter=backoff_initial_seconds
         )
         self._retry_after_cap = retry_after_cap_seconds
         self._client = httpx.Client(
@@ -195,11 +191,17 @@ class RateLimitedClient:
         except _RetryableError as error:
             if error.response is not None:
                 self._notify(error.response, attempts)
-            raise SourceError(
+            failure = SourceError(
                 f"{self.source}: GET {shown} failed after {attempts} attempt(s): {error.reason}",
                 status_code=None if error.response is None else error.response.status_code,
                 attempts=attempts,
-            ) from None
+            )
+        except SourceError as error:
+            failure = error
+        # Tracebacks rendered with locals (rich, typer) must not show the credential: drop the frames and locals
+        # that hold it before raising.
+        del request, params, secrets
+        raise failure.with_traceback(None) from None
 
     def _attempt(self, request: httpx.Request, shown: str, secrets: list[str], attempts: int) -> httpx.Response:
         self._limiter.acquire()
@@ -208,7 +210,9 @@ class RateLimitedClient:
         except httpx.TimeoutException as error:
             raise _RetryableError(f"timed out ({type(error).__name__})", None) from None
         except httpx.TransportError as error:
-            raise _RetryableError(f"transport error ({type(error).__name__}: {_scrub(str(error), secrets)})", None) from None
+            raise _RetryableError(
+                f"transport error ({type(error).__name__}: {_scrub(str(error), secrets)})", None
+            ) from None
         status = response.status_code
         if status == 429:
             retry_after = parse_retry_after(response.headers.get("retry-after"))

@@ -1,0 +1,309 @@
+"""The Odds API v4 readers: ``/odds`` and ``/scores`` responses turned into normalised records.
+
+Readers are pure. Outcomes are matched to home/away/draw by name, never by position (the API's order is not
+home/away/draw). A wholly unusable payload (not JSON, truncated, an error object) raises ``BadPayloadError``; a bad
+event, market or outcome is quarantined on its own with a reason. Prices are validated here, never trusted.
+The HTTP client and the ingest entry points live in ``odds_api`` (which re-exports these readers).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+import polars as pl
+
+from betpipe.ingest.http import SourceError
+from betpipe.ingest.records import ODDS_SCHEMA, NormalisedBatch, QuarantinedRow
+from betpipe.odds import american_to_decimal
+
+SOURCE = "odds_api"
+OddsFormat = Literal["decimal", "american"]
+
+# sport key -> (sport, competition code, competition name); codes match the authoritative historical sources
+SPORT_KEYS: dict[str, tuple[str, str, str]] = {
+    "soccer_epl": ("soccer", "E0", "England Premier League"),
+    "soccer_efl_champ": ("soccer", "E1", "England Championship"),
+    "soccer_spain_la_liga": ("soccer", "SP1", "Spain La Liga"),
+    "soccer_germany_bundesliga": ("soccer", "D1", "Germany Bundesliga"),
+    "soccer_italy_serie_a": ("soccer", "I1", "Italy Serie A"),
+    "soccer_france_ligue_one": ("soccer", "F1", "France Ligue 1"),
+    "americanfootball_nfl": ("american_football", "NFL", "National Football League"),
+    "basketball_nba": ("basketball", "NBA", "National Basketball Association"),
+    "icehockey_nhl": ("ice_hockey", "NHL", "National Hockey League"),
+    "baseball_mlb": ("baseball", "MLB", "Major League Baseball"),
+}
+SPORT_PREFIXES = {"americanfootball": "american_football", "icehockey": "ice_hockey"}
+H2H_SELECTIONS = {"Draw": "draw"}
+TOTAL_SELECTIONS = {"over": "over", "under": "under"}
+
+
+class BadPayloadError(SourceError, ValueError):
+    """The response as a whole cannot be read; a ``ValueError`` so ``ingest_payload`` keeps and quarantines it."""
+
+
+def competition_for(sport_key: str, title: str | None = None) -> tuple[str, str, str]:
+    """(sport, competition code, name) for a sport key; unknown keys keep the key as the competition code."""
+    if sport_key in SPORT_KEYS:
+        return SPORT_KEYS[sport_key]
+    prefix = sport_key.split("_", 1)[0]
+    return SPORT_PREFIXES.get(prefix, prefix), sport_key, title or sport_key
+
+
+def season_for(sport: str, kickoff: datetime) -> str | None:
+    """Season label as the historical sources write it: ``2025-2026`` for soccer, ``2025`` for the NFL."""
+    if sport == "soccer":
+        start = kickoff.year if kickoff.month >= 7 else kickoff.year - 1
+        return f"{start}-{start + 1}"
+    if sport == "american_football":
+        return str(kickoff.year if kickoff.month >= 3 else kickoff.year - 1)
+    return None
+
+
+def odds_format_of(locator: str) -> OddsFormat:
+    """The ``oddsFormat`` a stored response was requested with (from its locator); decimal by default."""
+    values = parse_qs(urlsplit(locator).query).get("oddsFormat", ["decimal"])
+    return "american" if values[-1].lower() == "american" else "decimal"
+
+
+def parse_time(value: object) -> datetime | None:
+    """An API timestamp (ISO-8601 or unix seconds) as aware UTC, or None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float) and math.isfinite(value):
+        return datetime.fromtimestamp(value, UTC)
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def load_events(body: bytes, locator: str) -> list[Any]:
+    """The payload's event list, or ``BadPayloadError`` saying what the payload is instead."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        excerpt = body[:80].decode("utf-8", errors="replace")
+        raise BadPayloadError(f"{locator}: not valid JSON ({error}); starts {excerpt!r}") from None
+    if isinstance(data, dict):
+        message = data.get("message") or data.get("error_code") or ", ".join(sorted(data)[:5])
+        raise BadPayloadError(f"{locator}: expected a JSON array of events, got an object ({message})")
+    if not isinstance(data, list):
+        raise BadPayloadError(f"{locator}: expected a JSON array of events, got {type(data).__name__}")
+    return data
+
+
+def _unique_refs(rows: list[QuarantinedRow]) -> list[QuarantinedRow]:
+    """Repeated references (two bad outcomes with one name) get ``#n`` suffixes: quarantine is keyed on them."""
+    seen: dict[str, int] = {}
+    unique = []
+    for row in rows:
+        seen[row.row_ref] = seen.get(row.row_ref, 0) + 1
+        ref = row.row_ref if seen[row.row_ref] == 1 else f"{row.row_ref}#{seen[row.row_ref]}"
+        unique.append(QuarantinedRow(ref, row.record, row.reason))
+    return unique
+
+
+def _event_base(
+    index: int, item: object, captured_at: datetime, seen: set[str]
+) -> tuple[dict[str, Any] | None, QuarantinedRow | None]:
+    """The event row for one API event, or the reason it cannot be one."""
+    ref = f"event {index}"
+    if not isinstance(item, dict):
+        return None, QuarantinedRow.of(ref, repr(item)[:500], "event is not a JSON object")
+    missing = [
+        k for k in ("id", "sport_key", "home_team", "away_team") if not isinstance(item.get(k), str) or not item[k]
+    ]
+    if missing:
+        return None, QuarantinedRow.of(str(item.get("id") or ref), item, f"event missing field(s) {', '.join(missing)}")
+    ref = str(item["id"])
+    kickoff = parse_time(item.get("commence_time"))
+    problem = None
+    if kickoff is None:
+        problem = f"unparseable commence_time {item.get('commence_time')!r}"
+    elif item["home_team"] == item["away_team"]:
+        problem = f"home_team and away_team are both {item['home_team']!r}"
+    elif ref in seen:
+        problem = "duplicate event id in one payload"
+    if problem is not None or kickoff is None:
+        return None, QuarantinedRow.of(f"{ref}#{index}" if ref in seen else ref, item, problem or "")
+    seen.add(ref)
+    sport, code, name = competition_for(item["sport_key"], item.get("sport_title"))
+    attributes = {"sport_key": item["sport_key"], "sport_title": item.get("sport_title")}
+    row = {
+        "row_ref": ref,
+        "sport": sport,
+        "competition_code": code,
+        "competition_name": name,
+        "season": season_for(sport, kickoff),
+        "kickoff_utc": kickoff,
+        "kickoff_time_known": True,
+        "home_team": item["home_team"],
+        "away_team": item["away_team"],
+        "status": "in_play" if captured_at >= kickoff else "scheduled",
+        "neutral_site": False,
+        "attributes": json.dumps(attributes, sort_keys=True),
+        "external_id": ref,
+    }
+    return row, None
+
+
+def _selection(market_key: str, name: object, event: dict[str, Any]) -> str | None:
+    if market_key == "totals":
+        return TOTAL_SELECTIONS.get(str(name).lower())
+    if name == event["home_team"]:
+        return "home"
+    if name == event["away_team"]:
+        return "away"
+    return H2H_SELECTIONS.get(str(name)) if market_key == "h2h" else None
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _outcomes(
+    event: dict[str, Any], captured_at: datetime, quarantined: list[QuarantinedRow]
+) -> Iterator[tuple[Any, ...]]:
+    """(row_ref, bookmaker, market, selection, line, raw price, captured_at, ref) per usable outcome."""
+    ref = str(event["id"])
+    books = event.get("bookmakers")
+    if not isinstance(books, list):
+        quarantined.append(QuarantinedRow.of(f"{ref}:bookmakers", {"bookmakers": books}, "bookmakers is not a list"))
+        return
+    for book in books:
+        book_key = book.get("key") if isinstance(book, dict) else None
+        if not isinstance(book_key, str) or not book_key or not isinstance(book.get("markets"), list):
+            quarantined.append(QuarantinedRow.of(f"{ref}:{book_key}", book, "bookmaker without a key or markets"))
+            continue
+        for market in book["markets"]:
+            key = market.get("key") if isinstance(market, dict) else None
+            where = f"{ref}:{book_key}:{key}"
+            stamp = market.get("last_update", book.get("last_update")) if isinstance(market, dict) else None
+            when = captured_at if stamp is None else parse_time(stamp)
+            if key not in ("h2h", "spreads", "totals") or not isinstance(market.get("outcomes"), list):
+                quarantined.append(QuarantinedRow.of(where, market, f"unsupported market {key!r} or no outcomes"))
+                continue
+            if when is None:
+                quarantined.append(QuarantinedRow.of(where, market, f"unparseable last_update {stamp!r}"))
+                continue
+            names = [o.get("name") for o in market["outcomes"] if isinstance(o, dict)]
+            name = {"h2h": "1x2" if "Draw" in names else "moneyline", "totals": "total"}.get(key, "spread")
+            if key == "spreads" and event["sport"] == "soccer":
+                name = "asian_handicap"  # soccer spreads are Asian handicap lines (quarter and half goals)
+            for outcome in market["outcomes"]:
+                label = outcome.get("name") if isinstance(outcome, dict) else None
+                selection = _selection(key, label, event)
+                point = _number(outcome.get("point")) if isinstance(outcome, dict) else None
+                line = 0.0 if key == "h2h" else point
+                if selection == "away" and line is not None:
+                    line = -line + 0.0  # the stored line is always the home side's handicap
+                if selection is None or line is None or not math.isfinite(line):
+                    reason = (
+                        f"outcome {label!r} matches neither team{' nor Draw' if key == 'h2h' else ''}"
+                        if selection is None
+                        else f"{key} outcome without a numeric point"
+                    )
+                    quarantined.append(QuarantinedRow.of(f"{where}:{label}", outcome, reason))
+                    continue
+                price = outcome.get("price")
+                yield (ref, book_key, name, selection, line, price, when, f"{where}:{label}:{line}")
+
+
+def _priced(rows: list[tuple[Any, ...]], odds_format: OddsFormat, quarantined: list[QuarantinedRow]) -> pl.DataFrame:
+    """Validated decimal prices; NaN, non-numbers, prices <= 1 and invalid American odds are quarantined."""
+    raw = np.array([_number(r[5]) if _number(r[5]) is not None else np.nan for r in rows], dtype=np.float64)
+    if odds_format == "american":
+        valid = np.isfinite(raw) & (np.abs(raw) >= 100.0)
+        price = np.full(raw.shape, np.nan)
+        price[valid] = american_to_decimal(raw[valid]) if valid.any() else raw[valid]
+        rule = "not valid American odds (want <= -100 or >= 100)"
+    else:
+        valid = np.isfinite(raw) & (raw > 1.0)
+        price = raw
+        rule = "not a valid decimal price (want a finite number > 1)"
+    for index in np.flatnonzero(~valid):
+        row = rows[int(index)]
+        quarantined.append(QuarantinedRow.of(row[7], {"price": row[5]}, f"price {row[5]!r} is {rule}"))
+    kept = [(*rows[i][:5], float(price[i]), rows[i][6]) for i in np.flatnonzero(valid)]
+    schema = {k: v for k, v in ODDS_SCHEMA.items() if k != "kind"}
+    return pl.DataFrame(kept, schema=schema, orient="row")
+
+
+def read_odds_api_odds(
+    body: bytes, locator: str, *, captured_at: datetime, odds_format: OddsFormat | None = None
+) -> NormalisedBatch:
+    """Parse a ``/v4/sports/{sport}/odds`` response fetched at ``captured_at``.
+
+    ``odds_format`` defaults to the ``oddsFormat`` in the locator. A price captured at or after kick-off is
+    ``in_play``, before it ``live``; events already under way at the fetch time get status ``in_play``.
+    """
+    items = load_events(body, locator)
+    quarantined: list[QuarantinedRow] = []
+    seen: set[str] = set()
+    events: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
+    for index, item in enumerate(items):
+        event, problem = _event_base(index, item, captured_at, seen)
+        if event is None:
+            quarantined.append(problem)  # type: ignore[arg-type]
+            continue
+        events.append(event)
+        rows.extend(_outcomes({**item, "sport": event["sport"]}, captured_at, quarantined))
+    frame = pl.DataFrame(events, schema=NormalisedBatch(SOURCE, locator, 0).events.schema)
+    odds = _priced(rows, odds_format or odds_format_of(locator), quarantined)
+    odds = odds.join(frame.select("row_ref", "kickoff_utc"), on="row_ref", how="left").with_columns(
+        pl.when(pl.col("captured_at") >= pl.col("kickoff_utc"))
+        .then(pl.lit("in_play"))
+        .otherwise(pl.lit("live"))
+        .alias("kind")
+    )
+    return NormalisedBatch(SOURCE, locator, len(items), events=frame, odds=odds, quarantined=_unique_refs(quarantined))
+
+
+def _score(scores: object, team: str) -> int | None:
+    if not isinstance(scores, list):
+        return None
+    matches = [s.get("score") for s in scores if isinstance(s, dict) and s.get("name") == team]
+    if len(matches) != 1:
+        return None
+    text = str(matches[0]).strip()
+    return int(text) if text.isdigit() else None
+
+
+def read_odds_api_scores(body: bytes, locator: str, *, captured_at: datetime) -> NormalisedBatch:
+    """Parse a ``/v4/sports/{sport}/scores`` response: completed events with both scores become results."""
+    items = load_events(body, locator)
+    quarantined: list[QuarantinedRow] = []
+    seen: set[str] = set()
+    events: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        event, problem = _event_base(index, item, captured_at, seen)
+        if event is None:
+            quarantined.append(problem)  # type: ignore[arg-type]
+            continue
+        if item.get("completed") is True:
+            home, away = _score(item.get("scores"), item["home_team"]), _score(item.get("scores"), item["away_team"])
+            if home is None or away is None:
+                reason = "completed event without a whole-number score for each team (matched by name)"
+                quarantined.append(QuarantinedRow.of(event["row_ref"], item, reason))
+                continue
+            event["status"] = "finished"
+            results.append({"row_ref": event["row_ref"], "home_score": home, "away_score": away})
+        events.append(event)
+    frame = pl.DataFrame(events, schema=NormalisedBatch(SOURCE, locator, 0).events.schema)
+    result_frame = pl.DataFrame(results, schema={"row_ref": pl.Utf8, "home_score": pl.Int64, "away_score": pl.Int64})
+    return NormalisedBatch(
+        SOURCE, locator, len(items), events=frame, results=result_frame, quarantined=_unique_refs(quarantined)
+    )
