@@ -72,3 +72,28 @@ def test_football_data_without_input_is_a_usage_error(data_dir: Path) -> None:
     result = runner.invoke(app, ["ingest", "football-data"])
     assert result.exit_code == 2
     assert "give CSV files/folders" in result.output
+
+
+def test_ingest_sample_twice_reports_everything_unchanged(data_dir: Path) -> None:
+    runner.invoke(app, ["db", "upgrade"])
+    first = runner.invoke(app, ["ingest", "sample", "--teams", "6", "--seasons", "2"])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(app, ["ingest", "sample", "--teams", "6", "--seasons", "2"])
+    assert second.exit_code == 0, second.output
+    odds_line = next(line for line in second.output.splitlines() if line.strip("│ ").startswith("odds"))
+    cells = [cell.strip() for cell in odds_line.split("│") if cell.strip()]
+    assert cells[0] == "odds"
+    assert cells[1:4] == ["0", "0", cells[3]]
+    assert int(cells[3]) > 0
+    summary = runner.invoke(app, ["data", "summary"])
+    assert "SAMPLE" in summary.output
+
+
+def test_an_unreadable_file_is_quarantined_and_exits_non_zero(data_dir: Path, tmp_path: Path) -> None:
+    runner.invoke(app, ["db", "upgrade"])
+    bad = tmp_path / "broken.csv"
+    bad.write_bytes(b"\x00\x01 not a csv at all")
+    result = runner.invoke(app, ["ingest", "football-data", str(bad)])
+    assert result.exit_code == 1, result.output
+    listed = runner.invoke(app, ["data", "quarantine"])
+    assert "broken.csv" in listed.output or "unreadable" in listed.output

@@ -7,6 +7,7 @@ import json
 import typer
 
 from betpipe.cli import data as data_commands
+from betpipe.cli import features as feature_commands
 from betpipe.cli import ingest as ingest_commands
 from betpipe.cli import models as model_commands
 from betpipe.cli._common import console, open_engine, settings
@@ -22,6 +23,7 @@ app.add_typer(ingest_commands.app, name="ingest")
 app.add_typer(data_commands.app, name="data")
 app.add_typer(data_commands.teams_app, name="teams")
 app.add_typer(model_commands.app, name="models")
+app.add_typer(feature_commands.app, name="features")
 
 
 @config_app.command("show")

@@ -105,58 +105,78 @@ def upsert(
     stage = f"_stage_{table.name}_{next(_stage_numbers)}"
     column_list = ", ".join(columns)
     conn.exec_driver_sql(f"CREATE TEMP TABLE {stage} AS SELECT {column_list} FROM {table.name} WHERE 1 = 0")
-    try:
-        _load_stage(conn, stage, columns, rows)
-        key_match = " AND ".join(f"t.{name} = s.{name}" for name in key_columns)
-        same_values = " AND ".join(
-            _null_safe_equal(
-                dialect,
-                _json_text(dialect, f"t.{name}", name in json_columns),
-                _json_text(dialect, f"s.{name}", name in json_columns),
-            )
-            for name in value_columns
+    _load_stage(conn, table, stage, columns, rows)
+    if dialect == "postgresql":
+        # During bulk loads the target's statistics lag far behind its size and the planner picks full-table
+        # hash/merge joins that grow with every batch; every key has a unique index, so probe it instead.
+        conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
+        conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
+    key_match = " AND ".join(f"t.{name} = s.{name}" for name in key_columns)
+    same_values = " AND ".join(
+        _null_safe_equal(
+            dialect,
+            _json_text(dialect, f"t.{name}", name in json_columns),
+            _json_text(dialect, f"s.{name}", name in json_columns),
         )
-        differs = f"NOT ({same_values})" if value_columns else "1 = 0"
-        matched = conn.exec_driver_sql(
-            f"SELECT COUNT(*) FROM {stage} s JOIN {table.name} t ON {key_match}"
-        ).scalar_one()
-        changed = conn.exec_driver_sql(
-            f"SELECT {', '.join(f's.{c}' for c in key_columns)}"
-            f"{''.join(f', t.{c}, s.{c}' for c in value_columns)} "
-            f"FROM {stage} s JOIN {table.name} t ON {key_match} WHERE {differs}"
-        ).all()
-        if changed:
-            assignments = ", ".join(f"{name} = s.{name}" for name in value_columns)
-            key_target = " AND ".join(f"{table.name}.{name} = s.{name}" for name in key_columns)
-            distinct = differs.replace("t.", f"{table.name}.")
-            conn.exec_driver_sql(
-                f"UPDATE {table.name} SET {assignments} FROM {stage} s WHERE {key_target} AND {distinct}"
-            )
-            if log_changes:
-                _log_changes(conn, table.name, key_columns, value_columns, changed, source)
-        inserted = len(rows) - int(matched)
-        if inserted:
-            conn.exec_driver_sql(
-                f"INSERT INTO {table.name} ({column_list}) SELECT {', '.join(f's.{c}' for c in columns)} "
-                f"FROM {stage} s WHERE NOT EXISTS (SELECT 1 FROM {table.name} t WHERE {key_match})"
-            )
-        ids: dict[tuple[Any, ...], int] = {}
-        if return_ids:
-            key_select = ", ".join(f"s.{c}" for c in key_columns)
-            for row in conn.exec_driver_sql(
-                f"SELECT t.id, {key_select} FROM {stage} s JOIN {table.name} t ON {key_match}"
-            ):
-                ids[tuple(row[1:])] = int(row[0])
-        counts = UpsertCounts(inserted, len(changed), int(matched) - len(changed))
-        return counts, ids
-    finally:
-        conn.exec_driver_sql(f"DROP TABLE {stage}")
+        for name in value_columns
+    )
+    differs = f"NOT ({same_values})" if value_columns else "1 = 0"
+    matched = conn.exec_driver_sql(f"SELECT COUNT(*) FROM {stage} s JOIN {table.name} t ON {key_match}").scalar_one()
+    changed = conn.exec_driver_sql(
+        f"SELECT {', '.join(f's.{c}' for c in key_columns)}"
+        f"{''.join(f', t.{c}, s.{c}' for c in value_columns)} "
+        f"FROM {stage} s JOIN {table.name} t ON {key_match} WHERE {differs}"
+    ).all()
+    if changed:
+        assignments = ", ".join(f"{name} = s.{name}" for name in value_columns)
+        key_target = " AND ".join(f"{table.name}.{name} = s.{name}" for name in key_columns)
+        distinct = differs.replace("t.", f"{table.name}.")
+        conn.exec_driver_sql(f"UPDATE {table.name} SET {assignments} FROM {stage} s WHERE {key_target} AND {distinct}")
+        if log_changes:
+            _log_changes(conn, table.name, key_columns, value_columns, changed, source)
+    inserted = len(rows) - int(matched)
+    if inserted:
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({column_list}) SELECT {', '.join(f's.{c}' for c in columns)} "
+            f"FROM {stage} s WHERE NOT EXISTS (SELECT 1 FROM {table.name} t WHERE {key_match})"
+        )
+    ids: dict[tuple[Any, ...], int] = {}
+    if return_ids:
+        key_select = ", ".join(f"s.{c}" for c in key_columns)
+        for row in conn.exec_driver_sql(f"SELECT t.id, {key_select} FROM {stage} s JOIN {table.name} t ON {key_match}"):
+            ids[tuple(row[1:])] = int(row[0])
+    # No try/finally: after an error the caller's transaction rolls back, which drops the temporary table too.
+    conn.exec_driver_sql(f"DROP TABLE {stage}")
+    if dialect == "postgresql":
+        conn.exec_driver_sql("SET LOCAL enable_hashjoin TO DEFAULT")
+        conn.exec_driver_sql("SET LOCAL enable_mergejoin TO DEFAULT")
+    return UpsertCounts(inserted, len(changed), int(matched) - len(changed)), ids
 
 
-def _load_stage(conn: Connection, stage: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    if conn.dialect.name == "sqlite":
+def _converted(
+    table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], sqlite: bool
+) -> list[tuple[Any, ...]]:
+    """Convert only the columns that need it (timestamps for SQLite, JSON for both), column-wise."""
+    converters: dict[int, Any] = {}
+    for index, name in enumerate(columns):
+        kind = table.c[name].type.__class__.__name__
+        if kind == "JSON" or (sqlite and kind in {"DateTime", "Date"}):
+            converters[index] = _sqlite_value if sqlite else _pg_value
+    if not converters:
+        return [tuple(row) for row in rows]
+    transposed = list(zip(*rows, strict=True))
+    for index, convert in converters.items():
+        transposed[index] = tuple(convert(value) for value in transposed[index])
+    return list(zip(*transposed, strict=True))
+
+
+def _load_stage(
+    conn: Connection, table: Table, stage: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    sqlite = conn.dialect.name == "sqlite"
+    converted = _converted(table, columns, rows, sqlite)
+    if sqlite:
         placeholders = ", ".join("?" for _ in columns)
-        converted = [tuple(_sqlite_value(v) for v in row) for row in rows]
         conn.exec_driver_sql(f"INSERT INTO {stage} VALUES ({placeholders})", converted)  # type: ignore[arg-type]
         return
     dbapi = conn.connection.driver_connection
@@ -165,8 +185,8 @@ def _load_stage(conn: Connection, stage: str, columns: Sequence[str], rows: Sequ
         dbapi.cursor() as cursor,  # type: ignore[attr-defined]
         cursor.copy(f"COPY {stage} ({', '.join(columns)}) FROM STDIN") as copy,
     ):
-        for row in rows:
-            copy.write_row(tuple(_pg_value(v) for v in row))
+        for row in converted:
+            copy.write_row(row)
 
 
 def _jsonable(value: Any) -> Any:

@@ -23,25 +23,32 @@ import io
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
 import polars as pl
 from sqlalchemy import Engine
 
 from betpipe.ingest.football_data_columns import (
     AH_LINE_COLUMNS,
+    COMPETITION_NAMES,
     SCORE_COLUMNS,
     STAT_COLUMNS,
-    COMPETITION_NAMES,
     normalise_header,
     odds_columns,
 )
-from betpipe.ingest.records import ODDS_SCHEMA, RESULT_SCHEMA, NormalisedBatch, QuarantinedRow
+from betpipe.ingest.http import RateLimitedClient, SourceError
+from betpipe.ingest.records import ODDS_SCHEMA, NormalisedBatch, QuarantinedRow
 from betpipe.ingest.store import IngestReport, ingest_payload
 
 SOURCE = "football-data"
 UK = "Europe/London"
 DEFAULT_KICKOFF_HOUR = 15  # the traditional UK Saturday kickoff, used when the file has no Time
+# Absent columns are added as all-null, so the rest of the reader need not ask which columns a season has.
+EXPECTED_COLUMNS = ("Date", "Time", "HomeTeam", "AwayTeam", "FTHG", "FTAG", "Referee")
 TEAM_COLUMN_ALIASES = {"HT": "HomeTeam", "AT": "AwayTeam"}  # the site's oldest files
 _SEASON_FILE = re.compile(r"(?:^|/)(\d{4})-(\d{4})\.csv$")
+_LEAGUE = re.compile(r"[A-Z]{1,3}[0-9]?")
+_SEASON = re.compile(r"(\d{4})-(\d{4})")
+FOOTBALL_DATA_BASE_URL = "https://www.football-data.co.uk"
 _SEASON_URL = re.compile(r"(?:^|/)(\d{2})(\d{2})/[^/]+\.csv$")
 
 
@@ -52,7 +59,7 @@ def read_football_data(body: bytes, locator: str) -> NormalisedBatch:
     if frame.is_empty():
         return NormalisedBatch(source=SOURCE, locator=locator, rows_read=rows_read, quarantined=quarantined)
     frame = _with_kickoff(frame)
-    frame = frame.with_columns(_row_problems(frame).alias("_problem"))
+    frame = frame.with_columns(_row_problems().alias("_problem"))
     bad = frame.filter(pl.col("_problem") != "")
     quarantined += [
         QuarantinedRow.of(row.pop("_ref"), {k: v for k, v in row.items() if v is not None}, reason)
@@ -78,7 +85,10 @@ def read_football_data(body: bytes, locator: str) -> NormalisedBatch:
 def _read_table(body: bytes, locator: str) -> tuple[pl.DataFrame, list[QuarantinedRow]]:
     """All cells as stripped strings (empty -> null) plus ``_line`` and ``_ref``; rows with an empty ``Div`` are
     separators, not matches, and are left out entirely."""
-    text = body.decode("utf-8").lstrip("\ufeff")
+    try:
+        text = body.decode("utf-8").lstrip("\ufeff")
+    except UnicodeDecodeError:
+        text = body.decode("cp1252")  # the site's older files; undecodable bytes raise and quarantine the payload
     reader = csv.reader(io.StringIO(text, newline=""))
     header = normalise_header(next(reader, []))
     if "HomeTeam" not in header:
@@ -108,7 +118,7 @@ def _read_table(body: bytes, locator: str) -> tuple[pl.DataFrame, list[Quarantin
         for name in header
         if not name.startswith("_blank")
     )
-    for required in ("Date", "HomeTeam", "AwayTeam"):
+    for required in EXPECTED_COLUMNS:
         if required not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.Utf8).alias(required))
     line_numbers = pl.Series("_line", lines, dtype=pl.Int64)
@@ -128,14 +138,14 @@ def _with_kickoff(frame: pl.DataFrame) -> pl.DataFrame:
     """Adds ``_date`` (UK match date), ``_kickoff`` (UTC), ``_time_known`` and ``_captured_open`` (see module doc)."""
     parts = pl.col("Date").str.extract_groups(r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})$")
     year = parts.struct.field("3").cast(pl.Int32)
-    year = pl.when(parts.struct.field("3").str.len_bytes() == 2).then(year + pl.when(year >= 70).then(1900).otherwise(2000)).otherwise(year)
-    iso = pl.format("{}-{}-{}", year, parts.struct.field("2").str.zfill(2), parts.struct.field("1").str.zfill(2))
-    has_time = pl.col("Time").is_not_null() if "Time" in frame.columns else pl.lit(False)
-    time_parts = (
-        pl.col("Time").str.extract_groups(r"^(\d{1,2})[:.](\d{2})(?::\d{2})?$")
-        if "Time" in frame.columns
-        else pl.lit(None, dtype=pl.Struct({"1": pl.Utf8, "2": pl.Utf8}))
+    year = (
+        pl.when(parts.struct.field("3").str.len_bytes() == 2)
+        .then(year + pl.when(year >= 70).then(1900).otherwise(2000))
+        .otherwise(year)
     )
+    iso = pl.format("{}-{}-{}", year, parts.struct.field("2").str.zfill(2), parts.struct.field("1").str.zfill(2))
+    has_time = pl.col("Time").is_not_null()
+    time_parts = pl.col("Time").str.extract_groups(r"^(\d{1,2})[:.](\d{2})(?::\d{2})?$")
     hour = time_parts.struct.field("1").cast(pl.Int64)
     minute = time_parts.struct.field("2").cast(pl.Int64)
     time_ok = has_time & (hour < 24) & (minute < 60)
@@ -162,10 +172,10 @@ def _to_utc(local: pl.Expr) -> pl.Expr:
     return local.dt.replace_time_zone(UK, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
 
 
-def _row_problems(frame: pl.DataFrame) -> pl.Expr:
+def _row_problems() -> pl.Expr:
     """Why a row cannot be a match ('' when it can); every applicable reason is listed."""
     home, away = pl.col("HomeTeam"), pl.col("AwayTeam")
-    fthg, ftag = (pl.col(c) if c in frame.columns else pl.lit(None, dtype=pl.Utf8) for c in SCORE_COLUMNS)
+    fthg, ftag = pl.col("FTHG"), pl.col("FTAG")
     checks = [
         pl.when(home.is_null()).then(pl.lit("missing HomeTeam")),
         pl.when(away.is_null()).then(pl.lit("missing AwayTeam")),
@@ -174,13 +184,15 @@ def _row_problems(frame: pl.DataFrame) -> pl.Expr:
             pl.format("unparseable Date '{}' (expected dd/mm/yy or dd/mm/yyyy)", pl.col("Date"))
         ),
         pl.when(pl.col("_has_time") & ~pl.col("_time_known")).then(
-            pl.format("unparseable Time '{}' (expected HH:MM)", pl.col("Time") if "Time" in frame.columns else "")
+            pl.format("unparseable Time '{}' (expected HH:MM)", pl.col("Time"))
         ),
         pl.when(pl.col("_date").is_not_null() & pl.col("_kickoff").is_null()).then(
             pl.lit("kickoff time does not exist in UK local time (clocks went forward)")
         ),
         pl.when(fthg.is_null() != ftag.is_null()).then(
-            pl.format("only one side of the score is present (FTHG='{}', FTAG='{}')", fthg.fill_null(""), ftag.fill_null(""))
+            pl.format(
+                "only one side of the score is present (FTHG='{}', FTAG='{}')", fthg.fill_null(""), ftag.fill_null("")
+            )
         ),
         pl.when(home.is_not_null() & (home == away)).then(pl.format("home and away team are the same ('{}')", home)),
     ]
@@ -211,17 +223,16 @@ def _season_expr(locator: str) -> pl.Expr:
 
 
 def _events(good: pl.DataFrame, season: pl.Expr) -> pl.DataFrame:
-    finished = pl.col("FTHG").is_not_null() if "FTHG" in good.columns else pl.lit(False)
-    attributes = (
-        pl.when(pl.col("Referee").is_not_null()).then(pl.struct(pl.col("Referee").alias("referee")).struct.json_encode())
-        if "Referee" in good.columns
-        else pl.lit(None, dtype=pl.Utf8)
-    )
+    finished = pl.col("FTHG").is_not_null()
+    referee = pl.col("Referee")
+    attributes = pl.when(referee.is_not_null()).then(pl.struct(referee.alias("referee")).struct.json_encode())
     return good.select(
         pl.col("_ref").alias("row_ref"),
         pl.lit("soccer").alias("sport"),
         pl.col("Div").alias("competition_code"),
-        pl.col("Div").replace_strict(COMPETITION_NAMES, default=pl.col("Div"), return_dtype=pl.Utf8).alias("competition_name"),
+        pl.col("Div")
+        .replace_strict(COMPETITION_NAMES, default=pl.col("Div"), return_dtype=pl.Utf8)
+        .alias("competition_name"),
         season.alias("season"),
         pl.col("_kickoff").alias("kickoff_utc"),
         pl.col("_time_known").alias("kickoff_time_known"),
@@ -236,8 +247,6 @@ def _events(good: pl.DataFrame, season: pl.Expr) -> pl.DataFrame:
 
 def _results(good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Result rows for finished matches, and the statistic cells that were not counts (dropped, to quarantine)."""
-    if "FTHG" not in good.columns or "FTAG" not in good.columns:
-        return pl.DataFrame(schema=RESULT_SCHEMA), _no_problems()
     finished = good.filter(pl.col("FTHG").is_not_null())
     stats = [column for column in STAT_COLUMNS if column in finished.columns]
     values = [
@@ -245,11 +254,11 @@ def _results(good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         _number("FTHG").cast(pl.Int64).alias("home_score"),
         _number("FTAG").cast(pl.Int64).alias("away_score"),
     ]
-    values += [
-        pl.when(_is_count(_number(c))).then(_number(c)).cast(pl.Int64).alias(STAT_COLUMNS[c]) for c in stats
-    ]
-    not_count = ~_is_count(pl.col("raw").cast(pl.Float64, strict=False)).fill_null(False)
-    problems = _cell_problems(finished, stats, not_count, pl.format("not a non-negative whole number: '{}'", pl.col("raw")))
+    values += [pl.when(_is_count(_number(c))).then(_number(c)).cast(pl.Int64).alias(STAT_COLUMNS[c]) for c in stats]
+    not_count = _is_count(pl.col("raw").cast(pl.Float64, strict=False)).fill_null(False).not_()
+    problems = _cell_problems(
+        finished, stats, not_count, pl.format("not a non-negative whole number: '{}'", pl.col("raw"))
+    )
     return finished.select(values), problems
 
 
@@ -260,7 +269,14 @@ def _odds(good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         return pl.DataFrame(schema=ODDS_SCHEMA), _no_problems()
     meta = pl.DataFrame(
         [(c.column, c.bookmaker, c.market, c.selection, c.kind, c.line) for c in columns],
-        schema={"column": pl.Utf8, "bookmaker": pl.Utf8, "market": pl.Utf8, "selection": pl.Utf8, "kind": pl.Utf8, "fixed_line": pl.Float64},
+        schema={
+            "column": pl.Utf8,
+            "bookmaker": pl.Utf8,
+            "market": pl.Utf8,
+            "selection": pl.Utf8,
+            "kind": pl.Utf8,
+            "fixed_line": pl.Float64,
+        },
         orient="row",
     )
     lines = {
@@ -295,7 +311,10 @@ def _odds(good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         .then(pl.col("_ah_closing"))
         .otherwise(pl.col("_ah_opening"))
         .alias("line"),
-        pl.when(pl.col("kind") == "closing").then(pl.col("_kickoff")).otherwise(pl.col("_captured_open")).alias("captured_at"),
+        pl.when(pl.col("kind") == "closing")
+        .then(pl.col("_kickoff"))
+        .otherwise(pl.col("_captured_open"))
+        .alias("captured_at"),
     )
     problem = (
         pl.when(pl.col("price").is_null())
@@ -374,3 +393,42 @@ def ingest_football_data(
         if on_file is not None:
             on_file(path, report)
     return total
+
+
+def football_data_path(league: str, season: str) -> str:
+    """The site's path for one league-season, e.g. ``("E0", "2019-2020")`` -> ``/mmz4281/1920/E0.csv``."""
+    if not _LEAGUE.fullmatch(league):
+        raise ValueError(f"not a football-data league code: {league!r} (e.g. E0, SP1, D1)")
+    match = _SEASON.fullmatch(season)
+    if not match or int(match.group(2)) != int(match.group(1)) + 1:
+        raise ValueError(f"not a season: {season!r} (expected YYYY-YYYY, e.g. 2019-2020)")
+    return f"/mmz4281/{match.group(1)[2:]}{match.group(2)[2:]}/{league}.csv"
+
+
+def football_data_url(league: str, season: str) -> str:
+    return f"{FOOTBALL_DATA_BASE_URL}{football_data_path(league, season)}"
+
+
+def download_football_data(client: RateLimitedClient, league: str, season: str) -> bytes:
+    """The CSV bytes for one league-season; a missing file or an HTML error page is a ``SourceError``."""
+    path = football_data_path(league, season)
+    response = client.get(path)
+    if response.status_code != 200:
+        raise SourceError(f"football-data: GET {path} answered HTTP {response.status_code}; no such league-season?")
+    body = response.content
+    if not body.lstrip(b"\xef\xbb\xbf").startswith(b"Div"):
+        raise SourceError(f"football-data: GET {path} did not return a football-data CSV (starts {body[:40]!r})")
+    return body
+
+
+def ingest_football_data_download(engine: Engine, client: RateLimitedClient, league: str, season: str) -> IngestReport:
+    """Download one league-season and store it under its URL path as locator (season read from the path)."""
+    body = download_football_data(client, league, season)
+    return ingest_payload(
+        engine,
+        source=SOURCE,
+        locator=football_data_path(league, season),
+        body=body,
+        content_type="text/csv",
+        reader=read_football_data,
+    )
