@@ -248,3 +248,6 @@ api_requests = Table(
     Column("requests_last", Numeric(12, 2), nullable=True),
     Column("error", Text, nullable=True),
 )
+
+from betpipe.db import schema_features as _schema_features  # noqa: E402,F401
+from betpipe.db import schema_registry as _schema_registry  # noqa: E402,F401

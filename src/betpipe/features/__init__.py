@@ -1,0 +1,36 @@
+"""Model features that never see the future: versioned definitions, a point-in-time store, as-of retrieval."""
+
+from betpipe.features.definitions import (
+    FEATURE_DEFINITIONS,
+    Elo,
+    FeatureDefinition,
+    Form,
+    Market,
+    Schedule,
+    default_feature_set,
+    feature_set_version,
+    list_definitions,
+)
+from betpipe.features.retrieval import EventFeatures, event_features, training_matrix
+from betpipe.features.sanity import elo_sanity_check
+from betpipe.features.store import BuildReport, SportBuild, build_features, catalogue
+
+__all__ = [
+    "FEATURE_DEFINITIONS",
+    "BuildReport",
+    "Elo",
+    "EventFeatures",
+    "FeatureDefinition",
+    "Form",
+    "Market",
+    "Schedule",
+    "SportBuild",
+    "build_features",
+    "catalogue",
+    "default_feature_set",
+    "elo_sanity_check",
+    "event_features",
+    "feature_set_version",
+    "list_definitions",
+    "training_matrix",
+]

@@ -1,0 +1,198 @@
+"""As-of reads of the state timelines: every event at its kickoff (training matrix) or one event at any instant.
+
+Both paths call ``side_features`` with the same timelines, so a training row and a live lookup of the same event at
+its kickoff are the same numbers. A state counts only if it became known strictly before the as-of instant; the
+tie-breaker among states known at the same instant is the higher event id (see ``timeline``). Never reads past the
+as-of instant, and never past kickoff: these are pre-game features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import polars as pl
+from numpy.typing import NDArray
+
+from betpipe.features.compute import BASE_COLUMNS, FeatureTables
+from betpipe.features.definitions import Elo, has_draws
+from betpipe.features.elo import elo_features, pre_game
+from betpipe.features.market import SNAPSHOT_COLUMNS, bench_column_names
+from betpipe.features.schedule import NOT_HELD, fixture_timeline
+from betpipe.features.timeline import Timeline, query_order, to_ms
+
+IntArray = NDArray[np.int64]
+SCHEDULE_PREFIXES = ("f_rest_", "f_back_to_back_", "f_short_rest_", "f_games_")
+
+
+def definition_of(feature: str) -> str:
+    """Which definition produced a feature column."""
+    if feature.startswith("f_elo_"):
+        return "elo"
+    if feature.startswith("f_form_"):
+        return "form"
+    if feature.startswith("f_market_"):
+        return "market"
+    return "schedule"
+
+
+@dataclass
+class AsOfIndex:
+    tables: FeatureTables
+    elo: Timeline
+    team: Timeline
+    venue: Timeline
+    elo_rating: NDArray[np.float64]
+    elo_season: IntArray
+    elo_known: IntArray
+    team_known: IntArray
+    venue_known: IntArray
+    team_values: pl.DataFrame
+    venue_values: pl.DataFrame
+
+    @classmethod
+    def build(cls, tables: FeatureTables) -> AsOfIndex:
+        elo, team, venue = tables.elo, tables.form_team, tables.form_venue
+        elo_ms, team_ms, venue_ms = to_ms(elo["known_at"]), to_ms(team["known_at"]), to_ms(venue["known_at"])
+        venue_group = venue["team_idx"].to_numpy().astype(np.int64) * 2 + venue["is_home"].to_numpy().astype(np.int64)
+        return cls(
+            tables=tables,
+            elo=Timeline.build(elo["team_idx"].to_numpy(), elo_ms, elo["event_id"].to_numpy()),
+            team=Timeline.build(team["team_idx"].to_numpy(), team_ms, team["event_id"].to_numpy()),
+            venue=Timeline.build(venue_group, venue_ms, venue["event_id"].to_numpy()),
+            elo_rating=elo["rating"].to_numpy(),
+            elo_season=elo["season_year"].to_numpy().astype(np.int64),
+            elo_known=elo_ms,
+            team_known=team_ms,
+            venue_known=venue_ms,
+            team_values=team.drop("team_idx", "event_id", "known_at"),
+            venue_values=venue.drop("team_idx", "is_home", "event_id", "known_at"),
+        )
+
+    @cached_property
+    def fixtures(self) -> tuple[Timeline, IntArray]:
+        """Every held fixture per team, for schedule values of single lookups (training rows store theirs)."""
+        return fixture_timeline(self.tables.events.filter(~pl.col("status").is_in(NOT_HELD)))
+
+    def elo_columns(
+        self,
+        home: IntArray,
+        away: IntArray,
+        as_of_ms: IntArray,
+        season: IntArray,
+        neutral: NDArray[np.bool_],
+        orders: dict[str, IntArray] | None = None,
+    ) -> tuple[dict[str, NDArray[np.float64]], dict[str, IntArray]]:
+        """Elo columns for events whose sides are ``home``/``away`` (dense index, -1 = unknown team), and per side
+        the instant (ms, -1 = none) of the newest rating used."""
+        definition = self.tables.definition(Elo)
+        assert isinstance(definition, Elo)
+        ratings = {}
+        known: dict[str, IntArray] = {}
+        for side, team in (("home", home), ("away", away)):
+            safe_team = np.maximum(team, 0)
+            order = None if orders is None else orders[side]
+            row = np.where(team >= 0, self.elo.last_before(safe_team, as_of_ms, order), -1)
+            has = row >= 0
+            safe = np.maximum(row, 0)
+            ratings[side] = pre_game(self.elo_rating[safe], self.elo_season[safe], has, season, definition)
+            known[side] = np.where(has, self.elo_known[safe], -1)
+        columns = elo_features(ratings["home"], ratings["away"], neutral, definition, has_draws(self.tables.sport))
+        return columns, known
+
+    def form_rows(
+        self, home: IntArray, away: IntArray, as_of_ms: IntArray, orders: dict[str, IntArray] | None = None
+    ) -> dict[tuple[str, str], IntArray]:
+        """Rows of the team and venue form timelines to read per side ((kind, side) -> row, -1 = none)."""
+        rows = {}
+        for side, team, is_home in (("home", home, 1), ("away", away, 0)):
+            safe_team = np.maximum(team, 0)
+            order = None if orders is None else orders[side]
+            rows["team", side] = np.where(team >= 0, self.team.last_before(safe_team, as_of_ms, order), -1)
+            venue = self.venue.last_before(safe_team * 2 + is_home, as_of_ms, order)
+            rows["venue", side] = np.where(team >= 0, venue, -1)
+        return rows
+
+    def form_columns(self, rows: dict[tuple[str, str], IntArray]) -> list[pl.Series]:
+        columns: list[pl.Series] = []
+        for side in ("home", "away"):
+            columns.extend(_gather(self.team_values, rows["team", side], side))
+            columns.extend(_gather(self.venue_values, rows["venue", side], side))
+        return columns
+
+    def form_values(self, rows: dict[tuple[str, str], IntArray]) -> dict[str, float | None]:
+        """One event's form values (``rows`` of length 1), read row-wise: the single-lookup fast path."""
+        out: dict[str, float | None] = {}
+        for side in ("home", "away"):
+            for kind, values in (("team", self.team_values), ("venue", self.venue_values)):
+                row = int(rows[kind, side][0])
+                taken = values.row(row) if row >= 0 else (None,) * values.width
+                out.update({f"f_form_{n}_{side}": v for n, v in zip(values.columns, taken, strict=True)})
+        return out
+
+
+def _gather(values: pl.DataFrame, row: IntArray, side: str) -> list[pl.Series]:
+    """Columns of ``values`` at ``row`` (-1 = null). Columns with no value at all (a stat the source never has)
+    come back as nulls without a gather, which is most of the work when a source lacks shots and corners."""
+    present = [name for name in values.columns if values[name].null_count() < values.height]
+    if row.size > 4096:  # read in ascending row order (sequential memory), then put rows back in event order
+        ascending = np.argsort(row, kind="stable")
+        back = np.empty_like(ascending)
+        back[ascending] = np.arange(ascending.size)
+        sorted_rows = pl.Series("row", row[ascending], dtype=pl.Int64)
+        sorted_rows = pl.select(pl.when(sorted_rows >= 0).then(sorted_rows)).to_series()
+        taken = values.select(pl.col(present).gather(sorted_rows)).select(pl.all().gather(pl.Series(back)))
+    else:
+        index = pl.Series("row", row, dtype=pl.Int64)
+        index = pl.select(pl.when(index >= 0).then(index)).to_series()
+        taken = values.select(pl.col(present).gather(index))
+    return [
+        (taken[name] if name in present else pl.repeat(None, row.size, dtype=pl.Float64, eager=True)).alias(
+            f"f_form_{name}_{side}"
+        )
+        for name in values.columns
+    ]
+
+
+def schedule_columns(events: pl.DataFrame) -> list[str]:
+    return [c for c in events.columns if c.startswith(SCHEDULE_PREFIXES) or c == "f_rest_diff"]
+
+
+def training_frame(index: AsOfIndex, events: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Feature rows of ``events`` (default: all of the build) as known at each one's kickoff."""
+    tables = index.tables
+    events = tables.events if events is None else events
+    kickoff_ms = events["kickoff_ms"].to_numpy()
+    home, away = events["home_idx"].to_numpy(), events["away_idx"].to_numpy()
+    # One sort order per side serves the Elo, team-form and venue-form timelines alike.
+    orders = {side: query_order(np.maximum(team, 0), kickoff_ms) for side, team in (("home", home), ("away", away))}
+    season, neutral = events["season_year"].to_numpy(), events["neutral_site"].to_numpy()
+    elo, _ = index.elo_columns(home, away, kickoff_ms, season, neutral, orders)
+    columns = [pl.Series(name, values) for name, values in elo.items()]
+    columns += index.form_columns(index.form_rows(home, away, kickoff_ms, orders))
+    # The market table is stored sorted by (event_id, known_at): an event's newest snapshot is its last row.
+    market = tables.market
+    ids = market["event_id"].to_numpy()
+    if ids.size and not bool(np.all(ids[1:] >= ids[:-1])):
+        market = market.sort("event_id", "known_at")
+        ids = market["event_id"].to_numpy()
+    last = np.flatnonzero(np.append(ids[1:] != ids[:-1], True)) if ids.size else np.empty(0, dtype=np.int64)
+    latest = market[last]
+    market_columns = [c for c in SNAPSHOT_COLUMNS if has_draws(tables.sport) or c != "f_market_p_draw"]
+    with_market = events.select("event_id", "kickoff_utc").join(
+        latest, on="event_id", how="left", maintain_order="left"
+    )
+    age = ((pl.col("kickoff_utc") - pl.col("known_at")).dt.total_seconds() / 3600.0).alias("f_market_age_hours")
+    market_frame = with_market.select(*market_columns, age)
+    base = events.select(*BASE_COLUMNS)
+    return pl.concat(
+        [
+            base,
+            pl.DataFrame(columns),
+            events.select(schedule_columns(events)),
+            market_frame,
+            events.select(bench_column_names(has_draws(tables.sport))),
+        ],
+        how="horizontal",
+    )

@@ -1,0 +1,146 @@
+"""Pure computation of every feature table of one sport from source frames; no I/O, no clock.
+
+Output is a ``FeatureTables``: the event table (ids, labels, schedule values, bench prices, dense team indexes) and
+the state timelines (Elo, form by team and by venue, market snapshots), each row stamped with when it became known.
+The as-of readers in ``betpipe.features.asof`` turn those into feature vectors. Nothing here may let a result or a
+price reach a row stamped earlier than the instant it became known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import numpy as np
+import polars as pl
+from numpy.typing import NDArray
+
+from betpipe.features.definitions import (
+    Elo,
+    FeatureDefinition,
+    Form,
+    Market,
+    Schedule,
+    feature_set_version,
+    has_draws,
+    result_delay_hours,
+)
+from betpipe.features.elo import elo_states
+from betpipe.features.form import form_states, team_games
+from betpipe.features.market import bench_columns, market_snapshots
+from betpipe.features.schedule import NOT_HELD, fixture_timeline, schedule_values
+from betpipe.features.timeline import to_ms
+
+BASE_COLUMNS = (
+    "event_id",
+    "sport",
+    "competition",
+    "season",
+    "kickoff_utc",
+    "home_team_id",
+    "away_team_id",
+    "neutral_site",
+    "status",
+    "home_score",
+    "away_score",
+    "outcome",
+)
+
+
+@dataclass
+class FeatureTables:
+    sport: str
+    definitions: tuple[FeatureDefinition, ...]
+    teams: NDArray[np.int64]  # team ids; a team's dense index is its position
+    events: pl.DataFrame
+    elo: pl.DataFrame
+    form_team: pl.DataFrame
+    form_venue: pl.DataFrame
+    market: pl.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def version(self) -> str:
+        return feature_set_version(self.definitions)
+
+    def definition(self, kind: type[FeatureDefinition]) -> FeatureDefinition:
+        return next(d for d in self.definitions if isinstance(d, kind))
+
+
+def season_year(season: pl.Expr, kickoff: pl.Expr) -> pl.Expr:
+    """The season's first calendar year ("2019-2020" -> 2019); the kickoff year where a season is missing."""
+    return pl.coalesce(season.str.extract(r"^(\d{4})").cast(pl.Int64), kickoff.dt.year().cast(pl.Int64))
+
+
+def prepare_events(events: pl.DataFrame, sport: str) -> tuple[pl.DataFrame, NDArray[np.int64]]:
+    """Sorted events with dense team indexes, season year, outcome, kickoff in ms and when a result is known."""
+    teams = np.unique(np.concatenate([events["home_team_id"].to_numpy(), events["away_team_id"].to_numpy()]))
+    teams = teams.astype(np.int64)
+    delay = timedelta(hours=result_delay_hours(sport))
+    frame = events.sort("kickoff_utc", "event_id").with_columns(
+        season_year(pl.col("season"), pl.col("kickoff_utc")).alias("season_year"),
+        pl.when(pl.col("home_score") > pl.col("away_score"))
+        .then(0)
+        .when(pl.col("home_score") == pl.col("away_score"))
+        .then(1)
+        .when(pl.col("home_score") < pl.col("away_score"))
+        .then(2)
+        .cast(pl.Int8)
+        .alias("outcome"),
+        (pl.col("kickoff_utc") + delay).alias("known_at"),
+    )
+    return frame.with_columns(
+        pl.Series("home_idx", np.searchsorted(teams, frame["home_team_id"].to_numpy()).astype(np.int64)),
+        pl.Series("away_idx", np.searchsorted(teams, frame["away_team_id"].to_numpy()).astype(np.int64)),
+        pl.Series("kickoff_ms", to_ms(frame["kickoff_utc"])),
+    ), teams
+
+
+def compute_tables(
+    events: pl.DataFrame, quotes: pl.DataFrame, sport: str, definitions: tuple[FeatureDefinition, ...]
+) -> FeatureTables:
+    """Every table of the store for ``sport`` (events and quotes as loaded by ``betpipe.features.source``)."""
+    draws = has_draws(sport)
+    frame, teams = prepare_events(events, sport)
+    played = frame.filter(
+        pl.col("home_score").is_not_null() & pl.col("away_score").is_not_null() & ~pl.col("status").is_in(NOT_HELD)
+    )
+    elo_def = next(d for d in definitions if isinstance(d, Elo))
+    form_def = next(d for d in definitions if isinstance(d, Form))
+    schedule_def = next(d for d in definitions if isinstance(d, Schedule))
+    market_def = next(d for d in definitions if isinstance(d, Market))
+
+    elo = elo_states(played, len(teams), elo_def)
+    form_team, form_venue = form_states(team_games(played, form_def.stats, draws), form_def)
+
+    timeline, entry_ms = fixture_timeline(frame.filter(~pl.col("status").is_in(NOT_HELD)))
+    values, known_ms = schedule_values(
+        timeline,
+        entry_ms,
+        frame["home_idx"].to_numpy(),
+        frame["away_idx"].to_numpy(),
+        frame["kickoff_ms"].to_numpy(),
+        schedule_def,
+    )
+    frame = frame.with_columns(
+        *[pl.Series(name, column, nan_to_null=True) for name, column in values.items()],
+        pl.Series("schedule_known_ms", known_ms),
+    )
+    market = market_snapshots(quotes, frame.select("event_id", "kickoff_utc"), market_def)
+    notes = []
+    if market.incomplete:
+        notes.append(f"{market.incomplete} bookmaker markets skipped: not every selection priced")
+    if market.invalid:
+        notes.append(f"{market.invalid} bookmaker markets skipped: a price is not a decimal > 1")
+    frame = frame.join(bench_columns(quotes, draws), on="event_id", how="left", maintain_order="left")
+    return FeatureTables(
+        sport=sport,
+        definitions=definitions,
+        teams=teams,
+        events=frame,
+        elo=elo,
+        form_team=form_team,
+        form_venue=form_venue,
+        market=market.snapshots,
+        notes=notes,
+    )

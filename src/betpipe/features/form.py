@@ -1,0 +1,124 @@
+"""Team form as per-team state timelines: rolling and exponentially weighted means after each played game.
+
+Two timelines per team: over all its games (``team``) and over only its home or only its away games (``venue``),
+each row known from that game's kickoff + duration. One numba pass per timeline over rows sorted by
+(group, kickoff, event_id); running sums of whole and half numbers are exact, so results do not depend on the order
+in which other teams' games were added. Never reads a result before it is known; never uses unplayed games.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from numba import njit
+from numpy.typing import NDArray
+
+from betpipe.features.definitions import Form
+
+# per-team stat -> (expression from the home side's view, expression from the away side's view)
+_STAT_SOURCES: dict[str, tuple[str, str]] = {
+    "gf": ("home_score", "away_score"),
+    "ga": ("away_score", "home_score"),
+    "sf": ("home_shots", "away_shots"),
+    "sa": ("away_shots", "home_shots"),
+    "stf": ("home_shots_on_target", "away_shots_on_target"),
+    "sta": ("away_shots_on_target", "home_shots_on_target"),
+    "cf": ("home_corners", "away_corners"),
+    "ca": ("away_corners", "home_corners"),
+}
+RESULT_STATS = tuple(sorted({c for pair in _STAT_SOURCES.values() for c in pair} - {"home_score", "away_score"}))
+
+
+@njit(cache=True)
+def _form_loop(
+    group: NDArray[np.int64], values: NDArray[np.float64], windows: NDArray[np.int64], ewm: bool
+) -> NDArray[np.float64]:  # pragma: no cover - compiled
+    n, n_stats = values.shape
+    n_windows = windows.shape[0]
+    per_stat = n_windows * (2 if ewm else 1)
+    out = np.empty((n_stats * per_stat, n))  # one contiguous row per output column
+    sums = np.zeros((n_stats, n_windows))
+    counts = np.zeros((n_stats, n_windows))
+    num = np.zeros((n_stats, n_windows))
+    den = np.zeros((n_stats, n_windows))
+    start = 0
+    for i in range(n):
+        if i == 0 or group[i] != group[i - 1]:
+            start = i
+            sums[:, :] = 0.0
+            counts[:, :] = 0.0
+            num[:, :] = 0.0
+            den[:, :] = 0.0
+        for s in range(n_stats):
+            x = values[i, s]
+            for j in range(n_windows):
+                w = windows[j]
+                if not np.isnan(x):
+                    sums[s, j] += x
+                    counts[s, j] += 1.0
+                    if ewm:
+                        decay = 1.0 - 2.0 / (w + 1.0)
+                        num[s, j] = x + decay * num[s, j]
+                        den[s, j] = 1.0 + decay * den[s, j]
+                if i - w >= start:
+                    y = values[i - w, s]
+                    if not np.isnan(y):
+                        sums[s, j] -= y
+                        counts[s, j] -= 1.0
+                base = s * per_stat
+                out[base + j, i] = sums[s, j] / counts[s, j] if counts[s, j] > 0 else np.nan
+                if ewm:
+                    out[base + n_windows + j, i] = num[s, j] / den[s, j] if den[s, j] > 0 else np.nan
+    return out
+
+
+def team_games(played: pl.DataFrame, stats: tuple[str, ...], draws: bool) -> pl.DataFrame:
+    """Two rows per played game, one per side, with that side's per-game stats (null where the source lacks one)."""
+    win, draw = (3.0, 1.0) if draws else (1.0, 0.5)
+    sides = []
+    for side, other, is_home, pick in (("home", "away", True, 0), ("away", "home", False, 1)):
+        margin = pl.col(f"{side}_score") - pl.col(f"{other}_score")
+        columns: list[pl.Expr] = []
+        for stat in stats:
+            if stat == "pts":
+                expr = pl.when(margin > 0).then(win).when(margin == 0).then(draw).otherwise(0.0)
+            else:
+                source = _STAT_SOURCES[stat][pick]
+                expr = pl.col(source) if source in played.columns else pl.lit(None)
+            columns.append(expr.cast(pl.Float64).alias(stat))
+        sides.append(
+            played.select(
+                pl.col(f"{side}_idx").alias("team_idx"),
+                pl.lit(is_home).alias("is_home"),
+                "event_id",
+                "kickoff_utc",
+                "known_at",
+                *columns,
+            )
+        )
+    return pl.concat(sides)
+
+
+def form_states(games: pl.DataFrame, definition: Form) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(team timeline, venue timeline); columns ``<stat>_r<w>`` / ``<stat>_e<w>`` and ``<stat>_v<w>``."""
+    windows = np.asarray(definition.windows, dtype=np.int64)
+    stats = definition.stats
+    team = games.sort("team_idx", "kickoff_utc", "event_id")
+    values = team.select(stats).to_numpy().astype(np.float64)
+    out = _form_loop(team["team_idx"].to_numpy().astype(np.int64), values, windows, True)
+    names = [f"{s}_{kind}{w}" for s in stats for kind in ("r", "e") for w in definition.windows]
+    team_state = team.select("team_idx", "event_id", "known_at").hstack(_columns(out, names))
+    venue = games.sort("team_idx", "is_home", "kickoff_utc", "event_id")
+    group = venue["team_idx"].to_numpy().astype(np.int64) * 2 + venue["is_home"].to_numpy().astype(np.int64)
+    out = _form_loop(group, venue.select(stats).to_numpy().astype(np.float64), windows, False)
+    names = [f"{s}_v{w}" for s in stats for w in definition.windows]
+    venue_state = venue.select("team_idx", "is_home", "event_id", "known_at").hstack(_columns(out, names))
+    return team_state, venue_state
+
+
+def _columns(matrix: NDArray[np.float64], names: list[str]) -> list[pl.Series]:
+    return [pl.Series(name, matrix[i], nan_to_null=True) for i, name in enumerate(names)]
+
+
+def warm_up() -> None:
+    _form_loop(np.zeros(2, dtype=np.int64), np.ones((2, 1)), np.ones(1, dtype=np.int64), True)

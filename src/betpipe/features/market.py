@@ -1,0 +1,262 @@
+"""Market features: margin-free pre-match probabilities from executable books, overround and the books' spread.
+
+Input is one row per quoted market (event, book, market, kind, capture instant) with its home/draw/away prices,
+pivoted by the SQL load. A complete market (every selection priced) is made margin-free with
+``betpipe.odds.remove_margin`` (Shin by default); an event's snapshot at instant T averages each book's latest
+market captured at or before T and is known from T. Never uses closing or in-play prices, prices captured at or after
+kickoff, or aggregate books (max/avg/consensus) as a feature; those only fill the ``bench_`` label columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import polars as pl
+from numba import njit
+from numpy.typing import NDArray
+
+from betpipe.features.definitions import Market
+from betpipe.odds import remove_margin
+
+SNAPSHOT_COLUMNS = (
+    "f_market_p_home",
+    "f_market_p_draw",
+    "f_market_p_away",
+    "f_market_overround",
+    "f_market_book_spread",
+    "f_market_n_books",
+)
+QUOTE_COLUMNS = (
+    "event_id",
+    "bookmaker",
+    "is_aggregate",
+    "market",
+    "kind",
+    "captured_at",
+    "home",
+    "draw",
+    "away",
+    "line",
+)
+
+
+def selections(market: str) -> tuple[str, ...]:
+    return ("home", "draw", "away") if market == "1x2" else ("home", "away")
+
+
+@dataclass(frozen=True)
+class MarketResult:
+    snapshots: pl.DataFrame  # event_id, known_at, f_market_* (f_market_p_draw null for two-way markets)
+    incomplete: int  # book markets skipped because a selection was unpriced
+    invalid: int  # book markets skipped for a price that is not a finite decimal > 1 (ingest should quarantine)
+
+
+def market_snapshots(quotes: pl.DataFrame, kickoffs: pl.DataFrame, definition: Market) -> MarketResult:
+    """Event-level snapshots at every instant an executable book's prices changed before kickoff."""
+    names = selections(definition.market)
+    usable = quotes.join(kickoffs.select("event_id", "kickoff_utc"), on="event_id", how="inner").filter(
+        pl.col("market") == definition.market,
+        pl.col("kind").is_in(list(definition.kinds)),
+        ~pl.col("is_aggregate"),
+        pl.col("captured_at") < pl.col("kickoff_utc"),
+    )
+    missing = pl.any_horizontal(pl.col(n).is_null() for n in names)
+    bad = pl.any_horizontal(~(pl.col(n).is_finite() & (pl.col(n) > 1.0)) for n in names)
+    incomplete = usable.filter(missing).height
+    invalid = usable.filter(~missing & bad).height
+    books = (
+        usable.filter(~missing & ~bad)
+        .sort("event_id", "bookmaker", "captured_at", "kind")
+        .unique(subset=["event_id", "bookmaker", "captured_at"], keep="last", maintain_order=True)
+    )
+    return MarketResult(_event_snapshots(books, names, definition), incomplete, invalid)
+
+
+def _event_snapshots(books: pl.DataFrame, names: tuple[str, ...], definition: Market) -> pl.DataFrame:
+    prices = books.select(names).to_numpy().astype(np.float64)
+    if prices.shape[0]:
+        fair = remove_margin(prices, definition.method)
+        overround = (1.0 / prices).sum(axis=1) - 1.0
+    else:
+        fair, overround = np.empty((0, len(names))), np.empty(0)
+    books = books.select("event_id", "bookmaker", "captured_at").with_columns(
+        *[pl.Series(f"p_{n}", fair[:, i]) for i, n in enumerate(names)], pl.Series("overround", overround)
+    )
+    if "draw" not in names:
+        books = books.with_columns(pl.lit(None, dtype=pl.Float64).alias("p_draw"))
+    requoted = books.select(pl.struct("event_id", "bookmaker").is_duplicated()).to_series()
+    requoted_events = books.filter(requoted)["event_id"].unique().implode()
+    again = pl.col("event_id").is_in(requoted_events)
+    snapshot = pl.concat([_quoted_once(books.filter(~again)), _requoted(books.filter(again))])
+    total = pl.col("f_market_p_home") + pl.col("f_market_p_away") + pl.col("f_market_p_draw").fill_null(0.0)
+    # Means of per-book fair probabilities sum to 1 up to rounding; renormalise so they do exactly.
+    return snapshot.with_columns(
+        (pl.col("f_market_p_home") / total).alias("f_market_p_home"),
+        (pl.col("f_market_p_draw") / total).alias("f_market_p_draw"),
+        (pl.col("f_market_p_away") / total).alias("f_market_p_away"),
+    ).sort("event_id", "known_at")
+
+
+@njit(cache=True)
+def _running(event: NDArray[np.int64], values: NDArray[np.float64]) -> NDArray[np.float64]:  # pragma: no cover
+    """Per event (rows sorted by event, then capture), running sums of the value columns, then max, min and count
+    of the first column: exact per event, unlike a global cumulative sum minus an offset."""
+    n, k = values.shape
+    out = np.empty((k + 3, n))
+    sums = np.zeros(k)
+    high, low, count = -np.inf, np.inf, 0.0
+    for i in range(n):
+        if i == 0 or event[i] != event[i - 1]:
+            sums[:] = 0.0
+            high, low, count = -np.inf, np.inf, 0.0
+        for j in range(k):
+            sums[j] += values[i, j]
+            out[j, i] = sums[j]
+        high = max(high, values[i, 0])
+        low = min(low, values[i, 0])
+        count += 1.0
+        out[k, i], out[k + 1, i], out[k + 2, i] = high, low, count
+    return out
+
+
+def warm_up() -> None:
+    _running(np.zeros(1, dtype=np.int64), np.ones((1, 1)))
+
+
+def _quoted_once(books: pl.DataFrame) -> pl.DataFrame:
+    """Events where every book quoted once: the snapshot at an instant covers every book quoted up to it, so
+    running sums in capture order give all snapshots in one pass (the common case, and the fast one)."""
+    columns = ("p_home", "p_draw", "p_away", "overround")
+    ordered = books.sort("event_id", "captured_at", "bookmaker")
+    ids, instants = ordered["event_id"].to_numpy(), ordered["captured_at"].to_numpy()
+    values = ordered.select(columns).to_numpy().astype(np.float64)
+    out = _running(ids.astype(np.int64), values) if ids.size else np.empty((len(columns) + 3, 0))
+    last = np.append((ids[1:] != ids[:-1]) | (instants[1:] != instants[:-1]), True) if ids.size else np.empty(0, bool)
+    rows = np.flatnonzero(last)
+    n = out[len(columns) + 2, rows]
+    return pl.DataFrame(
+        {
+            "event_id": ids[rows],
+            "known_at": ordered["captured_at"].gather(rows),
+            "f_market_p_home": out[0, rows] / n,
+            "f_market_p_draw": out[1, rows] / n,
+            "f_market_p_away": out[2, rows] / n,
+            "f_market_overround": out[3, rows] / n,
+            "f_market_book_spread": out[4, rows] - out[5, rows],
+            "f_market_n_books": n,
+        }
+    ).with_columns(pl.col("event_id").cast(pl.Int64), pl.col("f_market_p_draw").fill_nan(None))
+
+
+def _requoted(books: pl.DataFrame) -> pl.DataFrame:
+    """Events where a book re-quoted: at each instant, every book's latest market at or before it, averaged."""
+    pairs = (
+        books.select("event_id", "captured_at")
+        .unique()
+        .rename({"captured_at": "known_at"})
+        .join(books.select("event_id", "bookmaker").unique(), on="event_id")
+    )
+    carried = pairs.sort("known_at").join_asof(
+        books.sort("captured_at"),
+        left_on="known_at",
+        right_on="captured_at",
+        by=["event_id", "bookmaker"],
+        strategy="backward",
+        check_sortedness=False,  # sorted by the as-of key as a whole, which is what the join needs
+    )
+    return (
+        carried.filter(pl.col("captured_at").is_not_null())
+        .group_by("event_id", "known_at")
+        .agg(
+            pl.col("p_home").mean().alias("f_market_p_home"),
+            pl.col("p_draw").mean().alias("f_market_p_draw"),
+            pl.col("p_away").mean().alias("f_market_p_away"),
+            pl.col("overround").mean().alias("f_market_overround"),
+            (pl.col("p_home").max() - pl.col("p_home").min()).alias("f_market_book_spread"),
+            pl.len().cast(pl.Float64).alias("f_market_n_books"),
+        )
+    )
+
+
+# bench column prefix -> (bookmaker keys, kind, market, selections)
+_SOCCER_BENCH = {
+    "bench_ps_open": (("pinnacle", "sample_sharp"), "opening", "1x2", ("home", "draw", "away")),
+    "bench_ps_close": (("pinnacle", "sample_sharp"), "closing", "1x2", ("home", "draw", "away")),
+    "bench_b365_open": (("bet365", "sample_soft"), "opening", "1x2", ("home", "draw", "away")),
+}
+_OTHER_BENCH = {"bench_close": (("consensus",), "closing", "moneyline", ("home", "away"))}
+BENCH_BOOKS = tuple(sorted({b for spec in (_SOCCER_BENCH, _OTHER_BENCH) for books, *_ in spec.values() for b in books}))
+
+
+def bench_column_names(draws: bool) -> list[str]:
+    spec = _SOCCER_BENCH if draws else _OTHER_BENCH
+    names = [f"{prefix}_{s}" for prefix, (_, _, _, sel) in spec.items() for s in sel]
+    return names if draws else [*names, "bench_spread_line"]
+
+
+def bench_columns(quotes: pl.DataFrame, draws: bool) -> pl.DataFrame:
+    """Raw benchmark prices per event (labels, never features): the latest quote of each named book and kind.
+
+    ``bench_spread_line`` is the consensus closing spread as stored: the home side's handicap (negative when the
+    home side is favoured).
+    """
+    spec: dict[str, Any] = dict(_SOCCER_BENCH if draws else _OTHER_BENCH)
+    if not draws:
+        spec["bench_spread"] = (("consensus",), "closing", "spread", ("line",))
+    result = quotes.select(pl.col("event_id").unique().sort())
+    for prefix, (books, kind, market, sel) in spec.items():
+        latest = (
+            quotes.filter(pl.col("bookmaker").is_in(list(books)), pl.col("kind") == kind, pl.col("market") == market)
+            .sort("event_id", "captured_at")
+            .group_by("event_id", maintain_order=True)
+            .last()
+            .select("event_id", *[pl.col(s).alias(f"{prefix}_{s}") for s in sel])
+        )
+        result = result.join(latest, on="event_id", how="left")
+    return result.select("event_id", *[pl.col(n).cast(pl.Float64) for n in bench_column_names(draws)])
+
+
+def single_event_market(
+    rows: list[tuple[Any, ...]], cutoff: datetime, kickoff: datetime, definition: Market, draws: bool
+) -> tuple[dict[str, float | None], datetime | None]:
+    """One event's market values as known strictly before ``cutoff`` (<= kickoff), from its quote rows
+    (bookmaker, is_aggregate, market, kind, captured_at, home, draw, away): the rule of ``market_snapshots``
+    (each book's latest complete market, averaged) in plain numpy for a sub-millisecond lookup."""
+    names = selections(definition.market)
+    columns = [c for c in SNAPSHOT_COLUMNS if draws or c != "f_market_p_draw"]
+    empty: dict[str, float | None] = {**dict.fromkeys(columns), "f_market_age_hours": None}
+    latest: dict[str, tuple[datetime, str, list[float]]] = {}
+    for book, aggregate, market, kind, captured, home, draw, away in rows:
+        prices = {"home": home, "draw": draw, "away": away}
+        chosen = [prices[n] for n in names]
+        if (
+            aggregate
+            or market != definition.market
+            or kind not in definition.kinds
+            or not captured < cutoff
+            or any(p is None or not (np.isfinite(p) and p > 1.0) for p in chosen)
+        ):
+            continue
+        if book not in latest or (latest[book][0], latest[book][1]) < (captured, kind):
+            latest[book] = (captured, kind, [float(p) for p in chosen])
+    if not latest:
+        return empty, None
+    books = sorted(latest)
+    matrix = np.array([latest[b][2] for b in books], dtype=np.float64)
+    fair = remove_margin(matrix, definition.method)
+    mean = fair.mean(axis=0)
+    mean = mean / mean.sum()
+    known = max(latest[b][0] for b in books)
+    values: dict[str, float | None] = {
+        "f_market_p_home": float(mean[0]),
+        "f_market_p_draw": float(mean[1]) if draws else None,
+        "f_market_p_away": float(mean[-1]),
+        "f_market_overround": float(((1.0 / matrix).sum(axis=1) - 1.0).mean()),
+        "f_market_book_spread": float(fair[:, 0].max() - fair[:, 0].min()),
+        "f_market_n_books": float(len(books)),
+        "f_market_age_hours": (kickoff - known).total_seconds() / 3600.0,
+    }
+    return {c: values[c] for c in [*columns, "f_market_age_hours"]}, known

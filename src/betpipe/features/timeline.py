@@ -1,0 +1,92 @@
+"""Sorted per-group time indexes: "the last row of group g strictly before instant t", vectorised.
+
+Every point-in-time read goes through ``Timeline.last_before``. Rows are keyed by (group, milliseconds since 1900) in
+one int64, sorted with the event id as the explicit tie-breaker, so among rows known at the same instant the one of
+the highest event id wins (never an arbitrary pick). Instants are floored to milliseconds on both sides and the
+comparison is strict, so flooring can only hide a row, never reveal one early. Never looks at or after ``t``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from numpy.typing import NDArray
+
+_EPOCH_1900_MS = -2_208_988_800_000
+_TIME_BITS = 44  # 2**44 ms is 557 years after 1900
+MAX_GROUPS = 1 << (63 - _TIME_BITS)
+
+IntArray = NDArray[np.int64]
+
+
+def to_ms(times: pl.Series | pl.Expr) -> IntArray:
+    """UTC datetimes as int64 milliseconds since 1900 (the key's time part)."""
+    assert isinstance(times, pl.Series)
+    raw = times.dt.cast_time_unit("ms").dt.replace_time_zone(None).cast(pl.Int64).to_numpy()
+    return np.asarray(raw, dtype=np.int64) - _EPOCH_1900_MS
+
+
+def keys(group: IntArray, ms: IntArray) -> IntArray:
+    if group.size and (group.max() >= MAX_GROUPS or group.min() < 0):
+        raise ValueError(f"group index out of range for a timeline key (max {MAX_GROUPS - 1})")
+    if ms.size and (ms.min() < 0 or ms.max() >= 1 << _TIME_BITS):
+        raise ValueError("timestamps before 1900 or after 2457 cannot be indexed")
+    return (group.astype(np.int64) << _TIME_BITS) | ms.astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Row order for a state table: ``order[i]`` is the table row at sorted position i."""
+
+    sorted_keys: IntArray
+    order: IntArray
+
+    @classmethod
+    def build(cls, group: IntArray, ms: IntArray, event_id: IntArray) -> Timeline:
+        key = keys(group, ms)
+        step, tie = np.diff(key), np.diff(event_id)
+        if bool(np.all((step > 0) | ((step == 0) & (tie >= 0)))):  # stored tables come sorted: skip the sort
+            return cls(sorted_keys=key, order=np.arange(key.size, dtype=np.int64))
+        order = np.lexsort((event_id, key)).astype(np.int64)
+        return cls(sorted_keys=key[order], order=order)
+
+    def last_before(self, group: IntArray, ms: IntArray, needles: IntArray | None = None) -> IntArray:
+        """Table row of each group's last entry strictly before ``ms``; -1 where there is none.
+
+        ``needles`` (an order that sorts the queries; see ``query_order``) makes large batches cache-friendly.
+        """
+        query = keys(group, ms)
+        if needles is None and query.size > 4096:
+            needles = query_order(group, ms)
+        if needles is not None:
+            position = np.empty_like(query)
+            position[needles] = np.searchsorted(self.sorted_keys, query[needles], side="left") - 1
+        else:
+            position = np.searchsorted(self.sorted_keys, query, side="left") - 1
+        found = position >= 0
+        safe = np.where(found, position, 0)
+        if self.sorted_keys.size == 0:
+            return np.full(query.shape, -1, dtype=np.int64)
+        same_group = (self.sorted_keys[safe] >> _TIME_BITS) == group
+        return np.where(found & same_group, self.order[safe], -1)
+
+    def count_between(
+        self, group: IntArray, start_ms: IntArray, end_ms: IntArray, needles: IntArray | None = None
+    ) -> IntArray:
+        """Entries of each group with start_ms <= time < end_ms (``needles``: an order sorting (group, end_ms),
+        which also sorts (group, end_ms - span) for a fixed span)."""
+        lo = keys(group, np.maximum(start_ms, 0))
+        hi = keys(group, end_ms)
+        if needles is None:
+            return (np.searchsorted(self.sorted_keys, hi) - np.searchsorted(self.sorted_keys, lo)).astype(np.int64)
+        count = np.empty_like(hi)
+        count[needles] = np.searchsorted(self.sorted_keys, hi[needles]) - np.searchsorted(self.sorted_keys, lo[needles])
+        return count
+
+
+def query_order(group: IntArray, ms: IntArray) -> IntArray:
+    """The order sorting queries by (group, time): binary searches in that order are about 6x faster. It also
+    sorts (2 * group + c, time) for a constant c, so one order serves a team's and its venue's timelines."""
+    return np.argsort(keys(group, ms), kind="stable").astype(np.int64)

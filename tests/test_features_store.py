@@ -1,0 +1,196 @@
+"""The feature store end to end: build, catalogue, contract of the training matrix, one-event as-of lookups."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sqlalchemy import Engine, select
+
+from betpipe.config import Settings
+from betpipe.db.schema_features import feature_builds
+from betpipe.features import build_features, elo_sanity_check, event_features, training_matrix
+from betpipe.ingest.records import NormalisedBatch
+from test_features_data import league_batch, load_league
+
+CONTRACT = {
+    "event_id": pl.Int64,
+    "sport": pl.Utf8,
+    "competition": pl.Utf8,
+    "season": pl.Utf8,
+    "kickoff_utc": pl.Datetime("us", "UTC"),
+    "home_team_id": pl.Int64,
+    "away_team_id": pl.Int64,
+    "neutral_site": pl.Boolean,
+    "status": pl.Utf8,
+    "home_score": pl.Int64,
+    "away_score": pl.Int64,
+    "outcome": pl.Int8,
+}
+REQUIRED_FEATURES = (
+    "f_elo_home",
+    "f_elo_away",
+    "f_elo_diff",
+    "f_elo_p_home",
+    "f_elo_p_draw",
+    "f_rest_days_home",
+    "f_rest_days_away",
+    "f_market_p_home",
+    "f_market_p_draw",
+    "f_market_p_away",
+    "f_market_overround",
+    "f_market_book_spread",
+)
+
+
+def test_build_writes_parquet_and_one_catalogue_row_per_build(engine: Engine, tmp_path: Path) -> None:
+    load_league(engine)
+    settings = Settings(data_dir=tmp_path)
+    steps: list[tuple[str, int, int]] = []
+    report = build_features(engine, settings=settings, on_progress=lambda *step: steps.append(step))
+    (build,) = report.builds
+    assert build.sport == "soccer"
+    assert build.events == 24
+    assert build.played == 20
+    assert steps[-1][1:] == (4, 4)
+    with engine.connect() as conn:
+        rows = conn.execute(select(feature_builds)).mappings().all()
+    assert len(rows) == 1
+    assert rows[0]["content_hash"] == build.content_hash
+    assert {p["name"] for p in rows[0]["parameters"]} == {"elo", "form", "schedule", "market"}
+    stored = pl.read_parquet(build.path / "elo.parquet")
+    elo_version = next(p["version"] for p in rows[0]["parameters"] if p["name"] == "elo")
+    assert stored["version"].cast(pl.Utf8).unique().to_list() == [elo_version]
+    again = build_features(engine, settings=settings).builds[0]
+    assert again.content_hash == build.content_hash  # same source, same values
+    assert not build.path.exists()
+    assert again.path.exists()
+
+
+def test_training_matrix_follows_the_contract(engine: Engine, tmp_path: Path) -> None:
+    load_league(engine)
+    m = training_matrix(engine, sport="soccer", settings=Settings(data_dir=tmp_path))
+    for name, dtype in CONTRACT.items():
+        assert m.schema[name] == dtype, name
+    for name in REQUIRED_FEATURES:
+        assert m.schema[name] == pl.Float64, name
+    assert all(c.startswith(("f_", "bench_")) for c in m.columns if c not in CONTRACT)
+    assert m.sort("kickoff_utc", "event_id")["event_id"].equals(m["event_id"])
+    assert m.filter(pl.col("status") == "scheduled")["outcome"].is_null().all()
+    assert m["bench_ps_close_home"].drop_nulls().len() == 20  # closing prices exist only for played games
+    assert m["f_market_n_books"].drop_nulls().max() == 2.0  # pinnacle + bet365; market_max never counts
+
+
+def test_training_matrix_filters_competitions_and_dates(sqlite_engine: Engine, tmp_path: Path) -> None:
+    load_league(sqlite_engine)
+    settings = Settings(data_dir=tmp_path)
+    everything = training_matrix(sqlite_engine, sport="soccer", settings=settings)
+    middle = everything["kickoff_utc"][10]
+    later = training_matrix(sqlite_engine, sport="soccer", start=middle, settings=settings)
+    assert later["kickoff_utc"].min() == middle
+    assert later.height == everything.height - 10
+    assert training_matrix(sqlite_engine, sport="soccer", competitions=["NOPE"], settings=settings).is_empty()
+
+
+def test_one_event_lookup_equals_its_training_row_at_kickoff(engine: Engine, tmp_path: Path) -> None:
+    """Serving and training must see the same numbers, or a model is scored on features it never trained on."""
+    load_league(engine)
+    settings = Settings(data_dir=tmp_path)
+    m = training_matrix(engine, sport="soccer", settings=settings)
+    for row in m.filter(pl.col("event_id").is_in(m["event_id"].gather([3, 12, 23]).implode())).iter_rows(named=True):
+        looked = event_features(
+            engine, row["event_id"], as_of=row["kickoff_utc"] + timedelta(days=30), settings=settings
+        )
+        assert looked.as_of == row["kickoff_utc"]  # never later than kickoff
+        for name, value in looked.values.items():
+            assert (
+                value == pytest.approx(row[name], rel=1e-12, nan_ok=False) if value is not None else row[name] is None
+            ), name
+        assert set(looked.versions.values()) <= {
+            looked.versions["f_elo_home"],
+            looked.versions["f_market_p_home"],
+            looked.versions["f_rest_days_home"],
+            looked.versions["f_form_gf_r5_home"],
+        }
+
+
+def test_lookup_before_kickoff_hides_what_was_not_known_yet(sqlite_engine: Engine, tmp_path: Path) -> None:
+    load_league(sqlite_engine)
+    settings = Settings(data_dir=tmp_path)
+    m = training_matrix(sqlite_engine, sport="soccer", settings=settings)
+    row = m.row(8, named=True)  # round 5 of weekly rounds in the first season
+    kickoff = row["kickoff_utc"]
+    early = event_features(sqlite_engine, row["event_id"], as_of=kickoff - timedelta(days=6), settings=settings)
+    assert early.values["f_market_p_home"] is None  # prices were captured one day before kickoff
+    assert early.values["f_elo_home"] == row["f_elo_home"]  # last week's result was in by then
+    earlier = event_features(sqlite_engine, row["event_id"], as_of=kickoff - timedelta(days=8), settings=settings)
+    assert earlier.values["f_elo_home"] != row["f_elo_home"]  # ... but not before last week's kickoff
+    for name, known in early.known_at.items():
+        assert known is None or known < early.as_of, name
+    later = event_features(sqlite_engine, row["event_id"], as_of=kickoff - timedelta(hours=1), settings=settings)
+    assert later.values["f_market_p_home"] == pytest.approx(row["f_market_p_home"], rel=1e-12)
+    assert later.known_at["f_market_p_home"] == kickoff - timedelta(days=1)
+
+
+def test_lookup_of_an_unknown_event_raises(sqlite_engine: Engine, tmp_path: Path) -> None:
+    load_league(sqlite_engine)
+    with pytest.raises(LookupError, match="no event"):
+        event_features(sqlite_engine, 999_999, settings=Settings(data_dir=tmp_path))
+
+
+def test_a_new_matchday_rebuilds_and_leaves_history_untouched(sqlite_engine: Engine, tmp_path: Path) -> None:
+    """Adding games after the last build is picked up by the next training matrix without a manual build."""
+    settings = Settings(data_dir=tmp_path)
+    full = league_batch(rounds=12, upcoming=0)
+    first = full.events["row_ref"].head(20).implode()
+    load_league(
+        sqlite_engine,
+        NormalisedBatch(
+            source="test",
+            locator="first-rounds",
+            rows_read=20,
+            events=full.events.filter(pl.col("row_ref").is_in(first)),
+            results=full.results.filter(pl.col("row_ref").is_in(first)),
+            odds=full.odds.filter(pl.col("row_ref").is_in(first)),
+        ),
+    )
+    before = training_matrix(sqlite_engine, sport="soccer", settings=settings)
+    load_league(sqlite_engine, full)
+    after = training_matrix(sqlite_engine, sport="soccer", settings=settings)
+    assert after.height == before.height + 4
+    assert after.head(before.height).select(before.columns).equals(before)
+
+
+def test_elo_sanity_check_reports_log_losses(sqlite_engine: Engine, tmp_path: Path) -> None:
+    load_league(sqlite_engine, league_batch(rounds=24, upcoming=0))
+    result = elo_sanity_check(sqlite_engine, "TST", settings=Settings(data_dir=tmp_path))
+    assert result["seasons"] == 1
+    assert result["events"] == 24
+    assert 0 < result["log_loss_elo"] < 2
+    assert 0 < result["log_loss_base_rate"] < 2
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_elo_beats_the_base_rate_on_the_shared_premier_league_seasons(
+    sqlite_engine: Engine, tmp_path: Path, shared_data: Path
+) -> None:
+    """The features carry signal: Elo's home-win probability beats the earlier seasons' home-win rate."""
+    from betpipe.ingest.football_data import ingest_football_data
+
+    ingest_football_data(sqlite_engine, sorted((shared_data / "football-data" / "E0").glob("*.csv")))
+    result = elo_sanity_check(sqlite_engine, "E0", settings=Settings(data_dir=tmp_path))
+    assert result["seasons"] >= 10
+    assert result["elo_beats_base_rate"], result
+
+
+def test_building_an_unknown_competition_is_a_clear_error(sqlite_engine: Engine, tmp_path: Path) -> None:
+    load_league(sqlite_engine)
+    with pytest.raises(LookupError, match="no events for competition 'XX'"):
+        build_features(sqlite_engine, competition="XX", settings=Settings(data_dir=tmp_path))
+    assert (
+        build_features(sqlite_engine, competition="TST", settings=Settings(data_dir=tmp_path)).builds[0].sport
+        == "soccer"
+    )
