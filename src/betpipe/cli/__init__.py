@@ -9,6 +9,7 @@ import typer
 from betpipe.cli import data as data_commands
 from betpipe.cli import features as feature_commands
 from betpipe.cli import ingest as ingest_commands
+from betpipe.cli import modeling as modeling_commands
 from betpipe.cli import models as model_commands
 from betpipe.cli._common import console, open_engine, settings
 
@@ -24,6 +25,8 @@ app.add_typer(data_commands.app, name="data")
 app.add_typer(data_commands.teams_app, name="teams")
 app.add_typer(model_commands.app, name="models")
 app.add_typer(feature_commands.app, name="features")
+app.command("train")(modeling_commands.train)
+app.command("evaluate")(modeling_commands.evaluate)
 
 
 @config_app.command("show")

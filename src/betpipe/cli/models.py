@@ -8,7 +8,7 @@ import json
 import typer
 from rich.table import Table
 
-from betpipe.cli._common import console, error_console, open_engine
+from betpipe.cli._common import console, error_console, open_engine, settings
 
 app = typer.Typer(help="Model registry: versions, lineage, champion/challenger, rollback.", no_args_is_help=True)
 
@@ -114,3 +114,49 @@ def rollback_champion(
             error_console.print(f"[red]{error}[/red]")
             raise typer.Exit(code=1) from error
     console.print(f"champion of {sport}/{market} rolled back to version id {version.id} ({version.model_type})")
+
+
+@app.command("compare")
+def compare(
+    version_a: int = typer.Argument(..., help="First version id (A)."),
+    version_b: int = typer.Argument(..., help="Second version id (B)."),
+) -> None:
+    """Score two versions on exactly the same rows: played events after both were trained, else the last season."""
+    from betpipe.registry import RegistryError, compare_versions
+    from betpipe.registry.versions import get_version
+    from betpipe.training import comparison_rows
+
+    config = settings()
+    with open_engine(config) as engine:
+        try:
+            with engine.connect() as conn:
+                a, b = get_version(conn, version_a), get_version(conn, version_b)
+        except RegistryError as error:
+            error_console.print(f"[red]{error}[/red]")
+            raise typer.Exit(code=1) from error
+        if a.sport != b.sport:
+            error_console.print(f"[red]versions {version_a} and {version_b} are for different sports[/red]")
+            raise typer.Exit(code=1)
+        frame, labels, out_of_sample = comparison_rows(
+            engine, sport=a.sport, after=max(a.lineage.end, b.lineage.end), settings=config
+        )
+        try:
+            report = compare_versions(engine, version_a, version_b, frame, labels, settings=config)
+        except (RegistryError, ValueError) as error:
+            error_console.print(f"[red]{error}[/red]")
+            raise typer.Exit(code=1) from error
+    where = "out of sample (after both training ranges)" if out_of_sample else "the last season (may be in-sample)"
+    table = Table(
+        title=f"A = {version_a} ({a.model_type}) vs B = {version_b} ({b.model_type}), {report.rows} rows, {where}"
+    )
+    for column in ("metric", "A", "B", "B − A"):
+        table.add_column(column, justify="right")
+    for metric, (value_a, value_b, diff) in sorted(
+        (k, (report.metrics_a[k], report.metrics_b[k], v)) for k, v in report.differences.items()
+    ):
+        table.add_row(metric, f"{value_a:.5f}", f"{value_b:.5f}", f"{diff:+.5f}")
+    console.print(table)
+    console.print(
+        f"paired log-loss difference s.e. {report.log_loss_difference_se:.5f}; "
+        f"largest probability difference {report.max_abs_probability_difference:.4f}"
+    )

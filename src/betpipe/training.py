@@ -1,0 +1,156 @@
+"""Train one model on everything played so far and register it with its lineage: features -> modeling -> registry.
+
+The validation metrics stored with a version are honest hold-out figures: the model is fitted on all seasons but the
+last played one, scored on that season, and only then refitted on everything. Never trains on unplayed events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import polars as pl
+from sqlalchemy import Engine
+
+from betpipe.config import Settings
+from betpipe.db.bulk import as_utc
+from betpipe.features import default_feature_set, feature_set_version, training_matrix
+from betpipe.modeling import brier, default_specs, labels_from_outcome, log_loss, rps
+from betpipe.modeling.evaluate import RULES
+from betpipe.registry import ModelVersion, TrainingLineage, register_model
+
+MARKET_OF_SPORT = {"soccer": "1x2", "american_football": "moneyline"}
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    version: ModelVersion
+    holdout_season: str | None
+    holdout_rows: int
+    metrics: dict[str, float]
+
+
+def market_for(sport: str) -> str:
+    if sport not in MARKET_OF_SPORT:
+        raise ValueError(f"no prediction market defined for sport {sport!r}; known: {sorted(MARKET_OF_SPORT)}")
+    return MARKET_OF_SPORT[sport]
+
+
+def trainable_models(sport: str) -> list[str]:
+    return [spec.name for spec in default_specs(sport) if not spec.anchor]
+
+
+def data_hash(frame: pl.DataFrame) -> str:
+    """A content hash of the training rows (ids, kickoffs, labels, every feature), stable across runs."""
+    digest = hashlib.sha256()
+    for name in sorted(frame.columns):
+        column = frame.get_column(name)
+        digest.update(name.encode())
+        if column.dtype.is_numeric() or column.dtype == pl.Boolean:
+            digest.update(column.cast(pl.Float64).fill_null(np.nan).to_numpy().tobytes())
+        else:
+            digest.update("\x1f".join("" if v is None else str(v) for v in column.to_list()).encode())
+    return digest.hexdigest()
+
+
+def json_params(model: object) -> dict[str, object]:
+    """``get_params`` made JSON-safe: nested estimators become {"model": name, "params": ...}."""
+
+    def safe(value: object) -> object:
+        if hasattr(value, "get_params"):
+            return {"model": getattr(value, "name", type(value).__name__), "params": json_params(value)}
+        if isinstance(value, dict):
+            return {str(k): safe(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [safe(v) for v in value]
+        if value is None or isinstance(value, bool | int | float | str):
+            return value
+        return repr(value)
+
+    return {str(k): safe(v) for k, v in model.get_params().items()}  # type: ignore[attr-defined]
+
+
+def _scores(probabilities: np.ndarray, labels: np.ndarray, k: int) -> dict[str, float]:
+    scores = {"log_loss": float(log_loss(probabilities, labels)), "brier": float(brier(probabilities, labels))}
+    if k == 3:
+        scores["rps"] = float(rps(probabilities, labels))
+    return scores
+
+
+def train_model(
+    engine: Engine,
+    *,
+    sport: str,
+    model: str,
+    settings: Settings,
+    competitions: list[str] | None = None,
+    end: datetime | None = None,
+) -> TrainingResult:
+    """Fit ``model`` (a name from ``trainable_models``) on played events before ``end`` and register it."""
+    specs = {spec.name: spec for spec in default_specs(sport) if not spec.anchor}
+    if model not in specs:
+        raise ValueError(f"unknown model {model!r} for {sport}; trainable: {sorted(specs)}")
+    k = RULES[sport].n_outcomes
+    frame = training_matrix(engine, sport=sport, competitions=competitions, end=end, settings=settings)
+    played = frame.filter(pl.col("outcome").is_not_null())
+    if k == 2:
+        played = played.filter(pl.col("outcome") != 1)  # two-way markets: ties are void, not a class
+    if played.height == 0:
+        raise ValueError(f"no played {sport} events to train on: ingest results and build features first")
+    labels = labels_from_outcome(played.get_column("outcome").to_numpy(), k)
+    seasons = sorted(set(played.get_column("season").to_list()))
+    metrics: dict[str, float] = {}
+    holdout_season: str | None = None
+    holdout_rows = 0
+    if len(seasons) >= 2:
+        holdout_season = seasons[-1]
+        in_holdout = (played.get_column("season") == holdout_season).to_numpy()
+        candidate = specs[model].build().fit(played.filter(~in_holdout), labels[~in_holdout])
+        holdout = played.filter(in_holdout)
+        metrics = _scores(candidate.predict_proba(holdout), labels[in_holdout], k)
+        holdout_rows = int(in_holdout.sum())
+    fitted = specs[model].build().fit(played, labels)
+    kickoffs = played.get_column("kickoff_utc")
+    definitions = default_feature_set(sport)
+    lineage = TrainingLineage(
+        start=as_utc(kickoffs.min()),  # type: ignore[arg-type]
+        end=as_utc(kickoffs.max()),  # type: ignore[arg-type]
+        row_count=played.height,
+        data_hash=data_hash(played),
+        feature_set_versions={
+            "feature_set": feature_set_version(definitions),
+            **{definition.name: definition.version for definition in definitions},
+        },
+        seasons=tuple(seasons),
+    )
+    version = register_model(
+        engine,
+        fitted,
+        model_type=type(fitted).name,  # type: ignore[attr-defined]
+        sport=sport,
+        market=market_for(sport),
+        training=lineage,
+        metrics={**metrics, "holdout_rows": holdout_rows},
+        settings=settings,
+        params=json_params(fitted),
+    )
+    return TrainingResult(version, holdout_season, holdout_rows, metrics)
+
+
+def comparison_rows(
+    engine: Engine, *, sport: str, after: datetime, settings: Settings
+) -> tuple[pl.DataFrame, np.ndarray, bool]:
+    """Rows to compare two versions on: played events after both were trained (out of sample) when there are any,
+    else the last played season (then flagged as possibly in-sample)."""
+    k = RULES[sport].n_outcomes
+    frame = training_matrix(engine, sport=sport, settings=settings).filter(pl.col("outcome").is_not_null())
+    if k == 2:
+        frame = frame.filter(pl.col("outcome") != 1)
+    later = frame.filter(pl.col("kickoff_utc") > as_utc(after))
+    out_of_sample = later.height > 0
+    if not out_of_sample:
+        last = frame.get_column("season").max()
+        later = frame.filter(pl.col("season") == last)
+    return later, labels_from_outcome(later.get_column("outcome").to_numpy(), k), out_of_sample
