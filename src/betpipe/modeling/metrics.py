@@ -92,7 +92,7 @@ def accuracy(p: npt.ArrayLike, y: npt.ArrayLike) -> float:
 def reliability_table(p: npt.ArrayLike, y: npt.ArrayLike, *, bins: int = 10) -> pl.DataFrame:
     """Per outcome and equal-width bin: rows, mean predicted probability, observed frequency (empty bins kept)."""
     probs, labels = _check(p, y)
-    n, k = probs.shape
+    _n, k = probs.shape
     observed = one_hot(labels, k)
     index = np.clip((probs * bins).astype(np.int64), 0, bins - 1)  # p = 1.0 falls in the last bin
     frames = []
@@ -123,7 +123,8 @@ def ece(p: npt.ArrayLike, y: npt.ArrayLike, *, bins: int = 10) -> float:
     per_outcome = table.group_by("outcome").agg(
         ((pl.col("mean_predicted") - pl.col("observed")).abs() * pl.col("rows")).sum() / pl.col("rows").sum()
     )
-    return float(per_outcome.get_column("mean_predicted").mean() or 0.0)
+    values = per_outcome.get_column("mean_predicted").to_numpy()
+    return float(values.mean()) if values.size else 0.0
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,8 @@ def bootstrap_mean_ci(
     for start in range(0, n, _BOOTSTRAP_CHUNK):
         size = min(_BOOTSTRAP_CHUNK, n - start)
         idx = rng.integers(0, rows, size=(size, rows))
-        means[start : start + size] = d[idx].mean(axis=1)
+        for j in range(d.shape[1]):
+            means[start : start + size, j] = d[:, j][idx].mean(axis=1)
     alpha = (1.0 - level) / 2.0
     low, high = np.quantile(means, [alpha, 1.0 - alpha], axis=0)
     centre = d.mean(axis=0)
