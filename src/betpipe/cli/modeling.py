@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from betpipe.cli._common import console, error_console, open_engine, settings
 
@@ -48,6 +47,7 @@ def evaluate(
     model: list[str] = typer.Option(None, help="Only these models (anchors always included; repeatable)."),
     first_season: str | None = typer.Option(None, help="First season scored (default: EVALUATION.md's)."),
     markdown: Path | None = typer.Option(None, help="Also write the report as Markdown to this file."),
+    reliability: Path | None = typer.Option(None, help="Write the best model's reliability plot (SVG) here."),
 ) -> None:
     """Walk-forward by season; every model and market anchor on the same rows, paired bootstrap 95% CIs."""
     from betpipe.modeling import evaluate as run_evaluation
@@ -61,18 +61,17 @@ def evaluate(
         except (ValueError, LookupError) as error:
             error_console.print(f"[red]{error}[/red]")
             raise typer.Exit(code=1) from error
-    table = Table(
-        title=f"{sport}: {report.rows} rows, seasons {report.seasons[0]}..{report.seasons[-1]}"
-        if report.seasons
-        else sport
-    )
-    for column in report.table.columns:
-        table.add_column(column, justify="left" if column == "model" else "right")
-    for row in report.table.iter_rows():
-        table.add_row(*[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row])
-    console.print(table)
+    from betpipe.modeling import reliability_svg
+
+    text = format_markdown(report)
+    console.print(text, markup=False, highlight=False, soft_wrap=True)  # Markdown: pasteable into docs
     for note in report.notes:
         console.print(f"note: {note}")
     if markdown is not None:
-        markdown.write_text(format_markdown(report))
+        markdown.write_text(text + "\n")
         console.print(f"wrote {markdown}")
+    if reliability is not None:
+        best = report.best_model()
+        labels = ("home", "draw", "away") if report.predictions[best].shape[1] == 3 else ("home", "away")
+        reliability.write_text(reliability_svg(report.reliability(best), title=f"{sport}: {best}", labels=labels))
+        console.print(f"wrote {reliability} (reliability of {best})")
