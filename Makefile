@@ -24,6 +24,9 @@ demo: $(STAMP)
 	$(BIN)/betpipe data summary
 	$(BIN)/betpipe features build
 	$(BIN)/betpipe features sanity-check --competition SAMPLE
+	$(BIN)/betpipe train --sport soccer --model gbm --promote
+	$(BIN)/betpipe evaluate --sport soccer --model elo_logit --model dixon_coles --model gbm
+	$(BIN)/betpipe models list
 
 ## test: the whole suite, on SQLite and (when BETPIPE_TEST_DATABASE_URL is set) on PostgreSQL
 test: $(STAMP)
@@ -38,8 +41,15 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+## evaluate: the shared real data into its own store, then every model vs the market (soccer ~20 min, NFL ~1 min)
+EVAL_ENV := BETPIPE_DATA_DIR=betpipe-data/evaluation BETPIPE_DATABASE_URL=sqlite:///betpipe-data/evaluation/betpipe.sqlite
 evaluate: $(STAMP)
-	$(BIN)/betpipe evaluate
+	$(EVAL_ENV) $(BIN)/betpipe db upgrade
+	$(EVAL_ENV) $(BIN)/betpipe ingest football-data $(SHARED)/football-data
+	$(EVAL_ENV) $(BIN)/betpipe ingest nflverse $(SHARED)/nflverse/games.csv
+	$(EVAL_ENV) $(BIN)/betpipe features sanity-check --competition E0
+	$(EVAL_ENV) $(BIN)/betpipe evaluate --sport soccer --markdown betpipe-data/evaluation/soccer.md --reliability betpipe-data/evaluation/reliability_soccer.svg
+	$(EVAL_ENV) $(BIN)/betpipe evaluate --sport american_football --markdown betpipe-data/evaluation/nfl.md
 
 clean:
 	rm -rf $(VENV) betpipe-data .pytest_cache .mypy_cache .ruff_cache
