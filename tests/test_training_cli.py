@@ -65,3 +65,16 @@ def test_rollback_without_a_previous_champion_is_a_clear_error(sample_store: Pat
     result = runner.invoke(app, ["models", "rollback", "--sport", "soccer"])
     assert result.exit_code == 1
     assert "roll back" in result.output or "previous" in result.output
+
+
+def test_features_show_of_an_unknown_event_is_a_clear_error(sample_store: Path) -> None:
+    result = runner.invoke(app, ["features", "show", "999999"])
+    assert result.exit_code == 1
+    assert "999999" in result.output
+
+
+def test_features_show_lists_values_with_versions(sample_store: Path) -> None:
+    result = runner.invoke(app, ["features", "show", "100"])
+    assert result.exit_code == 0, result.output
+    assert "f_elo_home" in result.output
+    assert "feature set" in result.output

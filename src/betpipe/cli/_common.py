@@ -31,6 +31,16 @@ def open_engine(config: Settings | None = None) -> Iterator[Engine]:
         engine.dispose()
 
 
+@contextmanager
+def fail_clearly(*errors: type[BaseException]) -> Iterator[None]:
+    """Turn expected library errors (bad ids, unknown names, nothing to do) into a red line and exit code 1."""
+    try:
+        yield
+    except errors as error:
+        error_console.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=1) from error
+
+
 def print_ingest_report(report: IngestReport, title: str) -> None:
     """The read / inserted / updated / unchanged / quarantined summary every ingest command ends with."""
     table = Table(title=title)

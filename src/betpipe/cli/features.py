@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from betpipe.cli._common import console, error_console, open_engine, settings
+from betpipe.cli._common import console, error_console, fail_clearly, open_engine, settings
 
 app = typer.Typer(help="Features and the point-in-time feature store.", no_args_is_help=True)
 
@@ -60,7 +60,7 @@ def show(
     """One event's feature vector as known at an instant: values, definition versions and when each was known."""
     from betpipe.features import event_features
 
-    with open_engine() as engine:
+    with open_engine() as engine, fail_clearly(LookupError):
         features = event_features(engine, event_id, as_of=as_of, settings=settings())
     console.print(
         f"event {features.event_id} ({features.competition}, kickoff {features.kickoff_utc}) as of "
@@ -101,12 +101,8 @@ def sanity_check(competition: str = typer.Option("E0", help="Competition code.")
     """Does Elo carry signal? Log loss of Elo's p(home win) vs the earlier seasons' home-win base rate."""
     from betpipe.features import elo_sanity_check
 
-    with open_engine() as engine:
-        try:
-            result = elo_sanity_check(engine, competition, settings=settings())
-        except LookupError as error:
-            error_console.print(f"[red]{error}[/red]")
-            raise typer.Exit(code=1) from error
+    with open_engine() as engine, fail_clearly(LookupError):
+        result = elo_sanity_check(engine, competition, settings=settings())
     table = Table(title=f"Elo sanity check: {competition}")
     table.add_column("measure")
     table.add_column("value", justify="right")

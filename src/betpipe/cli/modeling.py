@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from betpipe.cli._common import console, error_console, open_engine, settings
+from betpipe.cli._common import console, fail_clearly, open_engine, settings
 
 
 def train(
@@ -21,11 +21,8 @@ def train(
 
     config = settings()
     with open_engine(config) as engine:
-        try:
+        with fail_clearly(ValueError, KeyError):
             result = train_model(engine, sport=sport, model=model, settings=config, competitions=competition or None)
-        except (ValueError, KeyError) as error:
-            error_console.print(f"[red]{error}[/red]")
-            raise typer.Exit(code=1) from error
         if promote:
             promote_version(engine, result.version.id, reason=f"betpipe train --promote ({model})")
     v = result.version
@@ -53,14 +50,10 @@ def evaluate(
     from betpipe.modeling import evaluate as run_evaluation
     from betpipe.modeling import format_markdown
 
-    with open_engine() as engine:
-        try:
-            report = run_evaluation(
-                engine, sport=sport, competitions=competition or None, models=model or None, first_season=first_season
-            )
-        except (ValueError, LookupError) as error:
-            error_console.print(f"[red]{error}[/red]")
-            raise typer.Exit(code=1) from error
+    with open_engine() as engine, fail_clearly(ValueError, LookupError):
+        report = run_evaluation(
+            engine, sport=sport, competitions=competition or None, models=model or None, first_season=first_season
+        )
     from betpipe.modeling import reliability_svg
 
     text = format_markdown(report)

@@ -8,7 +8,7 @@ import json
 import typer
 from rich.table import Table
 
-from betpipe.cli._common import console, error_console, open_engine, settings
+from betpipe.cli._common import console, error_console, fail_clearly, open_engine, settings
 
 app = typer.Typer(help="Model registry: versions, lineage, champion/challenger, rollback.", no_args_is_help=True)
 
@@ -89,12 +89,8 @@ def promote_version(
     """Point champion (or challenger) of the version's sport and market at it; the service hot-swaps."""
     from betpipe.registry import RegistryError, promote
 
-    with open_engine() as engine:
-        try:
-            version = promote(engine, version_id, alias, reason=reason, actor=getpass.getuser())
-        except RegistryError as error:
-            error_console.print(f"[red]{error}[/red]")
-            raise typer.Exit(code=1) from error
+    with open_engine() as engine, fail_clearly(RegistryError):
+        version = promote(engine, version_id, alias, reason=reason, actor=getpass.getuser())
     console.print(f"{alias} of {version.sport}/{version.market} is now version id {version.id}")
 
 
@@ -107,12 +103,8 @@ def rollback_champion(
     """Put the previous champion back (one command; repeat to walk further back)."""
     from betpipe.registry import RegistryError, rollback
 
-    with open_engine() as engine:
-        try:
-            version = rollback(engine, sport, market, reason=reason, actor=getpass.getuser())
-        except RegistryError as error:
-            error_console.print(f"[red]{error}[/red]")
-            raise typer.Exit(code=1) from error
+    with open_engine() as engine, fail_clearly(RegistryError):
+        version = rollback(engine, sport, market, reason=reason, actor=getpass.getuser())
     console.print(f"champion of {sport}/{market} rolled back to version id {version.id} ({version.model_type})")
 
 
@@ -128,23 +120,16 @@ def compare(
 
     config = settings()
     with open_engine(config) as engine:
-        try:
-            with engine.connect() as conn:
-                a, b = get_version(conn, version_a), get_version(conn, version_b)
-        except RegistryError as error:
-            error_console.print(f"[red]{error}[/red]")
-            raise typer.Exit(code=1) from error
+        with fail_clearly(RegistryError), engine.connect() as conn:
+            a, b = get_version(conn, version_a), get_version(conn, version_b)
         if a.sport != b.sport:
             error_console.print(f"[red]versions {version_a} and {version_b} are for different sports[/red]")
             raise typer.Exit(code=1)
         frame, labels, out_of_sample = comparison_rows(
             engine, sport=a.sport, after=max(a.lineage.end, b.lineage.end), settings=config
         )
-        try:
+        with fail_clearly(RegistryError, ValueError):
             report = compare_versions(engine, version_a, version_b, frame, labels, settings=config)
-        except (RegistryError, ValueError) as error:
-            error_console.print(f"[red]{error}[/red]")
-            raise typer.Exit(code=1) from error
     where = "out of sample (after both training ranges)" if out_of_sample else "the last season (may be in-sample)"
     table = Table(
         title=f"A = {version_a} ({a.model_type}) vs B = {version_b} ({b.model_type}), {report.rows} rows, {where}"

@@ -113,17 +113,8 @@ def promote(
         if alias == CHALLENGER and _current(conn, sport, market, CHAMPION) == version.id:
             raise AliasError(f"{version.label} is the champion; it cannot also be the challenger")
         _set(conn, sport, market, alias, version.id, action="promote", reason=reason, actor=actor)
-        if alias == CHAMPION and _current(conn, sport, market, CHALLENGER) == version.id:
-            _set(
-                conn,
-                sport,
-                market,
-                CHALLENGER,
-                None,
-                action="clear",
-                reason=f"promoted to champion: {reason}",
-                actor=actor,
-            )
+        if alias == CHAMPION:
+            _clear_challenger_if(conn, sport, market, version.id, reason=f"promoted to champion: {reason}", actor=actor)
         return get_version(conn, version.id)
 
 
@@ -147,6 +138,14 @@ def _champion_stack(conn: Connection, sport: str, market: str) -> list[int]:
     return stack
 
 
+def _clear_challenger_if(
+    conn: Connection, sport: str, market: str, version_id: int, *, reason: str, actor: str
+) -> None:
+    """A version that becomes champion stops being the challenger, and the history says why."""
+    if _current(conn, sport, market, CHALLENGER) == version_id:
+        _set(conn, sport, market, CHALLENGER, None, action="clear", reason=reason, actor=actor)
+
+
 def rollback(engine: Engine, sport: str, market: str, *, reason: str, actor: str = "unknown") -> ModelVersion:
     """Move the champion back to the one it replaced; repeated rollbacks keep walking back."""
     reason = _require_reason(reason)
@@ -162,17 +161,7 @@ def rollback(engine: Engine, sport: str, market: str, *, reason: str, actor: str
             )
         target = stack[-2]
         _set(conn, sport, market, CHAMPION, target, action="rollback", reason=reason, actor=actor)
-        if _current(conn, sport, market, CHALLENGER) == target:
-            _set(
-                conn,
-                sport,
-                market,
-                CHALLENGER,
-                None,
-                action="clear",
-                reason=f"rolled back to champion: {reason}",
-                actor=actor,
-            )
+        _clear_challenger_if(conn, sport, market, target, reason=f"rolled back to champion: {reason}", actor=actor)
         return get_version(conn, target)
 
 
