@@ -44,7 +44,7 @@ def main() -> int:
     parser.add_argument("names", nargs="*", default=list(BENCHMARKS), help=f"subset of {BENCHMARKS}")
     parser.add_argument("--quick", action="store_true", help="skip the largest cases")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=160)
     info = machine()
     console.print(f"machine: {info['cores']} cores, {info['memory_gb']} GB, Python {info['python']}")
     RESULTS_DIR.mkdir(exist_ok=True)
