@@ -216,3 +216,17 @@ def test_evaluation_scores_every_model_on_the_same_rows_against_both_anchors(soc
     close = report.table.filter(pl.col("model") == "market_close_shin").row(0, named=True)
     assert close["d_rps_close"] == 0.0
     assert "| elo_logit |" in format_markdown(report)
+
+
+def test_the_earliest_season_is_never_scored_because_walk_forward_needs_a_past(soccer: pl.DataFrame) -> None:
+    """Data that starts after the default first season must not score its first season on uniform fallbacks."""
+    specs = [
+        ModelSpec("market_close_shin", lambda: MarketModel("bench_ps_close"), anchor=True),
+        ModelSpec("market_pre_shin", lambda: MarketModel("bench_ps_open"), anchor=True),
+        ModelSpec("base_rates", BaseRateModel),
+    ]
+    earliest = min(soccer.get_column("season").to_list())
+    report = evaluate_frame(soccer, sport="soccer", specs=specs, first_season=earliest)
+    assert earliest not in report.seasons
+    assert report.rows == soccer.filter(pl.col("season") > earliest).height
+    assert all(count == 0 for count in report.fallback_rows.values())

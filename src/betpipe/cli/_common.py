@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -14,7 +15,8 @@ from betpipe.config import Settings, load_settings
 from betpipe.db import make_engine
 from betpipe.ingest.store import IngestReport
 
-console = Console()
+# Piped output (CI logs, files) gets wide tables instead of rich's 80-column default.
+console = Console() if sys.stdout.isatty() else Console(width=160)
 error_console = Console(stderr=True)
 
 

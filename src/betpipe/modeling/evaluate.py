@@ -201,6 +201,10 @@ def evaluate_frame(
     specs = list(specs if specs is not None else default_specs(sport))
     first = first_season or FIRST_SEASON[sport]
     frame = frame.sort("kickoff_utc", "event_id")
+    played_seasons = sorted(set(frame.filter(pl.col("outcome").is_not_null()).get_column("season").to_list()))
+    if len(played_seasons) > 1 and first <= played_seasons[0]:
+        # Walk-forward needs a past: the earliest season can only ever be training data.
+        first = played_seasons[1]
     labelled, scored = evaluation_rows(frame, sport=sport, first_season=first)
     if not scored.any():
         raise ValueError(f"no rows to score for {sport} from season {first} (need labels and anchor prices)")
