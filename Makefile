@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SHARED ?= ../shared/data
 export BETPIPE_SHARED_DATA ?= $(abspath $(SHARED))
+# The PostgreSQL leg of `make bench` (a throw-away schema is created and dropped); unset it to skip.
+export BETPIPE_BENCH_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 .PHONY: venv demo test test-sqlite lint bench clean evaluate
 

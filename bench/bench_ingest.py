@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 from betpipe.db import make_engine, upgrade
 from betpipe.ingest.football_data import football_data_files, ingest_football_data, read_football_data
@@ -65,6 +66,7 @@ def _row(benchmark: str, backend: str, rows: int, odds_rows: int, seconds: float
         "odds_rows": odds_rows,
         "seconds": round(seconds, 2),
         "rows_per_s": round(rows / seconds) if seconds else None,
+        "odds_rows_per_s": round(odds_rows / seconds) if seconds else None,
     }
 
 
@@ -109,6 +111,13 @@ def run(quick: bool = False) -> list[dict[str, object]]:
         rows += _ingest_twice(engine, "sqlite", paths, label)
     url = os.environ.get(PG_URL_ENV)
     if url:
+        try:
+            make_engine(url).connect().close()
+        except OperationalError as error:  # say so in the table rather than losing the SQLite figures
+            rows.append(
+                {"benchmark": f"ingest football-data ({label})", "backend": f"postgresql: unreachable ({error.orig})"}
+            )
+            return rows
         with fresh_postgres(url) as engine:
             rows += _ingest_twice(engine, "postgresql", paths, label)
     return rows
