@@ -97,3 +97,18 @@ def test_an_unreadable_file_is_quarantined_and_exits_non_zero(data_dir: Path, tm
     assert result.exit_code == 1, result.output
     listed = runner.invoke(app, ["data", "quarantine"])
     assert "broken.csv" in listed.output or "unreadable" in listed.output
+
+
+def test_ingest_logs_a_structured_line_to_stderr_not_stdout(data_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    env_run = [sys.executable, "-m", "betpipe"]
+    subprocess.run([*env_run, "db", "upgrade"], check=True, capture_output=True)
+    done = subprocess.run(
+        [*env_run, "ingest", "sample", "--teams", "4", "--seasons", "1"], check=False, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    logged = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    assert any(entry["event"] == "payload ingested" and entry["events_inserted"] > 0 for entry in logged)
+    assert "payload ingested" not in done.stdout

@@ -155,6 +155,8 @@ def test_the_rate_limit_holds_across_threads(server: FakeOddsApi) -> None:
 
 def test_logs_never_contain_the_key(server: FakeOddsApi, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
+    for library in ("httpx", "httpcore"):  # the CLI quiets them; here we want every line they would ever write
+        caplog.set_level(logging.DEBUG, logger=library)
     server.fail_next(Fault("status", 500))
     with make_client(server.url) as client:
         client.get(PATH, {"apiKey": KEY})

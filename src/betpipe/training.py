@@ -17,9 +17,12 @@ from sqlalchemy import Engine
 from betpipe.config import Settings
 from betpipe.db.bulk import as_utc
 from betpipe.features import default_feature_set, feature_set_version, training_matrix
+from betpipe.logs import get_logger
 from betpipe.modeling import brier, default_specs, labels_from_outcome, log_loss, rps
 from betpipe.modeling.evaluate import RULES
 from betpipe.registry import ModelVersion, TrainingLineage, register_model
+
+log = get_logger(__name__)
 
 MARKET_OF_SPORT = {"soccer": "1x2", "american_football": "moneyline"}
 
@@ -136,6 +139,7 @@ def train_model(
         settings=settings,
         params=json_params(fitted),
     )
+    log.info("model registered", sport=sport, model=model, version_id=version.id, rows=played.height, **metrics)
     return TrainingResult(version, holdout_season, holdout_rows, metrics)
 
 

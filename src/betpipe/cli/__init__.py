@@ -29,6 +29,14 @@ app.command("train")(modeling_commands.train)
 app.command("evaluate")(modeling_commands.evaluate)
 
 
+@app.callback()
+def _configure() -> None:
+    """Logs (structlog) go to stderr at BETPIPE_LOG_LEVEL; command output stays on stdout."""
+    from betpipe.logs import configure_logging
+
+    configure_logging(settings().log_level)
+
+
 @config_app.command("show")
 def config_show() -> None:
     """Print the effective configuration (defaults < betpipe.toml < BETPIPE_* env), secrets masked."""

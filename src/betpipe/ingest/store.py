@@ -33,6 +33,9 @@ from betpipe.db.schema import (
 )
 from betpipe.ingest.bookmakers import bookmaker_info
 from betpipe.ingest.records import RESULT_STAT_COLUMNS, NormalisedBatch, QuarantinedRow
+from betpipe.logs import get_logger
+
+log = get_logger(__name__)
 
 EVENT_VALUE_COLUMNS = (
     "sport",
@@ -368,7 +371,20 @@ def ingest_payload(
             quarantine_rows(conn, source, locator, [QuarantinedRow.of("<payload>", locator, reason)], raw_id)
             report = IngestReport(source=source, files=1, quarantined=1)
             finish_run(conn, run_id, report, error=reason)
+            log.warning("payload quarantined", source=source, locator=locator, reason=reason)
             return report
         report = write_batch(conn, batch, raw_payload_id=raw_id, create_teams=create_teams, update_events=update_events)
         finish_run(conn, run_id, report)
+        log.info(
+            "payload ingested",
+            source=source,
+            locator=locator,
+            rows_read=report.rows_read,
+            quarantined=report.quarantined,
+            **{
+                f"{name}_{kind}": getattr(counts, kind)
+                for name, counts in report.tables.items()
+                for kind in ("inserted", "updated", "unchanged")
+            },
+        )
         return report
