@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -271,6 +271,26 @@ def _fetch_failed(engine: Engine, locator: str, error: SourceError) -> None:
         finish_run(conn, start_run(conn, SOURCE, locator), None, error=str(error))
 
 
+def _fetch(
+    engine: Engine,
+    settings: Settings,
+    client: OddsApiClient | None,
+    endpoint: str,
+    call: Callable[[OddsApiClient], OddsApiPayload],
+) -> OddsApiPayload:
+    """One request with the given (or a fresh, then closed) client; a failure is recorded as a run, then re-raised."""
+    owned = client is None
+    active = client or OddsApiClient(settings.odds_api, engine=engine)
+    try:
+        return call(active)
+    except SourceError as error:
+        _fetch_failed(engine, endpoint, error)
+        raise
+    finally:
+        if owned:
+            active.close()
+
+
 def ingest_odds_api(
     engine: Engine,
     settings: Settings,
@@ -280,16 +300,13 @@ def ingest_odds_api(
     client: OddsApiClient | None = None,
 ) -> IngestReport:
     """Fetch and store current odds for ``sport``; a failed fetch is recorded as a failed run, then re-raised."""
-    owned = client is None
-    client = client or OddsApiClient(settings.odds_api, engine=engine)
-    try:
-        payload = client.odds(sport, markets=markets, regions=settings.odds_api.regions)
-    except SourceError as error:
-        _fetch_failed(engine, f"/v4/sports/{sport}/odds", error)
-        raise
-    finally:
-        if owned:
-            client.close()
+    payload = _fetch(
+        engine,
+        settings,
+        client,
+        f"/v4/sports/{sport}/odds",
+        lambda c: c.odds(sport, markets=markets, regions=settings.odds_api.regions),
+    )
     return ingest_odds_api_payload(
         engine, payload.body, payload.locator, captured_at=payload.fetched_at, content_type=payload.content_type
     )
@@ -304,16 +321,9 @@ def ingest_odds_api_scores(
     client: OddsApiClient | None = None,
 ) -> IngestReport:
     """Fetch and store recent scores for ``sport``; failures are recorded as a failed run, then re-raised."""
-    owned = client is None
-    client = client or OddsApiClient(settings.odds_api, engine=engine)
-    try:
-        payload = client.scores(sport, days_from=days_from)
-    except SourceError as error:
-        _fetch_failed(engine, f"/v4/sports/{sport}/scores", error)
-        raise
-    finally:
-        if owned:
-            client.close()
+    payload = _fetch(
+        engine, settings, client, f"/v4/sports/{sport}/scores", lambda c: c.scores(sport, days_from=days_from)
+    )
     return ingest_odds_api_scores_payload(
         engine, payload.body, payload.locator, captured_at=payload.fetched_at, content_type=payload.content_type
     )
