@@ -52,7 +52,7 @@ def price(batch: NormalisedBatch, bookmaker: str, market: str, selection: str, k
     return float(found["price"][0])
 
 
-# --- the file quirks of /work/shared/data/README.md section 1 ---------------------------------------------------------
+# --- the file quirks of ../shared/data/README.md section 1 ----------------------------------------------------
 
 
 def test_both_over_under_header_spellings_give_identical_odds() -> None:
