@@ -13,18 +13,6 @@ from betpipe.ingest.store import IngestReport
 app = typer.Typer(help="Ingest results and odds from a source.", no_args_is_help=True)
 
 
-def _csv_files(paths: list[Path]) -> list[Path]:
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(p for p in sorted(path.rglob("*.csv")) if p.name != "MANIFEST.csv")
-        elif path.exists():
-            files.append(path)
-        else:
-            raise typer.BadParameter(f"no such file or folder: {path}")
-    return files
-
-
 @app.command("football-data")
 def football_data(
     paths: list[Path] = typer.Argument(None, help="CSV files or folders of football-data.co.uk files."),
@@ -50,7 +38,10 @@ def football_data(
             ) as client:
                 report = source.ingest_football_data_download(engine, client, league, season)
         else:
-            files = _csv_files(paths or [])
+            try:
+                files = source.football_data_files(paths or [])
+            except FileNotFoundError as error:
+                raise typer.BadParameter(str(error)) from error
             if not files:
                 raise typer.BadParameter("give CSV files/folders, or --league and --season")
             report = _ingest_files_with_progress(engine, files, source.ingest_football_data)

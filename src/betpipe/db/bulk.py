@@ -91,14 +91,10 @@ def upsert(
     *,
     source: str,
     log_changes: bool = True,
-    return_ids: bool = False,
-) -> tuple[UpsertCounts, dict[tuple[Any, ...], int]]:
-    """Upsert ``rows`` (tuples ordered as ``key_columns + value_columns``) into ``table``.
-
-    Returns the counts and, with ``return_ids``, a map from key tuple to the row's ``id``.
-    """
+) -> UpsertCounts:
+    """Upsert ``rows`` (tuples ordered as ``key_columns + value_columns``) into ``table``; returns exact counts."""
     if not rows:
-        return UpsertCounts(), {}
+        return UpsertCounts()
     dialect = conn.dialect.name
     columns = [*key_columns, *value_columns]
     json_columns = {name for name in value_columns if table.c[name].type.__class__.__name__ == "JSON"}
@@ -112,26 +108,33 @@ def upsert(
         conn.exec_driver_sql("SET LOCAL enable_hashjoin = off")
         conn.exec_driver_sql("SET LOCAL enable_mergejoin = off")
     key_match = " AND ".join(f"t.{name} = s.{name}" for name in key_columns)
-    same_values = " AND ".join(
-        _null_safe_equal(
-            dialect,
-            _json_text(dialect, f"t.{name}", name in json_columns),
-            _json_text(dialect, f"s.{name}", name in json_columns),
+
+    def differs(target: str) -> str:
+        """Any value column of the target row (``target`` is its alias or table name) differs from the staged."""
+        if not value_columns:
+            return "1 = 0"
+        same = " AND ".join(
+            _null_safe_equal(
+                dialect,
+                _json_text(dialect, f"{target}.{name}", name in json_columns),
+                _json_text(dialect, f"s.{name}", name in json_columns),
+            )
+            for name in value_columns
         )
-        for name in value_columns
-    )
-    differs = f"NOT ({same_values})" if value_columns else "1 = 0"
+        return f"NOT ({same})"
+
     matched = conn.exec_driver_sql(f"SELECT COUNT(*) FROM {stage} s JOIN {table.name} t ON {key_match}").scalar_one()
     changed = conn.exec_driver_sql(
         f"SELECT {', '.join(f's.{c}' for c in key_columns)}"
         f"{''.join(f', t.{c}, s.{c}' for c in value_columns)} "
-        f"FROM {stage} s JOIN {table.name} t ON {key_match} WHERE {differs}"
+        f"FROM {stage} s JOIN {table.name} t ON {key_match} WHERE {differs('t')}"
     ).all()
     if changed:
         assignments = ", ".join(f"{name} = s.{name}" for name in value_columns)
         key_target = " AND ".join(f"{table.name}.{name} = s.{name}" for name in key_columns)
-        distinct = differs.replace("t.", f"{table.name}.")
-        conn.exec_driver_sql(f"UPDATE {table.name} SET {assignments} FROM {stage} s WHERE {key_target} AND {distinct}")
+        conn.exec_driver_sql(
+            f"UPDATE {table.name} SET {assignments} FROM {stage} s WHERE {key_target} AND {differs(table.name)}"
+        )
         if log_changes:
             _log_changes(conn, table.name, key_columns, value_columns, changed, source)
     inserted = len(rows) - int(matched)
@@ -140,17 +143,12 @@ def upsert(
             f"INSERT INTO {table.name} ({column_list}) SELECT {', '.join(f's.{c}' for c in columns)} "
             f"FROM {stage} s WHERE NOT EXISTS (SELECT 1 FROM {table.name} t WHERE {key_match})"
         )
-    ids: dict[tuple[Any, ...], int] = {}
-    if return_ids:
-        key_select = ", ".join(f"s.{c}" for c in key_columns)
-        for row in conn.exec_driver_sql(f"SELECT t.id, {key_select} FROM {stage} s JOIN {table.name} t ON {key_match}"):
-            ids[tuple(row[1:])] = int(row[0])
     # No try/finally: after an error the caller's transaction rolls back, which drops the temporary table too.
     conn.exec_driver_sql(f"DROP TABLE {stage}")
     if dialect == "postgresql":
         conn.exec_driver_sql("SET LOCAL enable_hashjoin TO DEFAULT")
         conn.exec_driver_sql("SET LOCAL enable_mergejoin TO DEFAULT")
-    return UpsertCounts(inserted, len(changed), int(matched) - len(changed)), ids
+    return UpsertCounts(inserted, len(changed), int(matched) - len(changed))
 
 
 def _converted(

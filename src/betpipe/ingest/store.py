@@ -255,7 +255,7 @@ def write_batch(
             ).scalars()
         )
         event_rows = [r for r in event_rows if r[0] not in existing]
-    counts, _ = upsert(conn, events, event_rows, ("natural_key",), EVENT_VALUE_COLUMNS, source=batch.source)
+    counts = upsert(conn, events, event_rows, ("natural_key",), EVENT_VALUE_COLUMNS, source=batch.source)
     event_ids: dict[str, int] = {
         key: int(event_id)
         for key, event_id in conn.execute(
@@ -284,7 +284,7 @@ def _with_event_ids(frame: pl.DataFrame, ref_to_id: dict[str, int]) -> pl.DataFr
 def _write_results(conn: Connection, batch: NormalisedBatch, ref_to_id: dict[str, int]) -> UpsertCounts:
     frame = _with_event_ids(batch.results, ref_to_id).with_columns(pl.lit(batch.source).alias("source"))
     rows = frame.select("event_id", *RESULT_VALUE_COLUMNS).rows()
-    counts, _ = upsert(conn, results, rows, ("event_id",), RESULT_VALUE_COLUMNS, source=batch.source)
+    counts = upsert(conn, results, rows, ("event_id",), RESULT_VALUE_COLUMNS, source=batch.source)
     return counts
 
 
@@ -310,7 +310,7 @@ def _write_odds(
             quarantined.append(QuarantinedRow.of(ref, row, "duplicate odds for the same key; first kept"))
         frame = frame.unique(subset=list(ODDS_KEY_COLUMNS), keep="first", maintain_order=True)
     rows = frame.select(*ODDS_KEY_COLUMNS, "price", "source").rows()
-    counts, _ = upsert(conn, odds_snapshots, rows, ODDS_KEY_COLUMNS, ("price", "source"), source=batch.source)
+    counts = upsert(conn, odds_snapshots, rows, ODDS_KEY_COLUMNS, ("price", "source"), source=batch.source)
     return counts
 
 
