@@ -75,6 +75,12 @@ def json_params(model: object) -> dict[str, object]:
     return {str(k): safe(v) for k, v in model.get_params().items()}  # type: ignore[attr-defined]
 
 
+def _played(frame: pl.DataFrame, n_outcomes: int) -> pl.DataFrame:
+    """Rows with a result; in two-way markets a tie is void, not a class."""
+    played = frame.filter(pl.col("outcome").is_not_null())
+    return played.filter(pl.col("outcome") != 1) if n_outcomes == 2 else played
+
+
 def _scores(probabilities: np.ndarray, labels: np.ndarray, k: int) -> dict[str, float]:
     scores = {"log_loss": float(log_loss(probabilities, labels)), "brier": float(brier(probabilities, labels))}
     if k == 3:
@@ -97,9 +103,7 @@ def train_model(
         raise ValueError(f"unknown model {model!r} for {sport}; trainable: {sorted(specs)}")
     k = RULES[sport].n_outcomes
     frame = training_matrix(engine, sport=sport, competitions=competitions, end=end, settings=settings)
-    played = frame.filter(pl.col("outcome").is_not_null())
-    if k == 2:
-        played = played.filter(pl.col("outcome") != 1)  # two-way markets: ties are void, not a class
+    played = _played(frame, k)
     if played.height == 0:
         raise ValueError(f"no played {sport} events to train on: ingest results and build features first")
     labels = labels_from_outcome(played.get_column("outcome").to_numpy(), k)
@@ -149,9 +153,7 @@ def comparison_rows(
     """Rows to compare two versions on: played events after both were trained (out of sample) when there are any,
     else the last played season (then flagged as possibly in-sample)."""
     k = RULES[sport].n_outcomes
-    frame = training_matrix(engine, sport=sport, settings=settings).filter(pl.col("outcome").is_not_null())
-    if k == 2:
-        frame = frame.filter(pl.col("outcome") != 1)
+    frame = _played(training_matrix(engine, sport=sport, settings=settings), k)
     later = frame.filter(pl.col("kickoff_utc") > as_utc(after))
     out_of_sample = later.height > 0
     if not out_of_sample:
