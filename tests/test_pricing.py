@@ -1,0 +1,118 @@
+"""Fair probabilities and edges (betpipe.betting.pricing): the numbers every stake is sized from."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from betpipe.betting import pricing
+from betpipe.betting.pricing import edge, fair_probabilities, is_distribution, shrink_toward_market
+
+
+def _distribution(k_min: int = 2, k_max: int = 4) -> st.SearchStrategy[np.ndarray]:
+    weights = st.lists(st.floats(0.02, 1.0), min_size=k_min, max_size=k_max)
+    return weights.map(lambda w: np.asarray(w) / np.sum(w))
+
+
+def test_the_module_examples_run() -> None:
+    """The docstring examples are the documentation readers copy; they must stay true."""
+    assert doctest.testmod(pricing).failed == 0
+
+
+def test_edge_is_expected_profit_per_unit() -> None:
+    np.testing.assert_allclose(edge([0.55, 0.25, 0.5], [2.0, 4.0, 1.5]), [0.1, 0.0, -0.25])
+
+
+@pytest.mark.parametrize(
+    ("probability", "price"),
+    [(0.5, 1.0), (0.5, 0.8), (0.5, np.nan), (0.5, np.inf), (np.nan, 2.0), (-0.1, 2.0), (1.2, 2.0), (0.5, None)],
+)
+def test_edge_of_invalid_input_is_nan_not_an_exception(probability: float, price: float | None) -> None:
+    """A price <= 1 or a broken probability must refuse the bet (NaN), never stop a backtest or give a number."""
+    assert np.isnan(edge(probability, price))
+
+
+def test_edge_broadcasts_one_probability_row_over_many_books() -> None:
+    out = edge(np.array([0.5, 0.5]), np.array([[2.1, 1.9], [2.0, 0.0]]))
+    np.testing.assert_allclose(out, [[0.05, -0.05], [0.0, np.nan]])
+
+
+def test_is_distribution_rejects_lost_outcomes_nan_and_negative_mass() -> None:
+    rows = np.array([[0.5, 0.5], [0.5, 0.4], [np.nan, 1.0], [1.1, -0.1], [0.5, 0.5 + 1e-9]])
+    assert is_distribution(rows).tolist() == [True, False, False, False, True]
+
+
+def test_shrink_weight_zero_is_the_model_and_weight_one_the_market() -> None:
+    model, market = np.array([0.6, 0.1, 0.3]), np.array([0.5, 0.2, 0.3])
+    np.testing.assert_allclose(shrink_toward_market(model, market, 0.0), model)
+    np.testing.assert_allclose(shrink_toward_market(model, market, 1.0), market)
+
+
+@given(_distribution(3, 3), _distribution(3, 3), st.floats(0.0, 1.0))
+def test_shrink_is_a_linear_pool_of_multinomial_logits(model: np.ndarray, market: np.ndarray, w: float) -> None:
+    """log(p_i / p_0) is the weighted average of the two sources' log-ratios: the definition of the pool."""
+    pooled = shrink_toward_market(model, market, w)
+    assert pooled.sum() == pytest.approx(1.0)
+    expected = (1 - w) * np.log(model[1:] / model[0]) + w * np.log(market[1:] / market[0])
+    np.testing.assert_allclose(np.log(pooled[1:] / pooled[0]), expected, atol=1e-9)
+
+
+@given(st.floats(0.02, 0.98), st.floats(0.02, 0.98), st.floats(0.0, 1.0))
+def test_shrink_of_a_two_way_market_averages_log_odds_and_lies_between(m: float, q: float, w: float) -> None:
+    p = shrink_toward_market(np.array([m, 1 - m]), np.array([q, 1 - q]), w)[0]
+    logit = np.log(p / (1 - p))
+    assert logit == pytest.approx((1 - w) * np.log(m / (1 - m)) + w * np.log(q / (1 - q)), abs=1e-9)
+    assert min(m, q) - 1e-12 <= p <= max(m, q) + 1e-12
+
+
+def test_shrink_keeps_zeros_and_refuses_sources_with_nothing_in_common() -> None:
+    """A zero in either source stays zero; two sources that agree on no outcome have no pool, so NaN, not a guess."""
+    pooled = shrink_toward_market(np.array([0.5, 0.5, 0.0]), np.array([0.2, 0.3, 0.5]), 0.5)
+    assert pooled[2] == 0.0
+    assert pooled.sum() == pytest.approx(1.0)
+    assert np.isnan(shrink_toward_market(np.array([1.0, 0.0]), np.array([0.0, 1.0]), 0.5)).all()
+
+
+def test_shrink_gives_nan_rows_where_either_source_is_invalid_and_keeps_the_rest() -> None:
+    model = np.array([[0.6, 0.4], [np.nan, 0.5], [0.6, 0.4]])
+    market = np.array([[0.5, 0.5], [0.5, 0.5], [0.5, 0.3]])
+    out = shrink_toward_market(model, market, 0.5)
+    assert np.isfinite(out[0]).all()
+    assert np.isnan(out[1:]).all()
+
+
+@pytest.mark.parametrize("weight", [-0.1, 1.5, float("nan")])
+def test_shrink_weight_outside_unit_interval_is_a_configuration_error(weight: float) -> None:
+    with pytest.raises(ValueError, match="market weight"):
+        shrink_toward_market(np.array([0.5, 0.5]), np.array([0.5, 0.5]), weight)
+
+
+def test_fair_probabilities_from_each_source() -> None:
+    model = np.array([[0.6, 0.4], [0.3, 0.7]])
+    market = np.array([[0.5, 0.5], [0.4, 0.6]])
+    np.testing.assert_allclose(fair_probabilities(model, market, source="model"), model)
+    np.testing.assert_allclose(fair_probabilities(None, market, source="market"), market)
+    blend = fair_probabilities(model, market, source="blend", market_weight=0.5)
+    np.testing.assert_allclose(blend, shrink_toward_market(model, market, 0.5))
+    assert np.all((blend[:, 0] < model[:, 0]) == (market[:, 0] < model[:, 0]))
+
+
+def test_fair_probabilities_renormalise_float_drift_but_never_repair_a_broken_row() -> None:
+    out = fair_probabilities(np.array([[0.5, 0.5 + 1e-9], [0.5, 0.4]]), None, source="model")
+    assert out[0].sum() == pytest.approx(1.0, abs=1e-15)
+    assert np.isnan(out[1]).all()
+
+
+@pytest.mark.parametrize(
+    ("model", "market", "source"),
+    [(None, [0.5, 0.5], "model"), ([0.5, 0.5], None, "market"), ([0.5, 0.5], None, "blend"), ([0.5, 0.5], None, "x")],
+)
+def test_fair_probabilities_without_the_source_it_needs_is_a_wiring_error(
+    model: list[float] | None, market: list[float] | None, source: str
+) -> None:
+    with pytest.raises(ValueError, match="source"):
+        fair_probabilities(model, market, source=source)  # type: ignore[arg-type]
