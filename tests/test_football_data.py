@@ -204,11 +204,11 @@ def test_asian_handicap_lines_come_from_ahh_for_pre_match_and_ahch_for_closing()
         ("07/08/2022", "16:30", "2022-08-05 16:00"),  # Sunday -> Friday
         ("08/08/2022", "20:00", "2022-08-05 16:00"),  # Monday -> the previous Friday
         ("05/08/2022", "20:00", "2022-08-05 16:00"),  # Friday evening -> that Friday 17:00
-        ("05/08/2022", "12:30", "2022-08-05 11:30"),  # Friday lunchtime: clamped to the kickoff
+        ("05/08/2022", "12:30", "2022-08-05 10:30"),  # Friday lunchtime: clamped to an hour before kickoff
         ("09/08/2022", "19:45", "2022-08-09 14:00"),  # Tuesday -> Tuesday 15:00 BST
         ("10/08/2022", "19:45", "2022-08-09 14:00"),  # Wednesday -> Tuesday
         ("11/08/2022", "20:00", "2022-08-09 14:00"),  # Thursday -> Tuesday
-        ("09/08/2022", "12:00", "2022-08-09 11:00"),  # Tuesday noon: clamped to the kickoff
+        ("09/08/2022", "12:00", "2022-08-09 10:00"),  # Tuesday noon: clamped to an hour before kickoff
         ("10/12/2022", "15:00", "2022-12-09 17:00"),  # winter: 17:00 GMT
         ("28/03/2022", "20:00", "2022-03-25 17:00"),  # Monday after the clock change: Friday was still GMT
     ],
@@ -217,12 +217,12 @@ def test_pre_match_prices_are_stamped_at_the_documented_collection_time(date: st
     batch = read("Div,Date,Time,HomeTeam,AwayTeam,B365H,B365CH", f"E0,{date},{time},A,B,2.0,2.1")
     opening = batch.odds.filter(pl.col("kind") == "opening")
     assert opening["captured_at"].to_list() == [when(captured)]
-    assert opening["captured_at"][0] <= batch.events["kickoff_utc"][0]
+    assert opening["captured_at"][0] < batch.events["kickoff_utc"][0]  # pre-match: known strictly before kickoff
 
 
 def test_a_match_without_time_uses_the_assumed_three_pm_for_collection_and_clamp() -> None:
     batch = read("Div,Date,HomeTeam,AwayTeam,B365H", "E0,16/08/05,A,B,2.0")  # a Tuesday
-    assert batch.odds["captured_at"].to_list() == [when("2005-08-16 14:00")]
+    assert batch.odds["captured_at"].to_list() == [when("2005-08-16 13:00")]  # an hour before the assumed kickoff
 
 
 # --- quarantine -----------------------------------------------------------------------------------------------------

@@ -104,12 +104,12 @@ def test_spread_line_is_stored_as_the_home_handicap_and_totals_as_the_line() -> 
 
 
 def test_winter_kickoffs_use_eastern_standard_time() -> None:
-    batch = read_nflverse(csv_bytes({"gameday": "2023-02-12", "gametime": "18:30"}), "t")
+    batch = read_nflverse(csv_bytes({"season": "2022", "gameday": "2023-02-12", "gametime": "18:30"}), "t")
     assert batch.events["kickoff_utc"][0] == datetime(2023, 2, 12, 23, 30, tzinfo=UTC)
 
 
 def test_a_missing_gametime_means_1pm_eastern_and_an_unknown_time() -> None:
-    batch = read_nflverse(csv_bytes({"gameday": "1999-09-12", "gametime": ""}), "t")
+    batch = read_nflverse(csv_bytes({"season": "1999", "gameday": "1999-09-12", "gametime": ""}), "t")
     event = batch.events.to_dicts()[0]
     assert event["kickoff_utc"] == datetime(1999, 9, 12, 17, 0, tzinfo=UTC)
     assert event["kickoff_time_known"] is False
@@ -119,7 +119,13 @@ def test_relocated_franchises_map_to_the_current_code_and_keep_the_original() ->
     batch = read_nflverse(
         csv_bytes(
             {"game_id": "2019_01_DEN_OAK", "home_team": "OAK", "away_team": "DEN"},
-            {"game_id": "2016_01_SD_STL", "home_team": "STL", "away_team": "SD", "gameday": "2016-09-18"},
+            {
+                "game_id": "2016_01_SD_STL",
+                "season": "2016",
+                "home_team": "STL",
+                "away_team": "SD",
+                "gameday": "2016-09-18",
+            },
         ),
         "t",
     )
@@ -146,12 +152,12 @@ def test_a_game_without_scores_is_scheduled_with_no_result() -> None:
     [
         ({"home_team": ""}, "missing home_team or away_team"),
         ({"away_team": "NE"}, "home_team and away_team are both NE"),
-        ({"gameday": "13/09/2020"}, "unparseable gameday 13/09/2020"),
-        ({"gametime": "1pm"}, "unparseable gametime 1pm"),
+        ({"gameday": "13/09/2020"}, "unparseable gameday '13/09/2020'"),
+        ({"gametime": "1pm"}, "unparseable gametime '1pm'"),
         ({"home_score": "-3"}, "impossible score -3-11"),
         ({"away_score": "ten"}, "impossible score 21-ten"),
         ({"away_score": ""}, "only one of home_score/away_score is present"),
-        ({"season": "twenty"}, "unparseable season twenty"),
+        ({"season": "twenty"}, "unparseable season 'twenty'"),
     ],
 )
 def test_bad_games_are_quarantined_with_their_row_number_and_a_reason(row: dict[str, str], reason: str) -> None:

@@ -3,7 +3,8 @@
 Rows are staged into a temporary table (SQLite ``executemany``, PostgreSQL ``COPY``), compared with the target in
 one join, then updated and inserted with two statements. Re-running the same input therefore writes nothing, and a
 corrected input updates the row and leaves a ``change_log`` record with the old and new values. Never call it with
-rows that repeat a key: the caller de-duplicates (and quarantines) first.
+rows that repeat a key: the caller de-duplicates (and quarantines) first. It never reads the machine clock: change-log
+stamps come from the caller's ``Clock``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, insert
 
+from betpipe.clock import SYSTEM_CLOCK, Clock
 from betpipe.db.schema import change_log
 
 _stage_numbers = count()
@@ -41,8 +43,9 @@ class UpsertCounts:
         return self.inserted + self.updated + self.unchanged
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+def utc_now(clock: Clock = SYSTEM_CLOCK) -> datetime:
+    """The clock's instant. Kept for callers not yet handed a clock; new code passes its ``Clock`` down instead."""
+    return clock.now()
 
 
 def as_utc(value: datetime) -> datetime:
@@ -91,8 +94,11 @@ def upsert(
     *,
     source: str,
     log_changes: bool = True,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> UpsertCounts:
-    """Upsert ``rows`` (tuples ordered as ``key_columns + value_columns``) into ``table``; returns exact counts."""
+    """Upsert ``rows`` (tuples ordered as ``key_columns + value_columns``) into ``table``; returns exact counts.
+
+    ``clock`` stamps the ``change_log`` rows, so a backtest or a test sees its own time there, not the machine's."""
     if not rows:
         return UpsertCounts()
     dialect = conn.dialect.name
@@ -136,7 +142,7 @@ def upsert(
             f"UPDATE {table.name} SET {assignments} FROM {stage} s WHERE {key_target} AND {differs(table.name)}"
         )
         if log_changes:
-            _log_changes(conn, table.name, key_columns, value_columns, changed, source)
+            _log_changes(conn, table.name, key_columns, value_columns, changed, source, clock.now())
     inserted = len(rows) - int(matched)
     if inserted:
         conn.exec_driver_sql(
@@ -205,8 +211,8 @@ def _log_changes(
     value_columns: Sequence[str],
     changed: Iterable[Sequence[Any]],
     source: str,
+    now: datetime,
 ) -> None:
-    now = utc_now()
     n_keys = len(key_columns)
     entries = []
     for row in changed:

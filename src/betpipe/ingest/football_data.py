@@ -13,53 +13,60 @@ When prices were captured (point-in-time correctness depends on it):
 - pre-match prices (stored as kind ``opening``) are what football-data collects on Friday afternoon (by 17:00 UK) for
   weekend fixtures and on Tuesday (by 15:00 UK) for midweek ones. A match on Fri/Sat/Sun/Mon gets the Friday 17:00 UK on
   or before its date (Monday: the previous Friday); a match on Tue/Wed/Thu gets that week's Tuesday 15:00 UK; the
-  result is clamped so it is never after the kickoff.
+  result is clamped to at most kickoff - ``PREMATCH_LEAD_HOURS`` (1 h). The source collects pre-match prices before the
+  fixture, so a pre-match price is known strictly before kickoff by definition; the clamp matters for Friday and
+  Tuesday games whose kickoff time is unknown (defaulted to 15:00, not after the collection). See docs/features.md.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import polars as pl
 from sqlalchemy import Engine
 
-from betpipe.ingest.football_data_columns import (
-    AH_LINE_COLUMNS,
-    COMPETITION_NAMES,
-    SCORE_COLUMNS,
-    STAT_COLUMNS,
-    normalise_header,
-    odds_columns,
-)
+from betpipe.clock import SYSTEM_CLOCK, Clock
+from betpipe.ingest.football_data_columns import COMPETITION_NAMES, SCORE_COLUMNS, STAT_COLUMNS
+from betpipe.ingest.football_data_odds import no_problems, odds_rows
+from betpipe.ingest.football_data_table import read_table
 from betpipe.ingest.http import RateLimitedClient, SourceError
-from betpipe.ingest.records import ODDS_SCHEMA, NormalisedBatch, QuarantinedRow
-from betpipe.ingest.store import IngestReport, ingest_payload
+from betpipe.ingest.records import NormalisedBatch, QuarantinedRow
+from betpipe.ingest.store import IngestReport, finish_run, ingest_payload, record_unreadable, start_run
+from betpipe.ingest.teams import team_name_problem_expr
 
 SOURCE = "football-data"
 UK = "Europe/London"
 DEFAULT_KICKOFF_HOUR = 15  # the traditional UK Saturday kickoff, used when the file has no Time
-# Absent columns are added as all-null, so the rest of the reader need not ask which columns a season has.
-EXPECTED_COLUMNS = ("Date", "Time", "HomeTeam", "AwayTeam", "FTHG", "FTAG", "Referee")
-TEAM_COLUMN_ALIASES = {"HT": "HomeTeam", "AT": "AwayTeam"}  # the site's oldest files
+PREMATCH_LEAD_HOURS = 1  # pre-match prices are stamped at least this long before kickoff (see the module doc)
 _SEASON_FILE = re.compile(r"(?:^|/)(\d{4})-(\d{4})\.csv$")
 _LEAGUE = re.compile(r"[A-Z]{1,3}[0-9]?")
 _SEASON = re.compile(r"(\d{4})-(\d{4})")
 FOOTBALL_DATA_BASE_URL = "https://www.football-data.co.uk"
 _SEASON_URL = re.compile(r"(?:^|/)(\d{2})(\d{2})/[^/]+\.csv$")
 
+# Plausibility bounds (docs/faults.md): outside them a value is a broken cell, not a rare event.
+MAX_GOALS = 30  # the record professional score is 149-0 (own goals, in protest); league football stays far below 30
+MAX_STAT = 100  # shots, corners, fouls, cards per side
+FIRST_YEAR, LAST_YEAR = 1888, 2100
+RESULT_GRACE = timedelta(days=2)  # a match this long past kickoff without a score has lost its result
+_WHOLE = r"^\d{1,3}(\.0+)?$"  # "2" or "2.0"; never "1e2", "+2" or "2.5"
 
-def read_football_data(body: bytes, locator: str) -> NormalisedBatch:
-    """Parse one football-data CSV; ``locator`` names it in row references and may carry the season."""
-    frame, quarantined = _read_table(body, locator)
+
+def read_football_data(body: bytes, locator: str, *, now: datetime | None = None) -> NormalisedBatch:
+    """Parse one football-data CSV; ``locator`` names it in row references and may carry the season.
+
+    With ``now`` (the caller's clock), a match well past its kickoff without a score is quarantined: its result is
+    missing (e.g. a file without ``FTHG``/``FTAG``), not still to come."""
+    frame, quarantined, given = read_table(body, locator)
     rows_read = frame.height + len(quarantined)
     if frame.is_empty():
         return NormalisedBatch(source=SOURCE, locator=locator, rows_read=rows_read, quarantined=quarantined)
     frame = _with_kickoff(frame)
-    frame = frame.with_columns(_row_problems().alias("_problem"))
+    frame = frame.with_columns(_row_problems(given, now).alias("_problem"))
     bad = frame.filter(pl.col("_problem") != "")
     quarantined += [
         QuarantinedRow.of(row.pop("_ref"), {k: v for k, v in row.items() if v is not None}, reason)
@@ -68,9 +75,10 @@ def read_football_data(body: bytes, locator: str) -> NormalisedBatch:
         )
     ]
     good = frame.filter(pl.col("_problem") == "")
-    events = _events(good, _season_expr(locator))
+    season = _season_expr(locator)
+    events = _events(good.with_columns(season.alias("_season")))
     results, stat_problems = _results(good)
-    odds, odds_problems = _odds(good)
+    odds, odds_problems = odds_rows(good)
     return NormalisedBatch(
         source=SOURCE,
         locator=locator,
@@ -80,50 +88,6 @@ def read_football_data(body: bytes, locator: str) -> NormalisedBatch:
         odds=odds,
         quarantined=quarantined + _cell_quarantine(stat_problems) + _cell_quarantine(odds_problems),
     )
-
-
-def _read_table(body: bytes, locator: str) -> tuple[pl.DataFrame, list[QuarantinedRow]]:
-    """All cells as stripped strings (empty -> null) plus ``_line`` and ``_ref``; rows with an empty ``Div`` are
-    separators, not matches, and are left out entirely."""
-    try:
-        text = body.decode("utf-8").lstrip("\ufeff")
-    except UnicodeDecodeError:
-        text = body.decode("cp1252")  # the site's older files; undecodable bytes raise and quarantine the payload
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = normalise_header(next(reader, []))
-    if "HomeTeam" not in header:
-        header = [TEAM_COLUMN_ALIASES.get(name, name) for name in header]
-    if "Div" not in header:
-        raise ValueError(f"{locator}: not a football-data CSV (no Div column in the header)")
-    div = header.index("Div")
-    width = len(header)
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    quarantined: list[QuarantinedRow] = []
-    line = 1
-    for row in reader:
-        start, line = line + 1, reader.line_num
-        if len(row) <= div or not row[div].strip():
-            continue
-        if len(row) > width and any(cell.strip() for cell in row[width:]):
-            reason = f"row has {len(row)} fields but the header has {width}: columns cannot be matched"
-            quarantined.append(QuarantinedRow.of(f"{locator}#row{start}", row, reason))
-            continue
-        rows.append(row[:width] + [""] * (width - len(row)))
-        lines.append(start)
-    columns = {name: [row[i] for row in rows] for i, name in enumerate(header)}
-    frame = pl.DataFrame(columns, schema=dict.fromkeys(header, pl.Utf8))
-    frame = frame.select(
-        pl.when(pl.col(name).str.strip_chars() != "").then(pl.col(name).str.strip_chars()).alias(name)
-        for name in header
-        if not name.startswith("_blank")
-    )
-    for required in EXPECTED_COLUMNS:
-        if required not in frame.columns:
-            frame = frame.with_columns(pl.lit(None, dtype=pl.Utf8).alias(required))
-    line_numbers = pl.Series("_line", lines, dtype=pl.Int64)
-    frame = frame.with_columns(line_numbers, pl.format("{}#row{}", pl.lit(locator), line_numbers).alias("_ref"))
-    return frame, quarantined
 
 
 def _source_columns(frame: pl.DataFrame) -> list[str]:
@@ -164,7 +128,8 @@ def _with_kickoff(frame: pl.DataFrame) -> pl.DataFrame:
     )
     local = pl.col("_date").cast(pl.Datetime("us")) + pl.duration(hours=pl.col("_hour"), minutes=pl.col("_minute"))
     frame = frame.with_columns(_to_utc(local).alias("_kickoff"), _to_utc(collected).alias("_collected"))
-    return frame.with_columns(pl.min_horizontal("_collected", "_kickoff").alias("_captured_open"))
+    lead = pl.duration(hours=PREMATCH_LEAD_HOURS)
+    return frame.with_columns(pl.min_horizontal("_collected", pl.col("_kickoff") - lead).alias("_captured_open"))
 
 
 def _to_utc(local: pl.Expr) -> pl.Expr:
@@ -172,16 +137,23 @@ def _to_utc(local: pl.Expr) -> pl.Expr:
     return local.dt.replace_time_zone(UK, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
 
 
-def _row_problems() -> pl.Expr:
+def _row_problems(given: list[str], now: datetime | None) -> pl.Expr:
     """Why a row cannot be a match ('' when it can); every applicable reason is listed."""
-    home, away = pl.col("HomeTeam"), pl.col("AwayTeam")
+    home, away, div = pl.col("HomeTeam"), pl.col("AwayTeam"), pl.col("Div")
     fthg, ftag = pl.col("FTHG"), pl.col("FTAG")
+    year = pl.col("_date").dt.year()
     checks = [
+        pl.when(~div.str.contains(r"^[A-Za-z0-9]{1,8}$")).then(pl.lit("implausible Div (want 1-8 letters/digits)")),
         pl.when(home.is_null()).then(pl.lit("missing HomeTeam")),
         pl.when(away.is_null()).then(pl.lit("missing AwayTeam")),
+        team_name_problem_expr(home, "HomeTeam"),
+        team_name_problem_expr(away, "AwayTeam"),
         pl.when(pl.col("Date").is_null()).then(pl.lit("missing Date")),
         pl.when(pl.col("Date").is_not_null() & pl.col("_date").is_null()).then(
             pl.format("unparseable Date '{}' (expected dd/mm/yy or dd/mm/yyyy)", pl.col("Date"))
+        ),
+        pl.when(~year.is_between(FIRST_YEAR, LAST_YEAR)).then(
+            pl.format("implausible Date '{}' (years {}..{})", pl.col("Date"), FIRST_YEAR, LAST_YEAR)
         ),
         pl.when(pl.col("_has_time") & ~pl.col("_time_known")).then(
             pl.format("unparseable Time '{}' (expected HH:MM)", pl.col("Time"))
@@ -197,14 +169,29 @@ def _row_problems() -> pl.Expr:
         pl.when(home.is_not_null() & (home == away)).then(pl.format("home and away team are the same ('{}')", home)),
     ]
     for column, value in zip(SCORE_COLUMNS, (fthg, ftag), strict=True):
-        number = value.cast(pl.Float64, strict=False)
-        impossible = value.is_not_null() & (number.is_null() | ~_is_count(number))
-        checks.append(pl.when(impossible).then(pl.format("impossible score {}='{}'", pl.lit(column), value)))
+        impossible = value.is_not_null() & ~_bounded_count(value, MAX_GOALS)
+        checks.append(
+            pl.when(impossible).then(
+                pl.format("impossible score {}='{}' (want a whole number 0..{})", pl.lit(column), value, MAX_GOALS)
+            )
+        )
+    if now is not None:
+        stale = fthg.is_null() & ftag.is_null() & (pl.col("_kickoff") < pl.lit(now - RESULT_GRACE))
+        missing = [name for name in SCORE_COLUMNS if name not in given]
+        where = f"the file has no {'/'.join(missing)} column" if missing else "FTHG/FTAG are empty"
+        checks.append(
+            pl.when(stale).then(pl.lit(f"no score for a match kicked off over {RESULT_GRACE.days} days ago ({where})"))
+        )
     return pl.concat_str(checks, separator="; ", ignore_nulls=True).fill_null("")
 
 
 def _is_count(number: pl.Expr) -> pl.Expr:
     return number.is_finite() & (number >= 0) & (number == number.floor())
+
+
+def _bounded_count(text: pl.Expr, maximum: int) -> pl.Expr:
+    """A cell written as a whole number (``2`` or ``2.0``) no larger than ``maximum``; null cells are not counts."""
+    return (text.str.contains(_WHOLE) & (text.cast(pl.Float64, strict=False) <= maximum)).fill_null(False)
 
 
 def _season_expr(locator: str) -> pl.Expr:
@@ -222,10 +209,13 @@ def _season_expr(locator: str) -> pl.Expr:
     return pl.format("{}-{}", start, start + 1)
 
 
-def _events(good: pl.DataFrame, season: pl.Expr) -> pl.DataFrame:
+def _events(good: pl.DataFrame) -> pl.DataFrame:
+    """Event rows; ``external_id`` (division, season, teams, n-th meeting) lets a later file move a match's date."""
     finished = pl.col("FTHG").is_not_null()
     referee = pl.col("Referee")
     attributes = pl.when(referee.is_not_null()).then(pl.struct(referee.alias("referee")).struct.json_encode())
+    pairing = ["Div", "_season", "HomeTeam", "AwayTeam"]
+    meeting = pl.struct("_date", "_line").rank("ordinal").over(pairing)
     return good.select(
         pl.col("_ref").alias("row_ref"),
         pl.lit("soccer").alias("sport"),
@@ -233,7 +223,7 @@ def _events(good: pl.DataFrame, season: pl.Expr) -> pl.DataFrame:
         pl.col("Div")
         .replace_strict(COMPETITION_NAMES, default=pl.col("Div"), return_dtype=pl.Utf8)
         .alias("competition_name"),
-        season.alias("season"),
+        pl.col("_season").alias("season"),
         pl.col("_kickoff").alias("kickoff_utc"),
         pl.col("_time_known").alias("kickoff_time_known"),
         pl.col("HomeTeam").alias("home_team"),
@@ -241,109 +231,41 @@ def _events(good: pl.DataFrame, season: pl.Expr) -> pl.DataFrame:
         pl.when(finished).then(pl.lit("finished")).otherwise(pl.lit("scheduled")).alias("status"),
         pl.lit(False).alias("neutral_site"),
         attributes.alias("attributes"),
-        pl.lit(None, dtype=pl.Utf8).alias("external_id"),
+        pl.format("{}:{}:{}:{}:{}", *[pl.col(c) for c in pairing], meeting).alias("external_id"),
     )
 
 
 def _results(good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Result rows for finished matches, and the statistic cells that were not counts (dropped, to quarantine)."""
+    """Result rows for finished matches, and the statistic cells that were not plausible counts (dropped, to
+    quarantine). A half-time score above the full-time one is one of those."""
     finished = good.filter(pl.col("FTHG").is_not_null())
     stats = [column for column in STAT_COLUMNS if column in finished.columns]
+    full_time = {"HTHG": "FTHG", "HTAG": "FTAG"}
+
+    def plausible(column: str) -> pl.Expr:
+        ok = _bounded_count(pl.col(column), MAX_STAT)
+        if column in full_time:
+            ok = ok & (_number(column) <= _number(full_time[column])).fill_null(False)
+        return ok
+
     values = [
         pl.col("_ref").alias("row_ref"),
         _number("FTHG").cast(pl.Int64).alias("home_score"),
         _number("FTAG").cast(pl.Int64).alias("away_score"),
     ]
-    values += [pl.when(_is_count(_number(c))).then(_number(c)).cast(pl.Int64).alias(STAT_COLUMNS[c]) for c in stats]
-    not_count = _is_count(pl.col("raw").cast(pl.Float64, strict=False)).fill_null(False).not_()
-    problems = _cell_problems(
-        finished, stats, not_count, pl.format("not a non-negative whole number: '{}'", pl.col("raw"))
-    )
-    return finished.select(values), problems
-
-
-def _odds(good: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Every present price as one long row; cells that are not a price > 1 or lack their handicap line are set apart."""
-    columns = odds_columns(good.columns)
-    if not columns:
-        return pl.DataFrame(schema=ODDS_SCHEMA), _no_problems()
-    meta = pl.DataFrame(
-        [(c.column, c.bookmaker, c.market, c.selection, c.kind, c.line) for c in columns],
-        schema={
-            "column": pl.Utf8,
-            "bookmaker": pl.Utf8,
-            "market": pl.Utf8,
-            "selection": pl.Utf8,
-            "kind": pl.Utf8,
-            "fixed_line": pl.Float64,
-        },
-        orient="row",
-    )
-    lines = {
-        kind: pl.coalesce(*[_number(c) for c in names if c in good.columns], pl.lit(None, dtype=pl.Float64))
-        for kind, names in AH_LINE_COLUMNS.items()
-    }
-    base = good.select(
-        "_ref",
-        "_kickoff",
-        "_captured_open",
-        *[pl.col(c.column) for c in columns],
-        pl.when(lines["opening"].is_finite()).then(lines["opening"]).alias("_ah_opening"),
-        pl.when(lines["closing"].is_finite()).then(lines["closing"]).alias("_ah_closing"),
-    )
-    long = (
-        base.unpivot(
-            on=[c.column for c in columns],
-            index=["_ref", "_kickoff", "_captured_open", "_ah_opening", "_ah_closing"],
-            variable_name="column",
-            value_name="raw",
+    values += [pl.when(plausible(c)).then(_number(c)).cast(pl.Int64).alias(STAT_COLUMNS[c]) for c in stats]
+    problems = [
+        finished.filter(pl.col(c).is_not_null() & ~plausible(c)).select(
+            "_ref",
+            pl.lit(c).alias("column"),
+            pl.col(c).alias("raw"),
+            pl.format("not a whole number 0..{} (or above the full-time score): '{}'", MAX_STAT, pl.col(c)).alias(
+                "problem"
+            ),
         )
-        .filter(pl.col("raw").is_not_null())
-        .join(meta, on="column", how="left")
-    )
-    price = pl.col("raw").cast(pl.Float64, strict=False)
-    is_ah = pl.col("market") == "asian_handicap"
-    long = long.with_columns(
-        price.alias("price"),
-        pl.when(~is_ah)
-        .then(pl.col("fixed_line"))
-        .when(pl.col("kind") == "closing")
-        .then(pl.col("_ah_closing"))
-        .otherwise(pl.col("_ah_opening"))
-        .alias("line"),
-        pl.when(pl.col("kind") == "closing")
-        .then(pl.col("_kickoff"))
-        .otherwise(pl.col("_captured_open"))
-        .alias("captured_at"),
-    )
-    problem = (
-        pl.when(pl.col("price").is_null())
-        .then(pl.format("non-numeric price '{}'", pl.col("raw")))
-        .when(~pl.col("price").is_finite())
-        .then(pl.format("non-finite price '{}'", pl.col("raw")))
-        .when(pl.col("price") <= 1.0)
-        .then(pl.format("impossible price '{}' (decimal odds must be > 1)", pl.col("raw")))
-        .when(pl.col("line").is_null())
-        .then(pl.lit("asian handicap price without a valid handicap line (AHh/BbAHh/AHCh)"))
-    )
-    long = long.with_columns(problem.alias("problem"))
-    odds = long.filter(pl.col("problem").is_null()).select(
-        pl.col("_ref").alias("row_ref"), "bookmaker", "market", "selection", "line", "price", "kind", "captured_at"
-    )
-    problems = long.filter(pl.col("problem").is_not_null()).select("_ref", "column", "raw", "problem")
-    return odds, problems
-
-
-def _cell_problems(frame: pl.DataFrame, columns: list[str], is_bad: pl.Expr, reason: pl.Expr) -> pl.DataFrame:
-    if not columns:
-        return _no_problems()
-    long = frame.select("_ref", *columns).unpivot(on=columns, index="_ref", variable_name="column", value_name="raw")
-    long = long.filter(pl.col("raw").is_not_null() & is_bad)
-    return long.select("_ref", "column", "raw", reason.alias("problem"))
-
-
-def _no_problems() -> pl.DataFrame:
-    return pl.DataFrame(schema={"_ref": pl.Utf8, "column": pl.Utf8, "raw": pl.Utf8, "problem": pl.Utf8})
+        for c in stats
+    ]
+    return finished.select(values), pl.concat([no_problems(), *problems])
 
 
 def _cell_quarantine(problems: pl.DataFrame) -> list[QuarantinedRow]:
@@ -377,18 +299,30 @@ def ingest_football_data(
     paths: Sequence[Path],
     *,
     on_file: Callable[[Path, IngestReport], None] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> IngestReport:
-    """Ingest files and folders of football-data CSVs, one transaction per file; returns the summed report."""
+    """Ingest files and folders of football-data CSVs, one transaction per file; returns the summed report.
+
+    A file that cannot be read (or parsed, or stored) is recorded as one quarantined payload and the next file goes
+    on: one bad file never stops the ones after it."""
     total = IngestReport(source=SOURCE)
     for path in football_data_files(paths):
-        report = ingest_payload(
-            engine,
-            source=SOURCE,
-            locator=_locator(path),
-            body=path.read_bytes(),
-            content_type="text/csv",
-            reader=read_football_data,
-        )
+        locator = _locator(path)
+        try:
+            body = path.read_bytes()
+        except OSError as error:
+            reason = f"cannot read the file: {error.strerror or error}"
+            report = record_unreadable(engine, source=SOURCE, locator=locator, reason=reason, clock=clock)
+        else:
+            report = ingest_payload(
+                engine,
+                source=SOURCE,
+                locator=locator,
+                body=body,
+                content_type="text/csv",
+                reader=partial(read_football_data, now=clock.now()),
+                clock=clock,
+            )
         total = total + report
         if on_file is not None:
             on_file(path, report)
@@ -409,10 +343,17 @@ def football_data_url(league: str, season: str) -> str:
     return f"{FOOTBALL_DATA_BASE_URL}{football_data_path(league, season)}"
 
 
+def _request_path(client: RateLimitedClient, site_path: str) -> str:
+    """``site_path`` relative to the client's base URL, whose path may already hold the ``/mmz4281`` folder (the
+    configured default does): joined naively, the request went to ``.../mmz4281/mmz4281/...``."""
+    folder = site_path.rsplit("/", 2)[0]
+    return site_path.removeprefix(folder) if client.base_url.path.rstrip("/").endswith(folder) else site_path
+
+
 def download_football_data(client: RateLimitedClient, league: str, season: str) -> bytes:
     """The CSV bytes for one league-season; a missing file or an HTML error page is a ``SourceError``."""
     path = football_data_path(league, season)
-    response = client.get(path)
+    response = client.get(_request_path(client, path))
     if response.status_code != 200:
         raise SourceError(f"football-data: GET {path} answered HTTP {response.status_code}; no such league-season?")
     body = response.content
@@ -421,14 +362,25 @@ def download_football_data(client: RateLimitedClient, league: str, season: str) 
     return body
 
 
-def ingest_football_data_download(engine: Engine, client: RateLimitedClient, league: str, season: str) -> IngestReport:
-    """Download one league-season and store it under its URL path as locator (season read from the path)."""
-    body = download_football_data(client, league, season)
+def ingest_football_data_download(
+    engine: Engine, client: RateLimitedClient, league: str, season: str, *, clock: Clock = SYSTEM_CLOCK
+) -> IngestReport:
+    """Download one league-season and store it under its URL path as locator (season read from the path).
+
+    A failed download is recorded as a failed run, then re-raised (the CLI prints it as one line)."""
+    try:
+        body = download_football_data(client, league, season)
+    except SourceError as error:
+        with engine.begin() as conn:
+            run_id = start_run(conn, SOURCE, football_data_path(league, season), clock=clock)
+            finish_run(conn, run_id, None, error=str(error), clock=clock)
+        raise
     return ingest_payload(
         engine,
         source=SOURCE,
         locator=football_data_path(league, season),
         body=body,
         content_type="text/csv",
-        reader=read_football_data,
+        reader=partial(read_football_data, now=clock.now()),
+        clock=clock,
     )

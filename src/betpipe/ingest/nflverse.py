@@ -3,7 +3,9 @@
 The reader is pure and vectorised (polars expressions over the whole file). It must never guess: a game with a missing
 team, an unparseable date or an impossible score is quarantined with its row number; a price that is not valid
 American odds is quarantined on its own while the game itself is kept. Relocated franchises map to one team
-(OAK->LV, SD->LAC, STL->LA) so a rating follows the franchise; the code as written is kept in the attributes.
+(OAK->LV, SD->LAC, STL->LA) so a rating follows the franchise; the code as written is kept in the attributes. A code
+that is no NFL franchise is quarantined, never made a new team; a ``game_id`` given twice with different data keeps
+neither row. Plausibility bounds are in docs/faults.md.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import numpy as np
 import polars as pl
 from sqlalchemy import Engine
 
+from betpipe.clock import SYSTEM_CLOCK, Clock
+from betpipe.ingest.aliases import NFL
 from betpipe.ingest.records import UTC_DATETIME, NormalisedBatch, QuarantinedRow
-from betpipe.ingest.store import IngestReport, ingest_payload
+from betpipe.ingest.store import IngestReport, ingest_payload, record_unreadable
 from betpipe.odds import american_to_decimal
 
 SOURCE = "nflverse"
@@ -26,9 +30,15 @@ COMPETITION_NAME = "National Football League"
 BOOKMAKER = "consensus"
 EASTERN = "America/New_York"
 DEFAULT_KICKOFF = "13:00"  # the usual Sunday slot, used when nflverse has no time (all 1999 games)
-MAX_SCORE = 200
+# Plausibility bounds (docs/faults.md): the highest NFL score is 73, the highest total 113.
+MAX_SCORE = 120
+FIRST_SEASON, LAST_SEASON = 1920, 2100
+MIN_DECIMAL_ODDS, MAX_DECIMAL_ODDS = 1.001, 1000.0  # as American odds: -100000..-100 and 100..99900
+MAX_SPREAD_LINE = 60.0
+MAX_TOTAL_LINE = 150.0
 
 RELOCATIONS: dict[str, str] = {"OAK": "LV", "SD": "LAC", "STL": "LA"}
+KNOWN_CODES = frozenset(NFL) | frozenset(RELOCATIONS)
 REQUIRED_COLUMNS = ("game_id", "season", "gameday", "away_team", "home_team")
 
 # market, selection, price column, expression for the line (home's handicap for spreads, the total for totals)
@@ -55,7 +65,8 @@ def _number(name: str) -> pl.Expr:
 
 def read_nflverse(body: bytes, locator: str) -> NormalisedBatch:
     """Parse one nflverse games file; raises ``ValueError`` only when the file as a whole is unusable."""
-    raw = pl.read_csv(body, infer_schema_length=0)
+    # Invalid UTF-8 becomes U+FFFD: a mangled team code is then unknown (quarantined), a mangled stadium harmless.
+    raw = pl.read_csv(body, infer_schema_length=0, encoding="utf8-lossy")
     missing = [name for name in REQUIRED_COLUMNS if name not in raw.columns]
     if missing:
         raise ValueError(f"not an nflverse games file: missing column(s) {', '.join(missing)}")
@@ -75,14 +86,16 @@ def read_nflverse(body: bytes, locator: str) -> NormalisedBatch:
     raw = raw.with_columns(
         pl.lit(None, dtype=pl.Utf8).alias(c) for c in dict.fromkeys(optional) if c not in raw.columns
     )
-    frame = _parse(raw.with_row_index("_row", offset=1))
-    problems = _event_problems(frame)
-    bad = frame.filter(problems.is_not_null())
+    content = pl.concat_str([pl.col(c).fill_null("") for c in raw.columns], separator="\x1f").hash()
+    frame = _parse(raw.with_row_index("_row", offset=1).with_columns(content.alias("_content")))
+    # Evaluated once on the whole file: the duplicate checks are window expressions over every row.
+    frame = frame.with_columns(_event_problems(frame).alias("_problem"))
+    bad = frame.filter(pl.col("_problem").is_not_null())
     quarantined = [
         QuarantinedRow.of(str(row["_row"]), {c: row[c] for c in raw.columns}, row["_problem"])
-        for row in bad.with_columns(problems.alias("_problem")).iter_rows(named=True)
+        for row in bad.iter_rows(named=True)
     ]
-    good = frame.filter(problems.is_null())
+    good = frame.filter(pl.col("_problem").is_null())
     odds, odds_quarantine = _odds(good)
     return NormalisedBatch(
         source=SOURCE,
@@ -135,27 +148,53 @@ def _parse(raw: pl.DataFrame) -> pl.DataFrame:
 
 
 def _event_problems(frame: pl.DataFrame) -> pl.Expr:
-    """The first reason a game cannot be stored, or null."""
+    """The first reason a game cannot be stored, or null. Every reason quotes its cells null-safely: a null
+    reason would wave the row through."""
+
+    def shown(name: str) -> pl.Expr:
+        return pl.col(name).fill_null("")
 
     def impossible(side: str) -> pl.Expr:
         text, value = pl.col(f"_{side}_score_text"), pl.col(f"_{side}_score")
         return text.is_not_null() & (value.is_null() | (value < 0) | (value > MAX_SCORE))
 
+    game_id = _text("game_id")
+    versions = pl.col("_content").n_unique().over(game_id)
+    first_row = pl.col("_row").min().over(game_id)
     one_score = pl.col("_home_score_text").is_null() != pl.col("_away_score_text").is_null()
+    year = pl.col("_day").dt.year()
     checks: list[tuple[pl.Expr, pl.Expr]] = [
+        (game_id.is_null(), pl.lit("missing game_id")),
+        (
+            versions > 1,
+            pl.format("game_id {} is given {} times with different data: none kept", game_id, pl.len().over(game_id)),
+        ),
+        (pl.col("_row") != first_row, pl.format("exact duplicate of row {}", first_row)),
         (pl.col("_home").is_null() | pl.col("_away").is_null(), pl.lit("missing home_team or away_team")),
+        (
+            ~pl.col("_home_code").is_in(KNOWN_CODES) | ~pl.col("_away_code").is_in(KNOWN_CODES),
+            pl.format("unknown team code {} or {} (not an NFL franchise)", shown("home_team"), shown("away_team")),
+        ),
         (pl.col("_home") == pl.col("_away"), pl.format("home_team and away_team are both {}", pl.col("_home"))),
-        (pl.col("_season").is_null(), pl.format("unparseable season {}", pl.col("season"))),
-        (pl.col("_day").is_null(), pl.format("unparseable gameday {} (want YYYY-MM-DD)", pl.col("gameday"))),
-        (pl.col("_bad_time"), pl.format("unparseable gametime {} (want HH:MM)", pl.col("gametime"))),
+        (pl.col("_season").is_null(), pl.format("unparseable season '{}'", shown("season"))),
+        (
+            ~pl.col("_season").is_between(FIRST_SEASON, LAST_SEASON),
+            pl.format("implausible season {} (want {}..{})", pl.col("_season"), FIRST_SEASON, LAST_SEASON),
+        ),
+        (pl.col("_day").is_null(), pl.format("unparseable gameday '{}' (want YYYY-MM-DD)", shown("gameday"))),
+        (
+            (year != pl.col("_season")) & (year != pl.col("_season") + 1),
+            pl.format("gameday {} is not in season {}", shown("gameday"), pl.col("_season")),
+        ),
+        (pl.col("_bad_time"), pl.format("unparseable gametime '{}' (want HH:MM)", shown("gametime"))),
         (pl.col("_kickoff").is_null(), pl.lit("kickoff does not exist in US/Eastern (clock change)")),
         (one_score, pl.lit("only one of home_score/away_score is present")),
         (
             impossible("home") | impossible("away"),
             pl.format(
                 "impossible score {}-{} (want whole numbers 0..{})",
-                pl.col("home_score"),
-                pl.col("away_score"),
+                shown("home_score"),
+                shown("away_score"),
                 pl.lit(MAX_SCORE),
             ),
         ),
@@ -211,15 +250,25 @@ def _odds(good: pl.DataFrame) -> tuple[pl.DataFrame, list[QuarantinedRow]]:
         ]
     ).filter(pl.col("_text").is_not_null())
     american = long["_american"].to_numpy()
-    valid = np.isfinite(american) & (np.abs(american) >= 100.0)
+    with np.errstate(all="ignore"):  # the same conversion as odds.american_to_decimal, NaN where invalid
+        decimal = np.where(
+            american >= 100.0, 1 + american / 100, np.where(american <= -100.0, 1 - 100 / american, np.nan)
+        )
+    valid = np.isfinite(decimal) & (decimal >= MIN_DECIMAL_ODDS) & (decimal <= MAX_DECIMAL_ODDS)
     reason = (
         pl.when(~pl.Series(valid))
         .then(
             pl.format(
-                "{} price '{}' is not valid American odds (want <= -100 or >= 100)", pl.col("market"), pl.col("_text")
+                "{} price '{}' is not valid American odds (want -100000..-100 or 100..99900)",
+                pl.col("market"),
+                pl.col("_text"),
             )
         )
-        .when(pl.col("line").is_null() | ((pl.col("market") == "total") & (pl.col("line") <= 0)))
+        .when(
+            pl.col("line").is_null()
+            | ((pl.col("market") == "total") & ~pl.col("line").is_between(0.5, MAX_TOTAL_LINE))
+            | ((pl.col("market") == "spread") & (pl.col("line").abs() > MAX_SPREAD_LINE))
+        )
         .then(pl.format("{} price without a valid line", pl.col("market")))
         .otherwise(pl.lit(None, dtype=pl.Utf8))
     )
@@ -247,13 +296,20 @@ def _odds(good: pl.DataFrame) -> tuple[pl.DataFrame, list[QuarantinedRow]]:
     return odds, quarantined
 
 
-def ingest_nflverse(engine: Engine, path: Path) -> IngestReport:
+def ingest_nflverse(engine: Engine, path: Path, *, clock: Clock = SYSTEM_CLOCK) -> IngestReport:
     """Store one nflverse games file (raw bytes kept); re-running the same file changes nothing."""
+    locator = path.resolve().as_posix()
+    try:
+        body = path.read_bytes()
+    except OSError as error:
+        reason = f"cannot read the file: {error.strerror or error}"
+        return record_unreadable(engine, source=SOURCE, locator=locator, reason=reason, clock=clock)
     return ingest_payload(
         engine,
         source=SOURCE,
-        locator=path.resolve().as_posix(),
-        body=path.read_bytes(),
+        locator=locator,
+        body=body,
         content_type="text/csv",
         reader=read_nflverse,
+        clock=clock,
     )

@@ -3,37 +3,63 @@
 Everything for one batch happens in the caller's transaction, so a file lands whole or not at all. Every write is an
 upsert on a natural key, so re-running the same input changes nothing. Team names are resolved through aliases;
 sources that are not authoritative for team lists (live feeds) quarantine unknown names instead of inventing teams.
+A fixture the source already gave under the same id but on another date is corrected in place (logged), never
+stored twice. Writers of one database take turns (a PostgreSQL advisory lock; SQLite's own write lock), so
+concurrent ingests of the same input cannot trip over each other's unique keys. It never reads the machine clock:
+the caller passes a ``Clock``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy.exc import DataError, IntegrityError
 
-from betpipe.db.bulk import UpsertCounts, upsert, utc_now
+from betpipe.clock import SYSTEM_CLOCK, Clock
+from betpipe.db.bulk import UpsertCounts, upsert
 from betpipe.db.schema import (
     bookmakers,
     competitions,
     event_refs,
     events,
-    ingest_runs,
     odds_snapshots,
-    quarantine,
-    raw_payloads,
     results,
     seasons,
     team_aliases,
     teams,
 )
 from betpipe.ingest.bookmakers import bookmaker_info
+from betpipe.ingest.corrections import correct_moved_events
 from betpipe.ingest.records import RESULT_STAT_COLUMNS, NormalisedBatch, QuarantinedRow
+from betpipe.ingest.runs import (
+    IngestReport,
+    finish_run,
+    one_line,
+    quarantine_rows,
+    start_run,
+    store_raw_payload,
+)
+from betpipe.ingest.teams import team_name_problem
 from betpipe.logs import get_logger
+
+__all__ = [
+    "IngestReport",
+    "Reader",
+    "Resolver",
+    "finish_run",
+    "ingest_payload",
+    "natural_key",
+    "quarantine_rows",
+    "record_unreadable",
+    "start_run",
+    "store_raw_payload",
+    "write_batch",
+]
 
 log = get_logger(__name__)
 
@@ -52,77 +78,10 @@ EVENT_VALUE_COLUMNS = (
 )
 RESULT_VALUE_COLUMNS = ("home_score", "away_score", *RESULT_STAT_COLUMNS, "overtime", "source")
 ODDS_KEY_COLUMNS = ("event_id", "bookmaker_id", "market", "selection", "line", "kind", "captured_at")
-
-
-@dataclass
-class IngestReport:
-    """Per-batch outcome, summed over files by ``__add__`` for the CLI's summary table."""
-
-    source: str
-    rows_read: int = 0
-    quarantined: int = 0
-    files: int = 0
-    tables: dict[str, UpsertCounts] = field(default_factory=dict)
-
-    def __add__(self, other: IngestReport) -> IngestReport:
-        tables = dict(self.tables)
-        for name, counts in other.tables.items():
-            tables[name] = tables.get(name, UpsertCounts()) + counts
-        return IngestReport(
-            source=self.source,
-            rows_read=self.rows_read + other.rows_read,
-            quarantined=self.quarantined + other.quarantined,
-            files=self.files + other.files,
-            tables=tables,
-        )
-
-
-def store_raw_payload(
-    conn: Connection,
-    source: str,
-    locator: str,
-    body: bytes,
-    content_type: str,
-    fetched_at: datetime | None = None,
-) -> int:
-    """Append the payload unless the identical bytes are already stored for this locator; return its id."""
-    digest = hashlib.sha256(body).hexdigest()
-    existing = conn.execute(
-        select(raw_payloads.c.id).where(
-            raw_payloads.c.source == source,
-            raw_payloads.c.locator == locator,
-            raw_payloads.c.sha256 == digest,
-        )
-    ).scalar()
-    if existing is not None:
-        return int(existing)
-    result = conn.execute(
-        insert(raw_payloads).values(
-            source=source,
-            locator=locator,
-            sha256=digest,
-            fetched_at=fetched_at or utc_now(),
-            content_type=content_type,
-            body=body,
-        )
-    )
-    return int(result.inserted_primary_key[0])  # type: ignore[index]
-
-
-def quarantine_rows(
-    conn: Connection, source: str, locator: str, rows: Iterable[QuarantinedRow], raw_payload_id: int | None
-) -> int:
-    records = [(source, locator, row.row_ref, row.record, row.reason, raw_payload_id) for row in rows]
-    upsert(
-        conn,
-        quarantine,
-        records,
-        ("source", "locator", "row_ref"),
-        ("record", "reason", "raw_payload_id"),
-        source=source,
-        log_changes=False,
-    )
-    return len(records)
+# Column widths the writer checks before sending (schema.py): a longer value is the row's fault, not the file's.
+_TEXT_LIMITS = {"competition_code": 64, "competition_name": 200, "season": 32, "external_id": 200}
+# One key for every ingest writer: they take turns on PostgreSQL (pg_advisory_xact_lock, released at commit).
+INGEST_LOCK_KEY = 0x62657470_696E6765  # "betpinge"
 
 
 class Resolver:
@@ -195,6 +154,20 @@ def natural_key(competition_code: str, kickoff: datetime, home_team_id: int, awa
     return f"{competition_code}:{kickoff.date().isoformat()}:{home_team_id}:{away_team_id}"
 
 
+def _event_row_problem(row: dict[str, Any]) -> str | None:
+    """Why the writer cannot store this event row at all (the readers should have caught it; this is the net)."""
+    if row["kickoff_utc"] is None:
+        return "no kickoff instant"
+    for name, limit in _TEXT_LIMITS.items():
+        value = row[name]
+        if value is not None and (len(value) > limit or "\x00" in value):
+            return f"{name} longer than {limit} characters or holding NUL"
+    for side in ("home_team", "away_team"):
+        if problem := team_name_problem(row[side]):
+            return f"{side}: {problem}"
+    return None
+
+
 def write_batch(
     conn: Connection,
     batch: NormalisedBatch,
@@ -202,6 +175,7 @@ def write_batch(
     raw_payload_id: int | None,
     create_teams: bool = True,
     update_events: bool = True,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> IngestReport:
     """Store a batch; returns counts per table. Unknown teams and duplicate fixtures go to quarantine."""
     resolver = Resolver(conn)
@@ -209,9 +183,18 @@ def write_batch(
     event_rows: list[tuple[object, ...]] = []
     row_keys: dict[str, str] = {}
     seen: dict[str, str] = {}
+    seen_ids: dict[str, str] = {}
     refs: list[tuple[str, str, str]] = []
     for row in batch.events.iter_rows(named=True):
+        if problem := _event_row_problem(row):
+            quarantined.append(QuarantinedRow.of(row["row_ref"], row, problem))
+            continue
         sport = row["sport"]
+        external_id = row["external_id"]
+        if external_id and external_id in seen_ids:
+            reason = f"duplicate source id {external_id!r}: also row {seen_ids[external_id]}"
+            quarantined.append(QuarantinedRow.of(row["row_ref"], row, reason))
+            continue
         competition_id = resolver.competition(sport, row["competition_code"], row["competition_name"])
         season_id = resolver.season(competition_id, row["season"]) if row["season"] else None
         home = resolver.team(sport, row["home_team"], create=create_teams, source=batch.source)
@@ -228,8 +211,9 @@ def write_batch(
             continue
         seen[key] = row["row_ref"]
         row_keys[row["row_ref"]] = key
-        if row["external_id"]:
-            refs.append((batch.source, row["external_id"], key))
+        if external_id:
+            seen_ids[external_id] = row["row_ref"]
+            refs.append((batch.source, external_id, key))
         event_rows.append(
             (
                 key,
@@ -255,7 +239,15 @@ def write_batch(
             ).scalars()
         )
         event_rows = [r for r in event_rows if r[0] not in existing]
-    counts = upsert(conn, events, event_rows, ("natural_key",), EVENT_VALUE_COLUMNS, source=batch.source)
+    moved = 0
+    if update_events:  # a source that may not update events may not move them either
+        by_key = {str(r[0]): r for r in event_rows}
+        moved = correct_moved_events(
+            conn, batch.source, refs, by_key, ("natural_key", *EVENT_VALUE_COLUMNS), clock=clock
+        )
+    counts = upsert(conn, events, event_rows, ("natural_key",), EVENT_VALUE_COLUMNS, source=batch.source, clock=clock)
+    if moved:  # the correction already wrote those rows; count them as updated, not as unchanged
+        counts = UpsertCounts(counts.inserted, counts.updated + moved, counts.unchanged - moved)
     event_ids: dict[str, int] = {
         key: int(event_id)
         for key, event_id in conn.execute(
@@ -264,12 +256,12 @@ def write_batch(
     }
     report.tables["events"] = counts
     ref_rows = [(source, ext, event_ids[key]) for source, ext, key in refs if key in event_ids]
-    upsert(conn, event_refs, ref_rows, ("source", "external_id"), ("event_id",), source=batch.source)
+    upsert(conn, event_refs, ref_rows, ("source", "external_id"), ("event_id",), source=batch.source, clock=clock)
 
     ref_to_id = {ref: event_ids[key] for ref, key in row_keys.items() if key in event_ids}
-    report.tables["results"] = _write_results(conn, batch, ref_to_id)
-    report.tables["odds"] = _write_odds(conn, batch, ref_to_id, resolver, quarantined)
-    report.quarantined = quarantine_rows(conn, batch.source, batch.locator, quarantined, raw_payload_id)
+    report.tables["results"] = _write_results(conn, batch, ref_to_id, clock)
+    report.tables["odds"] = _write_odds(conn, batch, ref_to_id, resolver, quarantined, clock)
+    report.quarantined = quarantine_rows(conn, batch.source, batch.locator, quarantined, raw_payload_id, clock=clock)
     return report
 
 
@@ -281,11 +273,10 @@ def _with_event_ids(frame: pl.DataFrame, ref_to_id: dict[str, int]) -> pl.DataFr
     return frame.join(mapping, on="row_ref", how="inner")
 
 
-def _write_results(conn: Connection, batch: NormalisedBatch, ref_to_id: dict[str, int]) -> UpsertCounts:
+def _write_results(conn: Connection, batch: NormalisedBatch, ref_to_id: dict[str, int], clock: Clock) -> UpsertCounts:
     frame = _with_event_ids(batch.results, ref_to_id).with_columns(pl.lit(batch.source).alias("source"))
     rows = frame.select("event_id", *RESULT_VALUE_COLUMNS).rows()
-    counts = upsert(conn, results, rows, ("event_id",), RESULT_VALUE_COLUMNS, source=batch.source)
-    return counts
+    return upsert(conn, results, rows, ("event_id",), RESULT_VALUE_COLUMNS, source=batch.source, clock=clock)
 
 
 def _write_odds(
@@ -294,6 +285,7 @@ def _write_odds(
     ref_to_id: dict[str, int],
     resolver: Resolver,
     quarantined: list[QuarantinedRow],
+    clock: Clock,
 ) -> UpsertCounts:
     if batch.odds.is_empty():
         return UpsertCounts()
@@ -310,39 +302,42 @@ def _write_odds(
             quarantined.append(QuarantinedRow.of(ref, row, "duplicate odds for the same key; first kept"))
         frame = frame.unique(subset=list(ODDS_KEY_COLUMNS), keep="first", maintain_order=True)
     rows = frame.select(*ODDS_KEY_COLUMNS, "price", "source").rows()
-    counts = upsert(conn, odds_snapshots, rows, ODDS_KEY_COLUMNS, ("price", "source"), source=batch.source)
-    return counts
-
-
-def start_run(conn: Connection, source: str, locator: str) -> int:
-    result = conn.execute(
-        insert(ingest_runs).values(source=source, locator=locator, started_at=utc_now(), status="running")
-    )
-    return int(result.inserted_primary_key[0])  # type: ignore[index]
-
-
-def finish_run(conn: Connection, run_id: int, report: IngestReport | None, error: str | None = None) -> None:
-    totals = UpsertCounts()
-    if report is not None:
-        for counts in report.tables.values():
-            totals = totals + counts
-    conn.execute(
-        update(ingest_runs)
-        .where(ingest_runs.c.id == run_id)
-        .values(
-            finished_at=utc_now(),
-            rows_read=report.rows_read if report else 0,
-            inserted=totals.inserted,
-            updated=totals.updated,
-            unchanged=totals.unchanged,
-            quarantined=report.quarantined if report else 0,
-            status="failed" if error else "ok",
-            message=error,
-        )
-    )
+    return upsert(conn, odds_snapshots, rows, ODDS_KEY_COLUMNS, ("price", "source"), source=batch.source, clock=clock)
 
 
 Reader = Callable[[bytes, str], NormalisedBatch]
+
+
+def _take_writer_turn(conn: Connection) -> None:
+    """Wait for other ingest writers of this database to commit (PostgreSQL); SQLite serialises writers itself,
+    provided the transaction's first statement is a write (``start_run``)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": INGEST_LOCK_KEY})
+
+
+def record_unreadable(
+    engine: Engine,
+    *,
+    source: str,
+    locator: str,
+    reason: str,
+    body: bytes | None = None,
+    content_type: str = "application/octet-stream",
+    clock: Clock = SYSTEM_CLOCK,
+) -> IngestReport:
+    """A payload that could not be read or stored: keep its bytes (when there are any), quarantine it as one record
+    with ``reason`` and close a failed run, all in a fresh transaction. The caller goes on with the next payload."""
+    reason = one_line(reason)
+    with engine.begin() as conn:
+        run_id = start_run(conn, source, locator, clock=clock)
+        _take_writer_turn(conn)
+        raw_id = store_raw_payload(conn, source, locator, body, content_type, clock=clock) if body else None
+        record = QuarantinedRow.of("<payload>", locator, reason)
+        quarantine_rows(conn, source, locator, [record], raw_id, clock=clock)
+        report = IngestReport(source=source, files=1, quarantined=1)
+        finish_run(conn, run_id, report, error=reason, clock=clock)
+    log.warning("payload quarantined", source=source, locator=locator, reason=reason)
+    return report
 
 
 def ingest_payload(
@@ -355,36 +350,52 @@ def ingest_payload(
     reader: Reader,
     create_teams: bool = True,
     update_events: bool = True,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> IngestReport:
     """Store the raw bytes, parse them with ``reader(body, locator)`` and write the batch, in one transaction.
 
-    A payload the reader cannot parse at all is kept (raw) and quarantined as one record with the reader's reason;
-    the run is recorded either way, and nothing raises for bad input.
+    A payload the reader cannot parse at all, or that the database refuses, is kept (raw) and quarantined as one
+    record with the reason; the run is recorded either way, and nothing raises for bad input.
     """
-    with engine.begin() as conn:
-        run_id = start_run(conn, source, locator)
-        raw_id = store_raw_payload(conn, source, locator, body, content_type)
-        try:
-            batch = reader(body, locator)
-        except (ValueError, KeyError, pl.exceptions.PolarsError) as error:
-            reason = f"unreadable payload: {error}"
-            quarantine_rows(conn, source, locator, [QuarantinedRow.of("<payload>", locator, reason)], raw_id)
-            report = IngestReport(source=source, files=1, quarantined=1)
-            finish_run(conn, run_id, report, error=reason)
-            log.warning("payload quarantined", source=source, locator=locator, reason=reason)
-            return report
-        report = write_batch(conn, batch, raw_payload_id=raw_id, create_teams=create_teams, update_events=update_events)
-        finish_run(conn, run_id, report)
-        log.info(
-            "payload ingested",
-            source=source,
-            locator=locator,
-            rows_read=report.rows_read,
-            quarantined=report.quarantined,
-            **{
-                f"{name}_{kind}": getattr(counts, kind)
-                for name, counts in report.tables.items()
-                for kind in ("inserted", "updated", "unchanged")
-            },
+    try:
+        batch = reader(body, locator)
+    except Exception as error:  # the reader is pure: any failure is this payload's, not the run's
+        expected = isinstance(error, ValueError | KeyError | pl.exceptions.PolarsError)
+        log.warning("reader failed", source=source, locator=locator, exc_info=not expected)
+        reason = f"unreadable payload: {type(error).__name__}: {one_line(str(error))}"
+        return record_unreadable(
+            engine, source=source, locator=locator, reason=reason, body=body, content_type=content_type, clock=clock
         )
-        return report
+    try:
+        with engine.begin() as conn:
+            run_id = start_run(conn, source, locator, clock=clock)
+            _take_writer_turn(conn)
+            raw_id = store_raw_payload(conn, source, locator, body, content_type, clock=clock)
+            report = write_batch(
+                conn,
+                batch,
+                raw_payload_id=raw_id,
+                create_teams=create_teams,
+                update_events=update_events,
+                clock=clock,
+            )
+            finish_run(conn, run_id, report, clock=clock)
+    except (DataError, IntegrityError) as error:  # a value the readers let through: lose the file, not the run
+        log.error("payload refused by the database", source=source, locator=locator, exc_info=True)
+        reason = f"refused by the database: {type(error.orig).__name__}: {one_line(str(error.orig))}"
+        return record_unreadable(
+            engine, source=source, locator=locator, reason=reason, body=body, content_type=content_type, clock=clock
+        )
+    log.info(
+        "payload ingested",
+        source=source,
+        locator=locator,
+        rows_read=report.rows_read,
+        quarantined=report.quarantined,
+        **{
+            f"{name}_{kind}": getattr(counts, kind)
+            for name, counts in report.tables.items()
+            for kind in ("inserted", "updated", "unchanged")
+        },
+    )
+    return report
