@@ -514,3 +514,45 @@ def test_the_fallback_metrics_agree_with_the_modeling_package(classes: int) -> N
     assert mine["log_loss"] == pytest.approx(metrics.log_loss(proba, labels), rel=1e-12)
     assert mine["brier"] == pytest.approx(metrics.brier(proba, labels), rel=1e-12)
     assert mine["rps"] == pytest.approx(metrics.rps(proba, labels), rel=1e-12)
+
+
+def test_models_rollback_defaults_to_the_sports_prediction_market(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An NFL rollback without --market rolls back the moneyline champion, not a 1x2 that NFL never has."""
+    from typer.testing import CliRunner
+
+    from betpipe.cli import app
+    from betpipe.db import make_engine, upgrade
+
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    monkeypatch.setenv("BETPIPE_DATABASE_URL", url)
+    monkeypatch.setenv("BETPIPE_DATA_DIR", str(tmp_path / "data"))
+    settings = Settings(data_dir=tmp_path / "data")
+    engine = make_engine(url)
+    upgrade(engine)
+    ids = []
+    for seed in (1, 2):
+        frame, labels = _data(seed)
+        ids.append(
+            register_model(
+                engine,
+                TinySoftmax().fit(frame, labels),
+                model_type="tiny",
+                sport="american_football",
+                market="moneyline",
+                training=_lineage(f"sha256:{seed}"),
+                metrics={},
+                settings=settings,
+            ).id
+        )
+        promote(engine, ids[-1], reason="next")
+    result = CliRunner().invoke(app, ["models", "rollback", "--sport", "american_football"])
+    assert result.exit_code == 0, result.output
+    assert "american_football/moneyline rolled back" in result.output
+    assert champion(engine, "american_football", "moneyline").id == ids[0]  # type: ignore[union-attr]
+    unknown = CliRunner().invoke(app, ["models", "rollback", "--sport", "tennis"])
+    assert unknown.exit_code != 0
+    assert "unknown sport 'tennis'" in unknown.output
+    assert "Traceback" not in unknown.output
+    engine.dispose()

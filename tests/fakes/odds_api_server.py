@@ -1,13 +1,16 @@
 """A real HTTP server on 127.0.0.1 that speaks The Odds API v4 wire format, with injectable faults.
 
 It replays response bodies registered per path, checks the ``apiKey`` query parameter like the real API (401 with
-a JSON message), sends the quota headers, and can be told to answer the next requests with a status (429 with
-Retry-After, 500), a delay (to trigger client timeouts), a truncated body or a body that is not JSON. It records
-the arrival time, path and query of every request so tests can measure rate limiting at the server.
+a JSON message), sends the quota headers, and can be told to answer the next requests (``fail_next``) or every
+request (``fail_always``) with a fault: a status (429 with Retry-After, 500), a delay (to trigger client timeouts), a
+truncated body, a body that is not JSON, a replaced body or extra headers, a redirect loop, a 3xx without Location,
+a corrupt gzip body, a gzip bomb, a body trickled slowly, an oversized body, or a connection dropped mid-answer. It
+records the arrival time, path and query of every request so tests can measure rate limiting at the server.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 import time
@@ -22,10 +25,16 @@ from urllib.parse import parse_qs, urlsplit
 class Fault:
     """What to do to one request instead of (or before) answering it normally."""
 
-    kind: str  # "status", "delay", "truncate", "malformed"
+    # "status", "delay", "truncate", "malformed", "body" (serve ``body``), "headers" (add ``headers`` to a normal
+    # answer), "redirect_loop", "redirect_nowhere", "bad_gzip", "gzip_bomb" (``size`` bytes once inflated),
+    # "trickle" (the body in 16-byte pieces, ``seconds`` apart), "oversize" (``size`` bytes, no Content-Length),
+    # "drop" (close without answering), "cut" (announce the body, send half, close)
+    kind: str
     status: int = 500
     headers: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    body: bytes = b""
+    size: int = 0
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,7 @@ class FakeOddsApi:
         self.api_key = api_key
         self.routes: dict[str, bytes] = {}
         self.faults: deque[Fault] = deque()
+        self.always: Fault | None = None
         self.requests: list[SeenRequest] = []
         self.remaining = quota
         self.used = 0
@@ -68,6 +78,10 @@ class FakeOddsApi:
 
     def fail_next(self, *faults: Fault) -> None:
         self.faults.extend(faults)
+
+    def fail_always(self, fault: Fault | None) -> None:
+        """Answer every request (after any queued ``fail_next`` faults) with ``fault``; None stops it."""
+        self.always = fault
 
     def start(self) -> FakeOddsApi:
         fake = self
@@ -96,7 +110,10 @@ class FakeOddsApi:
         query = parse_qs(parts.query)
         with self._lock:
             self.requests.append(SeenRequest(time.monotonic(), parts.path, query))
-            fault = self.faults.popleft() if self.faults else None
+            fault = self.faults.popleft() if self.faults else self.always
+        if fault is not None and fault.kind in _WIRE_FAULTS:
+            _WIRE_FAULTS[fault.kind](handler, fault)
+            return
         if query.get("apiKey", [""])[-1] != self.api_key:
             self._send(handler, 401, json.dumps({"message": "API key is not valid or is missing."}).encode(), {})
             return
@@ -110,11 +127,19 @@ class FakeOddsApi:
         if body is None:
             self._send(handler, 404, json.dumps({"message": "Unknown sport or endpoint."}).encode(), {})
             return
+        headers = self._quota_headers(parts.path, query)
         if fault is not None and fault.kind == "truncate":
             body = body[: len(body) // 2]
         elif fault is not None and fault.kind == "malformed":
             body = b"<html><body>502 Bad Gateway</body></html>"
-        self._send(handler, 200, body, self._quota_headers(parts.path, query))
+        elif fault is not None and fault.kind == "body":
+            body = fault.body
+        elif fault is not None and fault.kind == "headers":
+            headers.update(fault.headers)
+        elif fault is not None and fault.kind == "trickle":
+            _trickle(handler, body, headers, fault.seconds)
+            return
+        self._send(handler, 200, body, headers)
 
     def _quota_headers(self, path: str, query: dict[str, list[str]]) -> dict[str, str]:
         if path.endswith("/odds"):
@@ -144,3 +169,76 @@ class FakeOddsApi:
             handler.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
             pass
+
+
+def _redirect_loop(handler: BaseHTTPRequestHandler, fault: Fault) -> None:
+    FakeOddsApi._send(handler, 302, b"", {"Location": handler.path})
+
+
+def _redirect_nowhere(handler: BaseHTTPRequestHandler, fault: Fault) -> None:
+    FakeOddsApi._send(handler, 302, b"moved, but not saying where", {})
+
+
+def _bad_gzip(handler: BaseHTTPRequestHandler, fault: Fault) -> None:
+    FakeOddsApi._send(handler, 200, b"\x1f\x8b\x08\x00 this is not deflate data", {"Content-Encoding": "gzip"})
+
+
+def _gzip_bomb(handler: BaseHTTPRequestHandler, fault: Fault) -> None:
+    FakeOddsApi._send(handler, 200, gzip.compress(b"[" + b" " * fault.size + b"]"), {"Content-Encoding": "gzip"})
+
+
+def _oversize(handler: BaseHTTPRequestHandler, fault: Fault) -> None:
+    try:  # HTTP/1.0 without Content-Length: the body runs until the connection closes
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.end_headers()
+        handler.wfile.write(b"[" + b" " * fault.size + b"]")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+def _drop(handler: BaseHTTPRequestHandler, fault: Fault) -> None:
+    handler.close_connection = True
+    handler.connection.close()
+
+
+def _cut(handler: BaseHTTPRequestHandler, fault: Fault) -> None:
+    try:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", "4096")
+        handler.end_headers()
+        handler.wfile.write(b'[{"id": "half an answer"')
+        handler.wfile.flush()
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    handler.close_connection = True
+    handler.connection.close()
+
+
+def _trickle(handler: BaseHTTPRequestHandler, body: bytes, headers: dict[str, str], seconds: float) -> None:
+    try:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        for start in range(0, len(body), 16):
+            handler.wfile.write(body[start : start + 16])
+            handler.wfile.flush()
+            time.sleep(seconds)
+    except (BrokenPipeError, ConnectionResetError, OSError):  # the client hit its deadline and hung up
+        pass
+
+
+# Faults that replace the whole exchange, before the key is even checked.
+_WIRE_FAULTS = {
+    "redirect_loop": _redirect_loop,
+    "redirect_nowhere": _redirect_nowhere,
+    "bad_gzip": _bad_gzip,
+    "gzip_bomb": _gzip_bomb,
+    "oversize": _oversize,
+    "drop": _drop,
+    "cut": _cut,
+}

@@ -1,7 +1,9 @@
 """The shared HTTP client for remote sources: client-side rate limiting, bounded retries, and secret masking.
 
 Every source that downloads goes through ``RateLimitedClient`` so politeness (a minimum interval between requests,
-shared by all threads) and failure handling are the same everywhere. It must never log, raise or return a URL with a
+shared by all threads) and failure handling are the same everywhere. Every way a request can go wrong (status,
+timeout, a body trickled past the overall deadline, an oversized or undecodable body, a redirect loop) ends in a
+``SourceError`` naming the reason, never in a raw httpx exception. It must never log, raise or return a URL with a
 credential in it: query parameters named like ``apiKey``/``api_key``/``token`` are masked in every message, and the
 ``httpx`` loggers get a redaction filter because httpx logs each request URL itself.
 """
@@ -27,6 +29,10 @@ SECRET_PARAM = re.compile(r"(?i)^(api[_-]?key|apikey|key|access[_-]?token|token|
 _SECRET_IN_TEXT = re.compile(r"(?i)([?&](?:api[_-]?key|apikey|key|access[_-]?token|token|secret|password)=)[^&\s\"'#]*")
 MASK = "****"
 BODY_EXCERPT_CHARS = 200
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_REDIRECTS = 5
+# Headers that describe the wire framing of a body; dropped once the body is read (and decoded) in full.
+_FRAMING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 class SourceError(RuntimeError):
@@ -81,22 +87,36 @@ _install_log_redaction()
 
 
 class MinimumInterval:
-    """A thread-safe limiter: successive ``acquire`` calls return at least ``1 / rate`` seconds apart."""
+    """A thread-safe limiter: successive ``acquire`` calls return at least ``1 / rate`` seconds apart.
 
-    def __init__(self, requests_per_second: float) -> None:
+    ``clock`` and ``sleep`` are injectable so the spacing can be tested on a fake clock: measured on a real one,
+    timestamps bunch up on a busy machine and such a test flakes.
+    """
+
+    def __init__(
+        self,
+        requests_per_second: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         if requests_per_second <= 0:
             raise ValueError(f"requests_per_second must be > 0, got {requests_per_second}")
         self._interval = 1.0 / requests_per_second
+        self._clock = clock
+        self._sleep = sleep
         self._lock = threading.Lock()
-        self._next = 0.0
+        self._next = float("-inf")
 
-    def acquire(self) -> None:
+    def acquire(self) -> float:
+        """Wait for this caller's slot and return it (on ``clock``'s scale); slots are ``1 / rate`` apart."""
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             start = max(now, self._next)
             self._next = start + self._interval
         if start > now:
-            time.sleep(start - now)
+            self._sleep(start - now)
+        return start
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -118,11 +138,15 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
 
 class RateLimitedClient:
-    """GET with a client-side rate limit and retries on 429, 5xx, timeouts and transport errors.
+    """GET with a client-side rate limit and retries on 429, 5xx, timeouts, transport errors and corrupt bodies.
 
     Other 4xx responses are the caller's mistake (bad key, bad sport) and raise at once: retrying cannot fix them and
-    would burn quota. ``on_response(response, attempts)`` sees the final response of each call (also failed ones), so
-    quota headers can be recorded even when the call raises.
+    would burn quota; so do a redirect loop, a body over ``max_response_bytes`` (decoded, so a gzip bomb too) and a
+    final 3xx. ``deadline_seconds`` bounds one attempt from sending to the last body byte: httpx's timeout is per read,
+    so a body trickled a byte at a time would otherwise never time out. A retry waits at least the exponential
+    backoff, even when ``Retry-After`` asks for less (a date in the past is not an invitation to hammer).
+    ``on_response(response, attempts)`` sees the final response of each call (also failed ones), so quota headers
+    can be recorded even when the call raises.
     """
 
     def __init__(
@@ -139,10 +163,18 @@ class RateLimitedClient:
         backoff_initial_seconds: float = 0.5,
         backoff_max_seconds: float = 30.0,
         retry_after_cap_seconds: float = 60.0,
+        deadline_seconds: float | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_redirects: int = DEFAULT_MAX_REDIRECTS,
+        retry_sleep: Callable[[float], None] | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
         self.source = source
+        self._deadline = deadline_seconds
+        self._max_bytes = max_response_bytes
+        self._max_redirects = max_redirects
+        self._retry_sleep = retry_sleep
         self._limiter = MinimumInterval(requests_per_second)
         self._max_attempts = max_attempts
         self._on_response = on_response
@@ -156,7 +188,12 @@ class RateLimitedClient:
             transport=transport,
             headers=headers,
             follow_redirects=True,
+            max_redirects=max_redirects,
         )
+
+    @property
+    def base_url(self) -> httpx.URL:
+        return self._client.base_url
 
     def __enter__(self) -> RateLimitedClient:
         return self
@@ -180,6 +217,7 @@ class RateLimitedClient:
             retry=retry_if_exception_type(_RetryableError),
             before_sleep=lambda state: self._log_retry(shown, state),
             reraise=True,
+            sleep=self._retry_sleep or _sleep,
         )
         attempts = 0
         try:
@@ -205,20 +243,43 @@ class RateLimitedClient:
 
     def _attempt(self, request: httpx.Request, shown: str, secrets: list[str], attempts: int) -> httpx.Response:
         self._limiter.acquire()
+        deadline = None if self._deadline is None else time.monotonic() + self._deadline
         try:
-            response = self._client.send(request)
+            streamed = self._client.send(request, stream=True)
         except httpx.TimeoutException as error:
             raise _RetryableError(f"timed out ({type(error).__name__})", None) from None
+        except httpx.TooManyRedirects:
+            raise SourceError(
+                f"{self.source}: GET {shown} redirected more than {self._max_redirects} times (a redirect loop?)",
+                attempts=attempts,
+            ) from None
         except httpx.TransportError as error:
             raise _RetryableError(
                 f"transport error ({type(error).__name__}: {_scrub(str(error), secrets)})", None
             ) from None
+        except (httpx.HTTPError, httpx.InvalidURL) as error:
+            raise SourceError(
+                f"{self.source}: GET {shown} failed: {type(error).__name__}: {_scrub(str(error), secrets)}",
+                attempts=attempts,
+            ) from None
+        try:
+            response = self._read(streamed, deadline, shown, secrets, attempts)
+        finally:
+            streamed.close()
         status = response.status_code
-        if status == 429:
+        if status in (429, 503):
             retry_after = parse_retry_after(response.headers.get("retry-after"))
-            raise _RetryableError("HTTP 429 Too Many Requests", response, retry_after)
+            reason = "HTTP 429 Too Many Requests" if status == 429 else f"HTTP 503: {_excerpt(response, secrets)}"
+            raise _RetryableError(reason, response, retry_after)
         if status >= 500:
             raise _RetryableError(f"HTTP {status}: {_excerpt(response, secrets)}", response)
+        if 300 <= status < 400:
+            self._notify(response, attempts)
+            raise SourceError(
+                f"{self.source}: GET {shown} ended in HTTP {status} without a redirect to follow",
+                status_code=status,
+                attempts=attempts,
+            )
         if status >= 400:
             self._notify(response, attempts)
             raise SourceError(
@@ -229,11 +290,58 @@ class RateLimitedClient:
         self._notify(response, attempts)
         return response
 
+    def _read(
+        self, streamed: httpx.Response, deadline: float | None, shown: str, secrets: list[str], attempts: int
+    ) -> httpx.Response:
+        """The whole (decoded) body as a plain response, within the deadline and the size cap."""
+        declared = streamed.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_bytes:
+            self._refuse_size(streamed, shown, attempts, f"announces {int(declared)} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in streamed.iter_bytes():
+                size += len(chunk)
+                if size > self._max_bytes:
+                    self._refuse_size(streamed, shown, attempts, f"ran past {self._max_bytes} bytes (decoded)")
+                if deadline is not None and time.monotonic() > deadline:
+                    reason = f"body not complete within the {self._deadline:g}s deadline (trickled?)"
+                    raise _RetryableError(reason, streamed)
+                chunks.append(chunk)
+        except httpx.DecodingError as error:
+            reason = f"undecodable body ({_scrub(str(error), secrets)[:BODY_EXCERPT_CHARS]})"
+            raise _RetryableError(reason, streamed) from None
+        except httpx.TimeoutException as error:
+            raise _RetryableError(f"timed out reading the body ({type(error).__name__})", streamed) from None
+        except httpx.TransportError as error:
+            reason = f"body cut off ({type(error).__name__}: {_scrub(str(error), secrets)})"
+            raise _RetryableError(reason, streamed) from None
+        headers = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _FRAMING_HEADERS]
+        extensions = {k: v for k, v in streamed.extensions.items() if k in ("http_version", "reason_phrase")}
+        return httpx.Response(
+            streamed.status_code,
+            headers=headers,
+            content=b"".join(chunks),
+            request=streamed.request,
+            history=list(streamed.history),
+            extensions=extensions,
+        )
+
+    def _refuse_size(self, streamed: httpx.Response, shown: str, attempts: int, what: str) -> None:
+        self._notify(streamed, attempts)
+        raise SourceError(
+            f"{self.source}: GET {shown} refused: the response {what}, over the {self._max_bytes}-byte limit",
+            status_code=streamed.status_code,
+            attempts=attempts,
+        )
+
     def _wait(self, state: RetryCallState) -> float:
+        """The backoff, lengthened (never shortened) by a ``Retry-After``, which is capped."""
+        backoff = float(self._backoff(state))
         error = state.outcome.exception() if state.outcome is not None else None
         if isinstance(error, _RetryableError) and error.retry_after is not None:
-            return min(error.retry_after, self._retry_after_cap)
-        return float(self._backoff(state))
+            return max(min(error.retry_after, self._retry_after_cap), backoff)
+        return backoff
 
     def _log_retry(self, shown: str, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome is not None else None
@@ -251,6 +359,10 @@ class RateLimitedClient:
     def _notify(self, response: httpx.Response, attempts: int) -> None:
         if self._on_response is not None:
             self._on_response(response, attempts)
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)  # looked up at call time, like tenacity's own default
 
 
 def _scrub(text: str, secrets: list[str]) -> str:

@@ -4,25 +4,30 @@ The API key travels only in the ``apiKey`` query parameter of the outgoing reque
 in an exception, a stored locator or the ``api_requests`` table: locators and endpoints are built from the other
 parameters only. Live events are written without inventing teams once a competition has history (unknown names are
 quarantined with a reason, so an alias can be added) and without overwriting events from authoritative sources.
+A fetched payload is never lost to bookkeeping: quota headers are parsed defensively (a value the ``api_requests``
+columns cannot hold is stored as NULL with a note), and a failure to record a request is logged, not raised.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 
+from betpipe.clock import SYSTEM_CLOCK, Clock
 from betpipe.config import OddsApiSettings, Settings
-from betpipe.db.bulk import upsert, utc_now
+from betpipe.db.bulk import upsert
 from betpipe.db.schema import api_requests, competitions, event_refs, events, results
 from betpipe.ingest.aliases import seed_aliases
 from betpipe.ingest.http import RateLimitedClient, SourceError
@@ -36,6 +41,7 @@ from betpipe.ingest.odds_api_reader import (
 )
 from betpipe.ingest.records import NormalisedBatch
 from betpipe.ingest.store import IngestReport, finish_run, ingest_payload, start_run
+from betpipe.logs import get_logger
 
 __all__ = [
     "BadPayloadError",
@@ -51,7 +57,12 @@ __all__ = [
     "read_odds_api_scores",
 ]
 
+log = get_logger(__name__)
+
 QUOTA_HEADERS = ("x-requests-remaining", "x-requests-used", "x-requests-last")
+QUOTA_LIMIT = Decimal(10) ** 10  # api_requests.requests_* are Numeric(12, 2): below 1e10, two decimals
+SPORT_KEY = re.compile(r"[a-z0-9][a-z0-9_]{0,63}")
+CONTENT_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
 
 
 @dataclass(frozen=True)
@@ -59,10 +70,23 @@ class Quota:
     remaining: Decimal | None
     used: Decimal | None
     last: Decimal | None
+    notes: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, response: httpx.Response) -> Quota:
-        return cls(*(_decimal(response.headers.get(name)) for name in QUOTA_HEADERS))
+        """The quota headers; a value that is absent or unusable is None, and each unusable one leaves a note."""
+        values: list[Decimal | None] = []
+        notes: list[str] = []
+        for name in QUOTA_HEADERS:
+            value, note = quota_value(response.headers.get(name))
+            values.append(value)
+            if note is not None:
+                notes.append(f"{name} {note}")
+        return cls(values[0], values[1], values[2], notes=tuple(notes))
+
+    @property
+    def known(self) -> bool:
+        return (self.remaining, self.used, self.last) != (None, None, None)
 
 
 @dataclass(frozen=True)
@@ -76,11 +100,24 @@ class OddsApiPayload:
     quota: Quota
 
 
-def _decimal(value: str | None) -> Decimal | None:
+def quota_value(text: str | None) -> tuple[Decimal | None, str | None]:
+    """A quota header as a storable Decimal, or (None, why not): non-finite, negative or too large is not a quota."""
+    if text is None:
+        return None, None
+    shown = repr(text[:40] + ("..." if len(text) > 40 else ""))
     try:
-        return None if value is None else Decimal(value.strip())
+        value = Decimal(text.strip())
     except InvalidOperation:
-        return None
+        return None, f"{shown} is not a number: stored NULL"
+    if not value.is_finite() or not Decimal(0) <= value < QUOTA_LIMIT:
+        return None, f"{shown} is not a finite number in [0, 1e10): stored NULL"
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP), None
+
+
+def media_type(header: str | None) -> str:
+    """The response's media type if it looks like one, else JSON (what the API serves); never a header's junk."""
+    value = (header or "").split(";")[0].strip().lower()
+    return value if CONTENT_TYPE.fullmatch(value) and len(value) <= 100 else "application/json"
 
 
 class OddsApiClient:
@@ -94,11 +131,14 @@ class OddsApiClient:
         transport: httpx.BaseTransport | None = None,
         backoff_initial_seconds: float = 0.5,
         retry_after_cap_seconds: float = 60.0,
+        clock: Clock = SYSTEM_CLOCK,
+        retry_sleep: Callable[[float], None] | None = None,
     ) -> None:
         if settings.api_key is None or not settings.api_key.get_secret_value():
             raise SourceError("The Odds API key is not configured: set BETPIPE_ODDS_API__API_KEY")
         self.settings = settings
         self.engine = engine
+        self.clock = clock
         self.last_quota: Quota | None = None
         self._key = settings.api_key
         self._local = threading.local()
@@ -113,6 +153,9 @@ class OddsApiClient:
             on_response=self._on_response,
             backoff_initial_seconds=backoff_initial_seconds,
             retry_after_cap_seconds=retry_after_cap_seconds,
+            deadline_seconds=settings.deadline_seconds,
+            max_response_bytes=settings.max_response_bytes,
+            retry_sleep=retry_sleep,
         )
 
     def __enter__(self) -> OddsApiClient:
@@ -149,18 +192,18 @@ class OddsApiClient:
             "oddsFormat": odds_format,
             "dateFormat": date_format,
         }
-        return self._get(f"/v4/sports/{sport}/odds", params)
+        return self._get(f"/v4/sports/{_sport_key(sport)}/odds", params)
 
     def scores(self, sport: str, days_from: int | None = None) -> OddsApiPayload:
         """Live and upcoming events, plus completed ones from the last ``days_from`` days (1..3) when given."""
         params = {"dateFormat": "iso"}
         if days_from is not None:
             params["daysFrom"] = str(days_from)
-        return self._get(f"/v4/sports/{sport}/scores", params)
+        return self._get(f"/v4/sports/{_sport_key(sport)}/scores", params)
 
     def _get(self, path: str, params: dict[str, str]) -> OddsApiPayload:
         locator = f"{path}?{urlencode(sorted(params.items()))}" if params else path
-        requested_at = utc_now()
+        requested_at = self.clock.now()
         self._local.last = None
         try:
             response = self._http.get(path, {**params, "apiKey": self._key.get_secret_value()})
@@ -168,34 +211,49 @@ class OddsApiClient:
             self._record(locator, requested_at, error.attempts or self.settings.max_attempts, str(error))
             raise
         self._record(locator, requested_at, self._local.last[1] if self._local.last else 1, None)
-        content_type = response.headers.get("content-type", "application/json").split(";")[0]
+        content_type = media_type(response.headers.get("content-type"))
         return OddsApiPayload(locator, response.content, requested_at, content_type, Quota.of(response))
 
     def _on_response(self, response: httpx.Response, attempts: int) -> None:
         self._local.last = (response, attempts)
         quota = Quota.of(response)
-        if quota != Quota(None, None, None):
+        if quota.known:
             self.last_quota = quota
 
     def _record(self, endpoint: str, requested_at: datetime, attempts: int, error: str | None) -> None:
+        """One ``api_requests`` row; a failure to write it is logged, never allowed to cost the payload."""
         last: tuple[httpx.Response, int] | None = self._local.last
         quota = Quota.of(last[0]) if last else Quota(None, None, None)
         if self.engine is None:
             return
-        with self.engine.begin() as conn:
-            conn.execute(
-                insert(api_requests).values(
-                    source=SOURCE,
-                    endpoint=endpoint,
-                    requested_at=requested_at,
-                    status_code=last[0].status_code if last else None,
-                    attempts=attempts,
-                    requests_remaining=quota.remaining,
-                    requests_used=quota.used,
-                    requests_last=quota.last,
-                    error=error,
+        notes = "; ".join(quota.notes)
+        text = error if not notes else f"{error}; note: {notes}" if error else f"note: {notes}"
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(api_requests).values(
+                        source=SOURCE,
+                        endpoint=endpoint[:400],
+                        requested_at=requested_at,
+                        status_code=last[0].status_code if last else None,
+                        attempts=attempts,
+                        requests_remaining=quota.remaining,
+                        requests_used=quota.used,
+                        requests_last=quota.last,
+                        error=text,
+                    )
                 )
-            )
+        except SQLAlchemyError as failure:
+            log.error("api request not recorded", endpoint=endpoint, reason=type(failure).__name__)
+
+
+def _sport_key(sport: str) -> str:
+    """A sport key as the API spells them (``soccer_epl``); anything else is refused before a request is sent."""
+    if not SPORT_KEY.fullmatch(sport):
+        raise SourceError(
+            f"{SOURCE}: {sport[:80]!r} is not a sport key (lowercase letters, digits, _; e.g. soccer_epl)"
+        )
+    return sport
 
 
 def _creates_teams(engine: Engine, batch: NormalisedBatch | None) -> bool:
@@ -228,7 +286,7 @@ def _ingest(engine: Engine, locator: str, body: bytes, reader: Any, content_type
         source=SOURCE,
         locator=locator,
         body=body,
-        content_type=content_type,
+        content_type=media_type(content_type),
         reader=reader,
         create_teams=_creates_teams(engine, batch),
         update_events=False,

@@ -2,7 +2,9 @@
 
 Readers are pure. Outcomes are matched to home/away/draw by name, never by position (the API's order is not
 home/away/draw). A wholly unusable payload (not JSON, truncated, an error object) raises ``BadPayloadError``; a bad
-event, market or outcome is quarantined on its own with a reason. Prices are validated here, never trusted.
+event, market or outcome is quarantined on its own with a reason. Prices, lines, scores, times and keys are
+validated here, never trusted: a reader must never raise anything but ``BadPayloadError`` for bad input, and must
+never pass on a value no real market has (a price of 1e308, a score of 999, a line of 1e9).
 The HTTP client and the ingest entry points live in ``odds_api`` (which re-exports these readers).
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -41,6 +44,16 @@ SPORT_KEYS: dict[str, tuple[str, str, str]] = {
 SPORT_PREFIXES = {"americanfootball": "american_football", "icehockey": "ice_hockey"}
 H2H_SELECTIONS = {"Draw": "draw"}
 TOTAL_SELECTIONS = {"over": "over", "under": "under"}
+MAX_DECIMAL_PRICE = 1000.0  # the same bounds as the file sources (docs/faults.md): beyond, a feed error
+MAX_AMERICAN_ODDS = 99_900.0  # +99900 = decimal 1000
+MAX_LINE = 500.0  # handicaps and totals of every sport (NBA totals ~250) stay well inside
+MAX_SCORE = {"soccer": 30, "american_football": 120}
+DEFAULT_MAX_SCORE = 400
+EARLIEST_KICKOFF = datetime(1990, 1, 1, tzinfo=UTC)
+LATEST_KICKOFF = datetime(2100, 1, 1, tzinfo=UTC)
+_SPORT_KEY = re.compile(r"[a-z0-9][a-z0-9_]{0,63}")
+_BOOKMAKER_KEY = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+_SCORE = re.compile(r"[0-9]{1,4}")
 
 
 class BadPayloadError(SourceError, ValueError):
@@ -75,27 +88,30 @@ def parse_time(value: object) -> datetime | None:
     """An API timestamp (ISO-8601 or unix seconds) as aware UTC, or None when it is not one."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float) and math.isfinite(value):
-        return datetime.fromtimestamp(value, UTC)
-    if not isinstance(value, str):
-        return None
     try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        if isinstance(value, int | float) and math.isfinite(value):
+            parsed = datetime.fromtimestamp(value, UTC)
+        elif isinstance(value, str):
+            parsed = datetime.fromisoformat(value.strip())
+        else:
+            return None
+        parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError, OSError):  # junk text, or a number of seconds no calendar holds
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return parsed if EARLIEST_KICKOFF <= parsed < LATEST_KICKOFF else None
 
 
 def load_events(body: bytes, locator: str) -> list[Any]:
     """The payload's event list, or ``BadPayloadError`` saying what the payload is instead."""
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (ValueError, RecursionError) as error:  # bad JSON or UTF-8, a 5,000-digit number, 100,000 nested arrays
         excerpt = body[:80].decode("utf-8", errors="replace")
-        raise BadPayloadError(f"{locator}: not valid JSON ({error}); starts {excerpt!r}") from None
+        detail = str(error)[:200] if not isinstance(error, RecursionError) else "nested too deeply"
+        raise BadPayloadError(f"{locator}: not valid JSON ({detail}); starts {excerpt!r}") from None
     if isinstance(data, dict):
         message = data.get("message") or data.get("error_code") or ", ".join(sorted(data)[:5])
-        raise BadPayloadError(f"{locator}: expected a JSON array of events, got an object ({message})")
+        raise BadPayloadError(f"{locator}: expected a JSON array of events, got an object ({str(message)[:200]})")
     if not isinstance(data, list):
         raise BadPayloadError(f"{locator}: expected a JSON array of events, got {type(data).__name__}")
     return data
@@ -123,12 +139,15 @@ def _event_base(
         k for k in ("id", "sport_key", "home_team", "away_team") if not isinstance(item.get(k), str) or not item[k]
     ]
     if missing:
-        return None, QuarantinedRow.of(str(item.get("id") or ref), item, f"event missing field(s) {', '.join(missing)}")
+        reason = f"event missing field(s) {', '.join(missing)} (absent, empty or not text)"
+        return None, QuarantinedRow.of(str(item.get("id") or ref)[:200], item, reason)
     ref = str(item["id"])
     kickoff = parse_time(item.get("commence_time"))
     problem = None
-    if kickoff is None:
-        problem = f"unparseable commence_time {item.get('commence_time')!r}"
+    if not _SPORT_KEY.fullmatch(item["sport_key"]):
+        problem = f"sport_key {item['sport_key'][:80]!r} is not a sport key"
+    elif kickoff is None:
+        problem = f"unparseable commence_time {str(item.get('commence_time'))[:80]!r} (ISO-8601 in 1990..2099)"
     elif item["home_team"] == item["away_team"]:
         problem = f"home_team and away_team are both {item['home_team']!r}"
     elif ref in seen:
@@ -136,8 +155,10 @@ def _event_base(
     if problem is not None or kickoff is None:
         return None, QuarantinedRow.of(f"{ref}#{index}" if ref in seen else ref, item, problem or "")
     seen.add(ref)
-    sport, code, name = competition_for(item["sport_key"], item.get("sport_title"))
-    attributes = {"sport_key": item["sport_key"], "sport_title": item.get("sport_title")}
+    title = item.get("sport_title")
+    title = title if isinstance(title, str) and 0 < len(title) <= 200 and "\x00" not in title else None
+    sport, code, name = competition_for(item["sport_key"], title)
+    attributes = {"sport_key": item["sport_key"], "sport_title": title}
     row = {
         "row_ref": ref,
         "sport": sport,
@@ -169,7 +190,14 @@ def _selection(market_key: str, name: object, event: dict[str, Any]) -> str | No
 def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
+
+
+def _plausible_line(line: float) -> bool:
+    return math.isfinite(line) and abs(line) <= MAX_LINE and (line * 4).is_integer()
 
 
 def _outcomes(
@@ -183,12 +211,16 @@ def _outcomes(
         return
     for book in books:
         book_key = book.get("key") if isinstance(book, dict) else None
-        if not isinstance(book_key, str) or not book_key or not isinstance(book.get("markets"), list):
-            quarantined.append(QuarantinedRow.of(f"{ref}:{book_key}", book, "bookmaker without a key or markets"))
+        if not isinstance(book_key, str) or not _BOOKMAKER_KEY.fullmatch(book_key):
+            where = f"{ref}:{str(book_key)[:64]}"
+            quarantined.append(QuarantinedRow.of(where, book, "bookmaker without a usable key (lowercase, <= 64)"))
+            continue
+        if not isinstance(book.get("markets"), list):
+            quarantined.append(QuarantinedRow.of(f"{ref}:{book_key}", book, "bookmaker without a list of markets"))
             continue
         for market in book["markets"]:
             key = market.get("key") if isinstance(market, dict) else None
-            where = f"{ref}:{book_key}:{key}"
+            where = f"{ref}:{book_key}:{str(key)[:32]}"
             stamp = market.get("last_update", book.get("last_update")) if isinstance(market, dict) else None
             when = captured_at if stamp is None else parse_time(stamp)
             if key not in ("h2h", "spreads", "totals") or not isinstance(market.get("outcomes"), list):
@@ -203,16 +235,17 @@ def _outcomes(
                 name = "asian_handicap"  # soccer spreads are Asian handicap lines (quarter and half goals)
             for outcome in market["outcomes"]:
                 label = outcome.get("name") if isinstance(outcome, dict) else None
+                label = label[:100] if isinstance(label, str) else label
                 selection = _selection(key, label, event)
                 point = _number(outcome.get("point")) if isinstance(outcome, dict) else None
                 line = 0.0 if key == "h2h" else point
                 if selection == "away" and line is not None:
                     line = -line + 0.0  # the stored line is always the home side's handicap
-                if selection is None or line is None or not math.isfinite(line):
+                if selection is None or line is None or not _plausible_line(line):
                     reason = (
-                        f"outcome {label!r} matches neither team{' nor Draw' if key == 'h2h' else ''}"
+                        f"outcome {str(label)[:100]!r} matches neither team{' nor Draw' if key == 'h2h' else ''}"
                         if selection is None
-                        else f"{key} outcome without a numeric point"
+                        else f"{key} outcome without a plausible point (a multiple of 0.25 within ±{MAX_LINE:g})"
                     )
                     quarantined.append(QuarantinedRow.of(f"{where}:{label}", outcome, reason))
                     continue
@@ -224,17 +257,18 @@ def _priced(rows: list[tuple[Any, ...]], odds_format: OddsFormat, quarantined: l
     """Validated decimal prices; NaN, non-numbers, prices <= 1 and invalid American odds are quarantined."""
     raw = np.array([_number(r[5]) if _number(r[5]) is not None else np.nan for r in rows], dtype=np.float64)
     if odds_format == "american":
-        valid = np.isfinite(raw) & (np.abs(raw) >= 100.0)
+        valid = np.isfinite(raw) & (np.abs(raw) >= 100.0) & (np.abs(raw) <= MAX_AMERICAN_ODDS)
         price = np.full(raw.shape, np.nan)
         price[valid] = american_to_decimal(raw[valid]) if valid.any() else raw[valid]
-        rule = "not valid American odds (want <= -100 or >= 100)"
+        rule = f"not valid American odds (want -{MAX_AMERICAN_ODDS:g}..-100 or 100..{MAX_AMERICAN_ODDS:g})"
     else:
-        valid = np.isfinite(raw) & (raw > 1.0)
+        valid = np.isfinite(raw) & (raw > 1.0) & (raw <= MAX_DECIMAL_PRICE)
         price = raw
-        rule = "not a valid decimal price (want a finite number > 1)"
+        rule = f"not a valid decimal price (want a number > 1 and <= {MAX_DECIMAL_PRICE:g})"
     for index in np.flatnonzero(~valid):
         row = rows[int(index)]
-        quarantined.append(QuarantinedRow.of(row[7], {"price": row[5]}, f"price {row[5]!r} is {rule}"))
+        shown = repr(row[5])[:40]
+        quarantined.append(QuarantinedRow.of(row[7], {"price": shown}, f"price {shown} is {rule}"))
     kept = [(*rows[i][:5], float(price[i]), rows[i][6]) for i in np.flatnonzero(valid)]
     schema = {k: v for k, v in ODDS_SCHEMA.items() if k != "kind"}
     return pl.DataFrame(kept, schema=schema, orient="row")
@@ -271,14 +305,17 @@ def read_odds_api_odds(
     return NormalisedBatch(SOURCE, locator, len(items), events=frame, odds=odds, quarantined=_unique_refs(quarantined))
 
 
-def _score(scores: object, team: str) -> int | None:
+def _score(scores: object, team: str, sport: str) -> int | None:
+    """The team's score if it is a plausible whole number for the sport (``"1e2"``, ``"²"`` and 999 are not)."""
     if not isinstance(scores, list):
         return None
     matches = [s.get("score") for s in scores if isinstance(s, dict) and s.get("name") == team]
-    if len(matches) != 1:
+    if len(matches) != 1 or isinstance(matches[0], bool) or not isinstance(matches[0], str | int):
         return None
     text = str(matches[0]).strip()
-    return int(text) if text.isdigit() else None
+    if not _SCORE.fullmatch(text) or int(text) > MAX_SCORE.get(sport, DEFAULT_MAX_SCORE):
+        return None
+    return int(text)
 
 
 def read_odds_api_scores(body: bytes, locator: str, *, captured_at: datetime) -> NormalisedBatch:
@@ -294,9 +331,10 @@ def read_odds_api_scores(body: bytes, locator: str, *, captured_at: datetime) ->
             quarantined.append(problem)  # type: ignore[arg-type]
             continue
         if item.get("completed") is True:
-            home, away = _score(item.get("scores"), item["home_team"]), _score(item.get("scores"), item["away_team"])
+            scores, sport = item.get("scores"), event["sport"]
+            home, away = _score(scores, item["home_team"], sport), _score(scores, item["away_team"], sport)
             if home is None or away is None:
-                reason = "completed event without a whole-number score for each team (matched by name)"
+                reason = "completed event without a plausible whole-number score for each team (matched by name)"
                 quarantined.append(QuarantinedRow.of(event["row_ref"], item, reason))
                 continue
             event["status"] = "finished"

@@ -2,7 +2,9 @@
 
 The alias table holds the current pointer; ``model_alias_history`` holds every move (who, when, why, from, to).
 Rollback replays the champion history as a stack (a promotion pushes, a rollback pops), so rolling back twice walks
-two steps back instead of flipping between the last two champions. Must never move an alias without a history row.
+two steps back instead of flipping between the last two champions. Moves of one sport and market are serialised
+(``locking``), so the history of each alias is a chain (each move starts where the previous one ended) whose head is
+the alias. Must never move an alias without a history row, nor outside a ``write_transaction``.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
 
-from betpipe.db.bulk import as_utc, utc_now
+from betpipe.clock import SYSTEM_CLOCK, Clock
+from betpipe.db.bulk import as_utc
 from betpipe.db.schema_registry import ALIASES, model_alias_history, model_aliases
 from betpipe.registry.errors import AliasError, NoPreviousChampionError
+from betpipe.registry.locking import alias_key, lock, write_transaction
 from betpipe.registry.versions import ModelVersion, get_version
 
 CHAMPION = "champion"
@@ -63,9 +67,9 @@ def _set(
     action: str,
     reason: str,
     actor: str,
+    now: datetime,
 ) -> None:
     """Point ``alias`` at ``to_version`` (``None`` clears it) plus its history row, in the caller's transaction."""
-    now = utc_now()
     from_version = _current(conn, sport, market, alias, lock=True)
     key = (model_aliases.c.sport == sport, model_aliases.c.market == market, model_aliases.c.alias == alias)
     if to_version is None:
@@ -98,23 +102,33 @@ def _require_reason(reason: str) -> str:
 
 
 def promote(
-    engine: Engine, version_id: int, alias: str = CHAMPION, *, reason: str, actor: str = "unknown"
+    engine: Engine,
+    version_id: int,
+    alias: str = CHAMPION,
+    *,
+    reason: str,
+    actor: str = "unknown",
+    clock: Clock = SYSTEM_CLOCK,
 ) -> ModelVersion:
     """Point ``alias`` of the version's sport and market at it; a challenger promoted to champion stops being one."""
     if alias not in ALIASES:
         raise AliasError(f"unknown alias {alias!r}; use one of {', '.join(ALIASES)}")
     reason = _require_reason(reason)
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         version = get_version(conn, version_id)
         sport, market = version.sport, version.market
+        lock(conn, alias_key(sport, market))
+        now = clock.now()
         current = _current(conn, sport, market, alias, lock=True)
         if current == version.id:
             return version  # already there: nothing moves, nothing is recorded
         if alias == CHALLENGER and _current(conn, sport, market, CHAMPION) == version.id:
             raise AliasError(f"{version.label} is the champion; it cannot also be the challenger")
-        _set(conn, sport, market, alias, version.id, action="promote", reason=reason, actor=actor)
+        _set(conn, sport, market, alias, version.id, action="promote", reason=reason, actor=actor, now=now)
         if alias == CHAMPION:
-            _clear_challenger_if(conn, sport, market, version.id, reason=f"promoted to champion: {reason}", actor=actor)
+            _clear_challenger_if(
+                conn, sport, market, version.id, reason=f"promoted to champion: {reason}", actor=actor, now=now
+            )
         return get_version(conn, version.id)
 
 
@@ -139,17 +153,30 @@ def _champion_stack(conn: Connection, sport: str, market: str) -> list[int]:
 
 
 def _clear_challenger_if(
-    conn: Connection, sport: str, market: str, version_id: int, *, reason: str, actor: str
+    conn: Connection, sport: str, market: str, version_id: int, *, reason: str, actor: str, now: datetime
 ) -> None:
     """A version that becomes champion stops being the challenger, and the history says why."""
     if _current(conn, sport, market, CHALLENGER) == version_id:
-        _set(conn, sport, market, CHALLENGER, None, action="clear", reason=reason, actor=actor)
+        _set(conn, sport, market, CHALLENGER, None, action="clear", reason=reason, actor=actor, now=now)
 
 
-def rollback(engine: Engine, sport: str, market: str, *, reason: str, actor: str = "unknown") -> ModelVersion:
-    """Move the champion back to the one it replaced; repeated rollbacks keep walking back."""
+def rollback(
+    engine: Engine,
+    sport: str,
+    market: str,
+    *,
+    reason: str,
+    actor: str = "unknown",
+    clock: Clock = SYSTEM_CLOCK,
+) -> ModelVersion:
+    """Move the champion back to the one it replaced; repeated rollbacks keep walking back, one step each.
+
+    Concurrent rollbacks are serialised, so two of them walk back two steps and the history says so move by move.
+    """
     reason = _require_reason(reason)
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
+        lock(conn, alias_key(sport, market))
+        now = clock.now()
         current = _current(conn, sport, market, CHAMPION, lock=True)
         if current is None:
             raise NoPreviousChampionError(f"{sport}/{market} has no champion, so there is nothing to roll back")
@@ -160,8 +187,10 @@ def rollback(engine: Engine, sport: str, market: str, *, reason: str, actor: str
                 "back to; promote a version instead"
             )
         target = stack[-2]
-        _set(conn, sport, market, CHAMPION, target, action="rollback", reason=reason, actor=actor)
-        _clear_challenger_if(conn, sport, market, target, reason=f"rolled back to champion: {reason}", actor=actor)
+        _set(conn, sport, market, CHAMPION, target, action="rollback", reason=reason, actor=actor, now=now)
+        _clear_challenger_if(
+            conn, sport, market, target, reason=f"rolled back to champion: {reason}", actor=actor, now=now
+        )
         return get_version(conn, target)
 
 

@@ -17,12 +17,14 @@ import numpy as np
 import polars as pl
 from sqlalchemy import Engine, insert, select
 
-from betpipe.db.bulk import as_utc, utc_now
+from betpipe.clock import SYSTEM_CLOCK, Clock
+from betpipe.db.bulk import as_utc
 from betpipe.db.schema import events, results
 from betpipe.db.schema_registry import shadow_predictions
 from betpipe.registry.aliases import CHALLENGER, CHAMPION, alias_version
 from betpipe.registry.compare import ComparisonReport, MetricsFn, as_class_matrix, compare_predictions
 from betpipe.registry.errors import RegistryError
+from betpipe.registry.locking import lock, write_transaction
 from betpipe.registry.versions import ModelVersion, get_version
 
 # Outcome labels from a settled frame (home_score, away_score); -1 marks a void outcome (not scored).
@@ -89,8 +91,13 @@ def record_shadow_predictions(
     event_ids: Sequence[int],
     probabilities: np.ndarray[Any, Any],
     as_of: datetime,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> ShadowWriteReport:
-    """Store each event's predicted class probabilities for ``version_id``; idempotent per (version, event)."""
+    """Store each event's predicted class probabilities for ``version_id``; idempotent per (version, event).
+
+    Writers for one version are serialised, so two concurrent recordings of one prediction store it once.
+    """
     matrix = np.asarray(probabilities, dtype=np.float64)
     if matrix.ndim == 1:
         matrix = as_class_matrix(matrix)
@@ -98,7 +105,8 @@ def record_shadow_predictions(
         raise ValueError(f"{len(event_ids)} event ids but probabilities of shape {np.shape(probabilities)}")
     ids = [int(e) for e in event_ids]
     as_of = as_utc(as_of)
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
+        lock(conn, f"shadow:{version_id}")
         get_version(conn, version_id)  # a clear error for an unknown version, before any write
         known: set[int] = set()
         existing: dict[int, list[float]] = {}
@@ -115,7 +123,7 @@ def record_shadow_predictions(
         rows: list[dict[str, Any]] = []
         unchanged = 0
         conflicting: list[int] = []
-        now = utc_now()
+        now = clock.now()
         for index, event_id in enumerate(ids):
             if index in reasons:
                 continue

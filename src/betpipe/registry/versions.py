@@ -22,11 +22,13 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine, RowMapping, func, insert, select
 
+from betpipe.clock import SYSTEM_CLOCK, Clock
 from betpipe.config import Settings
-from betpipe.db.bulk import as_utc, utc_now
+from betpipe.db.bulk import as_utc
 from betpipe.db.schema_registry import model_aliases, model_versions
 from betpipe.registry.artifacts import store_artifact, verified_copy
 from betpipe.registry.errors import ArtifactIntegrityError, RegistryError, VersionNotFoundError
+from betpipe.registry.locking import lock, versions_key, write_transaction
 from betpipe.registry.protocol import PersistableModel
 
 ModelClasses = Mapping[str, type[PersistableModel]]
@@ -206,17 +208,20 @@ def register_model(
     metrics: Mapping[str, Any],
     settings: Settings,
     params: Mapping[str, Any] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> ModelVersion:
     """Store the artifact by content and record a version; the same artifact for the same sport/market is a no-op.
 
     Re-registering an identical artifact returns the existing version, unless the lineage claimed now contradicts
     the one recorded then (that would mean two different training runs produced one model: worth a look).
+    Registrations of one sport and market are serialised, so concurrent ones get distinct version numbers.
     """
     params_json = to_json_document(model.get_params() if params is None else params, "params")
     metrics_json = to_json_document(metrics, "metrics")
     lineage_json = training.to_json()
     stored = store_artifact(settings.artifact_dir, model_type, model.save_artifact)
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
+        lock(conn, versions_key(sport, market))
         existing = (
             conn.execute(
                 select(model_versions).where(
@@ -251,7 +256,7 @@ def register_model(
                 params=params_json,
                 metrics=metrics_json,
                 code_version=code_version(),
-                created_at=utc_now(),
+                created_at=clock.now(),
             )
         )
         return get_version(conn, int(result.inserted_primary_key[0]))  # type: ignore[index]
