@@ -1,0 +1,343 @@
+"""The FastAPI app: health, readiness, predictions (one and batch), registered models and Prometheus metrics.
+
+Handlers read the current ``ServingSnapshot`` once and answer from memory; the poller swaps snapshots, the recorder
+stores served predictions in the background. Every error is problem JSON (``problems``). Designed so
+``/opportunities`` and ``/bets`` (issue 9's betting engine) mount beside these routes; ``settings.serving.api_token``
+is the bearer token POST /bets will require. Must never load a model, build features or write to the database on a
+request path, and never answer with a stack trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import Engine
+
+from betpipe.clock import SYSTEM_CLOCK, Clock
+from betpipe.config import Settings
+from betpipe.db import make_engine
+from betpipe.registry import list_versions
+from betpipe.serving import problems
+from betpipe.serving.features import Fixtures, UnknownCompetitionError, UnknownTeamError
+from betpipe.serving.metrics import MetricsMiddleware, ServiceMetrics
+from betpipe.serving.predict import CHALLENGER_ARM, CHAMPION_ARM, SportPredictor
+from betpipe.serving.problems import PROBLEM_JSON, ProblemError
+from betpipe.serving.recorder import PredictionRecorder
+from betpipe.serving.schemas import (
+    BatchRequest,
+    BatchResponse,
+    EventQuery,
+    FixtureQuery,
+    Health,
+    ModelInfo,
+    ModelsResponse,
+    Prediction,
+    PredictQuery,
+    Problem,
+    Readiness,
+    SportStatus,
+)
+from betpipe.serving.state import ServingSnapshot, ServingState
+
+DB_CONNECT_TIMEOUT_SECONDS = 3
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    ref = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    return {s: {"model": Problem, "content": {PROBLEM_JSON: ref}, "description": "Problem details"} for s in statuses}
+
+
+def service_engine(settings: Settings) -> Engine:
+    """The configured database; PostgreSQL gets a connect timeout so a dead server fails fast instead of hanging."""
+    url = settings.effective_database_url
+    if url.startswith("postgresql"):
+        return make_engine(url, connect_args={"connect_timeout": DB_CONNECT_TIMEOUT_SECONDS})
+    return make_engine(url)
+
+
+class PredictionService:
+    """The request logic, apart from FastAPI so the CLI and tests can call it too."""
+
+    def __init__(self, state: ServingState, recorder: PredictionRecorder, metrics: ServiceMetrics) -> None:
+        self.state = state
+        self.recorder = recorder
+        self.metrics = metrics
+
+    def snapshot(self) -> ServingSnapshot:
+        snapshot = self.state.snapshot
+        if snapshot is None or not snapshot.predictors:
+            raise problems.not_ready(self._why_not_ready(snapshot))
+        return snapshot
+
+    def _why_not_ready(self, snapshot: ServingSnapshot | None) -> str:
+        health = self.state.health
+        if not health.database_ok and health.database_error:
+            return f"database unreachable ({health.database_error}); models not loaded yet"
+        if snapshot is None:
+            return f"models not loaded yet{f' ({health.refresh_error})' if health.refresh_error else ''}"
+        notes = "; ".join(snapshot.notes)
+        return "no champion model loaded: train and promote one (`betpipe train --promote`)" + (
+            f"; {notes}" if notes else ""
+        )
+
+    def event(self, snapshot: ServingSnapshot, event_id: int, now: datetime) -> dict[str, Any]:
+        """One scheduled event: a lookup in the snapshot (its probabilities were computed when it was loaded)."""
+        sport = snapshot.sport_of_event.get(event_id)
+        if sport is None:
+            raise problems.unknown_event(event_id)
+        predictor = snapshot.predictors[sport]
+        row = predictor.features.row_of_event[event_id]
+        record = predictor.upcoming_records[row]
+        if record["kickoff"] <= now:
+            raise problems.kickoff_in_past(
+                f"event {event_id} kicked off at {record['kickoff'].isoformat()}; predictions are made before kickoff"
+            )
+        challenger = predictor.challenger is not None and bool(predictor.upcoming_challenger[row])
+        loaded = predictor.challenger if challenger and predictor.challenger is not None else predictor.champion
+        proba = predictor.upcoming_lists[loaded.version.id][row]
+        arm = CHALLENGER_ARM if challenger else CHAMPION_ARM
+        self.metrics.served(sport, loaded.version.id, arm)
+        self.recorder.record(loaded.version.id, event_id, proba, now)
+        return _body(predictor, record, proba, loaded.version, arm)
+
+    def fixtures(
+        self, snapshot: ServingSnapshot, queries: list[tuple[int, FixtureQuery]], now: datetime
+    ) -> dict[int, dict[str, Any] | ProblemError]:
+        """Fixtures by teams: checked one by one, then one feature pass and one model call per sport."""
+        out: dict[int, dict[str, Any] | ProblemError] = {}
+        by_sport: dict[str, list[tuple[int, FixtureQuery]]] = {}
+        for index, query in queries:
+            sport = snapshot.sport_of_competition.get(query.competition)
+            if sport is None:
+                known = ", ".join(sorted(snapshot.sport_of_competition))
+                out[index] = problems.unknown_competition(f"no competition {query.competition!r}; known: {known}")
+            elif query.kickoff <= now:
+                out[index] = problems.kickoff_in_past(f"kickoff {query.kickoff.isoformat()} is not in the future")
+            else:
+                by_sport.setdefault(sport, []).append((index, query))
+        for sport, items in by_sport.items():
+            predictor = snapshot.predictors[sport]
+            valid: list[tuple[int, FixtureQuery]] = []
+            for index, query in items:
+                try:
+                    home, away = (
+                        predictor.features.team_id(query.home_team),
+                        predictor.features.team_id(query.away_team),
+                    )
+                except UnknownTeamError as error:
+                    out[index] = problems.unknown_team(str(error))
+                    continue
+                if home == away:
+                    out[index] = ProblemError(422, "same-team", "Same team twice", "home and away are the same team")
+                    continue
+                valid.append((index, query))
+            if not valid:
+                continue
+            fixtures = Fixtures(
+                home_team=[q.home_team for _, q in valid],
+                away_team=[q.away_team for _, q in valid],
+                competition=[q.competition for _, q in valid],
+                kickoff=[q.kickoff for _, q in valid],
+                neutral_site=[q.neutral_site for _, q in valid],
+            )
+            try:
+                predictions = predictor.fixtures(fixtures)
+            except UnknownCompetitionError as error:  # a competition of another sport's build
+                for index, _ in valid:
+                    out[index] = problems.unknown_competition(str(error))
+                continue
+            names = predictor.features.team_names
+            proba = predictions.probabilities.tolist()
+            rows = predictions.rows.to_dicts()
+            for (index, _), row, p in zip(valid, rows, proba, strict=True):
+                record = {
+                    "event_id": None,
+                    "competition": row["competition"],
+                    "kickoff": row["kickoff_utc"],
+                    "home_team": names.get(row["home_team_id"], str(row["home_team_id"])),
+                    "away_team": names.get(row["away_team_id"], str(row["away_team_id"])),
+                }
+                out[index] = _body(predictor, record, p, predictor.champion.version, CHAMPION_ARM)
+            self.metrics.served(sport, predictor.champion.version.id, CHAMPION_ARM, len(valid))
+        return out
+
+
+def _body(
+    predictor: SportPredictor, record: dict[str, Any], proba: list[float], version: Any, arm: str
+) -> dict[str, Any]:
+    return {
+        "event_id": record["event_id"],
+        "sport": predictor.sport,
+        "market": predictor.market,
+        "competition": record["competition"],
+        "home_team": record["home_team"],
+        "away_team": record["away_team"],
+        "kickoff": record["kickoff"].isoformat(),
+        "probabilities": dict(zip(predictor.outcomes, proba, strict=True)),
+        "model_version_id": version.id,
+        "model_version": version.version,
+        "model_type": version.model_type,
+        "arm": arm,
+        "feature_build_id": predictor.features.build_id,
+    }
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    engine: Engine | None = None,
+    background: bool = True,
+) -> FastAPI:
+    """The service. ``background=False`` leaves polling and writing to the caller (``state.refresh``/``flush``)."""
+    owns_engine = engine is None
+    engine = engine or service_engine(settings)
+    metrics = ServiceMetrics()
+    state = ServingState(engine, settings, clock)
+    recorder = PredictionRecorder(engine, clock, on_write=lambda o, n: metrics.shadow_writes.labels(o).inc(n))
+    service = PredictionService(state, recorder, metrics)
+
+    def on_swap(snapshot: ServingSnapshot) -> None:
+        metrics.swaps.inc()
+        metrics.loaded.clear()
+        for sport, predictor in snapshot.predictors.items():
+            metrics.loaded.labels(sport, str(predictor.champion.version.id), CHAMPION_ARM).set(1)
+            if predictor.challenger is not None:
+                metrics.loaded.labels(sport, str(predictor.challenger.version.id), CHALLENGER_ARM).set(1)
+
+    state.on_swap = on_swap
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if background:
+            state.start(settings.serving.alias_poll_seconds)
+            recorder.start()
+        try:
+            yield
+        finally:
+            state.stop()
+            recorder.stop()
+            if owns_engine:
+                engine.dispose()
+
+    app = FastAPI(
+        title="betpipe prediction service",
+        version="1",
+        summary="Calibrated probabilities for scheduled events and named fixtures, from the registry's champion.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    problems.install(app)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+
+    @app.get("/health", response_model=Health, tags=["operations"])
+    async def health() -> dict[str, str]:
+        """Liveness: the process answers. Says nothing about the database or models (that is /ready)."""
+        return {"status": "ok"}
+
+    @app.get("/ready", response_model=Readiness, responses=_problems(503), tags=["operations"])
+    def ready() -> Any:
+        """Readiness: the database answers and a champion model is loaded for at least one sport."""
+        reason = state.check_database()
+        if reason is not None:
+            raise problems.not_ready(f"database unreachable ({reason})")
+        snapshot = service.snapshot()
+        sports = {
+            sport: SportStatus(
+                champion_version_id=p.champion.version.id,
+                challenger_version_id=None if p.challenger is None else p.challenger.version.id,
+                challenger_share=p.challenger_share,
+                feature_build_id=p.features.build_id,
+                scheduled_events=len(p.upcoming_records),
+                swapped_at=state.health.swapped_at.get(sport),
+            )
+            for sport, p in snapshot.predictors.items()
+        }
+        return Readiness(sports=sports)
+
+    @app.post("/predict", response_model=Prediction, responses=_problems(400, 404, 422, 503), tags=["predictions"])
+    async def predict(query: PredictQuery) -> Any:
+        """One scheduled event by id, or one fixture by teams, competition and a kickoff in the future."""
+        snapshot = service.snapshot()
+        now = clock.now()
+        if isinstance(query, EventQuery):
+            return JSONResponse(service.event(snapshot, query.event_id, now))
+        result = (await run_in_threadpool(service.fixtures, snapshot, [(0, query)], now))[0]
+        if isinstance(result, ProblemError):
+            raise result
+        return JSONResponse(result)
+
+    @app.post("/predict/batch", response_model=BatchResponse, responses=_problems(400, 422, 503), tags=["predictions"])
+    def predict_batch(request: BatchRequest, raw: Request) -> Any:
+        """Many queries at once (up to 20,000); one bad query gets its own problem and does not fail the rest."""
+        snapshot = service.snapshot()
+        now = clock.now()
+        results: dict[int, dict[str, Any] | ProblemError] = {}
+        fixtures: list[tuple[int, FixtureQuery]] = []
+        for index, query in enumerate(request.queries):
+            if isinstance(query, EventQuery):
+                try:
+                    results[index] = service.event(snapshot, query.event_id, now)
+                except ProblemError as error:
+                    results[index] = error
+            else:
+                fixtures.append((index, query))
+        if fixtures:
+            results.update(service.fixtures(snapshot, fixtures, now))
+        items: list[dict[str, Any]] = []
+        for index in range(len(request.queries)):
+            result = results[index]
+            if isinstance(result, ProblemError):
+                items.append({"index": index, "prediction": None, "problem": result.body(raw.url.path)})
+            else:
+                items.append({"index": index, "prediction": result, "problem": None})
+        failed = sum(1 for item in items if item["problem"] is not None)
+        return JSONResponse({"results": items, "predicted": len(items) - failed, "failed": failed})
+
+    @app.get("/models", response_model=ModelsResponse, responses=_problems(503), tags=["models"])
+    def models() -> Any:
+        """Every registered version with its aliases, and which of them this process is serving."""
+        try:
+            versions = list_versions(engine)
+        except Exception as error:
+            raise problems.not_ready(f"database unreachable ({type(error).__name__})") from error
+        serving: dict[int, str] = {}
+        snapshot = state.snapshot
+        for predictor in snapshot.predictors.values() if snapshot else ():
+            serving[predictor.champion.version.id] = CHAMPION_ARM
+            if predictor.challenger is not None:
+                serving[predictor.challenger.version.id] = CHALLENGER_ARM
+        return ModelsResponse(
+            models=[
+                ModelInfo(
+                    id=v.id,
+                    sport=v.sport,
+                    market=v.market,
+                    model_type=v.model_type,
+                    version=v.version,
+                    artifact_sha256=v.artifact_sha256,
+                    aliases=list(v.aliases),
+                    created_at=v.created_at,
+                    metrics=dict(v.metrics),
+                    serving=serving.get(v.id),  # type: ignore[arg-type]
+                )
+                for v in versions
+            ]
+        )
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def prometheus() -> Response:
+        """Prometheus text format: requests and latency per route, predictions per model version, swaps."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+__all__ = ["PredictionService", "create_app", "service_engine"]
