@@ -1,0 +1,303 @@
+"""The walk-forward simulation of one run: a simulated clock steps through the decision instants of history and, at
+each, settles what has finished, refits on the past when due, prices the events decided now and bets through the
+live money path (``betting.size_events_explained`` -> ``betting.ledger.place_bets`` with a ``PaperBook``).
+
+Only the clock and the book differ from a live run. The model is fitted on rows whose result was known (kickoff +
+the sport's duration) at or before the refit instant; an event is priced with features as known strictly before its
+decision instant; a bet is priced at the named book's pre-match quote captured at or before that instant and strictly
+before kickoff. Nothing here reads a closing price before settlement, and nothing writes outside the run's ledger.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sqlalchemy import Engine
+
+from betpipe.backtest.data import decision_features, load_events, load_prices, selections_of, valid_prices
+from betpipe.backtest.spec import BacktestSpec
+from betpipe.betting import fair_probabilities, size_events_explained
+from betpipe.betting.accounts import account_status
+from betpipe.betting.books import PaperBook
+from betpipe.betting.ledger import BetCandidate, place_bets
+from betpipe.betting.risk import RiskLimits
+from betpipe.betting.settlement import EventResult, settle_bets
+from betpipe.clock import SimulatedClock
+from betpipe.config import Settings
+from betpipe.db import make_engine
+from betpipe.db.bulk import as_utc
+from betpipe.db.schema import metadata
+from betpipe.db.schema_betting import bet_transitions, bets, risk_events, risk_state
+from betpipe.modeling import BaseProbabilityModel, default_specs, labels_from_outcome
+from betpipe.odds import remove_margin
+from betpipe.sports import sport_rules
+
+__all__ = ["RunResult", "ledger_engine", "read_bets", "run"]
+
+
+@dataclass
+class RunResult:
+    spec: BacktestSpec
+    account: str
+    bets: pl.DataFrame  # report.BETS_SCHEMA, one row per bet the ledger placed or rejected
+    no_bet: dict[str, int]  # events or selections left unbet before the ledger, by reason
+    refits: int
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def ledger_engine(path: Path) -> Engine:
+    """A fresh SQLite ledger holding only the betting tables (no events: ``bets.event_id`` has no foreign key)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{path}")
+    metadata.create_all(engine, tables=[bets, bet_transitions, risk_state, risk_events])
+    return engine
+
+
+def run_limits(spec: BacktestSpec, settings: Settings) -> RiskLimits:
+    """The live limits from configuration, with the run's bankroll and price-age rule, then the spec's overrides."""
+    base = replace(
+        RiskLimits.from_settings(settings),
+        starting_bankroll=spec.bankroll,
+        max_price_age_seconds=spec.max_price_age_hours * 3600.0,
+    )
+    overrides: dict[str, Any] = {}
+    for name, text in spec.limits.items():
+        current = getattr(base, name)
+        overrides[name] = type(current)(text) if not isinstance(current, Decimal) else Decimal(text)
+    return replace(base, **overrides)
+
+
+def _model(spec: BacktestSpec) -> BaseProbabilityModel:
+    specs = {s.name: s for s in default_specs(spec.sport) if not s.anchor}
+    model = specs[spec.model].build()
+    if "seed" in model.get_params(deep=False):
+        model.set_params(seed=spec.seed)
+    return model
+
+
+def _fair_market(frame: pl.DataFrame, prefix: str, names: tuple[str, ...]) -> np.ndarray[Any, Any]:
+    """Margin-free (multiplicative) probabilities of ``prefix_*`` prices; NaN rows where a price is missing/<= 1."""
+    prices = frame.select([pl.col(f"{prefix}_{n}") for n in names]).to_numpy().astype(np.float64)
+    out = np.full(prices.shape, np.nan)
+    ok = valid_prices(frame, prefix, names)
+    if ok.any():
+        out[ok] = remove_margin(prices[ok], "multiplicative")
+    return out
+
+
+def _event_result(row: dict[str, Any]) -> EventResult:
+    """A scored event is finished whatever its status text says; otherwise its status (void ones are voided)."""
+    if row["home_score"] is not None and row["away_score"] is not None:
+        return EventResult("finished", int(row["home_score"]), int(row["away_score"]))
+    return EventResult(str(row["status"]))
+
+
+def _count(no_bet: dict[str, int], reason: str, n: int) -> None:
+    if n:
+        no_bet[reason] = no_bet.get(reason, 0) + int(n)
+
+
+def _targets(spec: BacktestSpec, events: pl.DataFrame, engine: Engine) -> tuple[pl.DataFrame, dict[str, int]]:
+    """The events of the run's seasons with their prices, and why the others cannot be bet at all."""
+    in_seasons = events.filter(pl.col("season").is_between(pl.lit(spec.first_season), pl.lit(spec.last_season)))
+    prices = load_prices(
+        engine,
+        in_seasons,
+        sport=spec.sport,
+        book=spec.book,
+        sharp_book=spec.sharp_book,
+        max_price_age_hours=spec.max_price_age_hours,
+    )
+    names = selections_of(spec.sport)
+    no_bet: dict[str, int] = {}
+    if spec.evaluation_rows:
+        has_close = valid_prices(prices, "close", names)
+        _count(no_bet, "outside evaluation rows: no sharp closing price", int((~has_close).sum()))
+        prices = prices.filter(pl.Series(has_close))
+    timed = prices.get_column("decided_at").is_not_null().to_numpy()
+    _count(no_bet, f"no {spec.book} pre-match price captured before kickoff", int((~timed).sum()))
+    prices = prices.filter(pl.Series(timed))
+    priced = valid_prices(prices, "book", names)
+    _count(no_bet, f"{spec.book} price missing or <= 1", int((~priced).sum()))
+    return prices.filter(pl.Series(priced)), no_bet
+
+
+def run(spec: BacktestSpec, *, engine: Engine, settings: Settings, ledger_path: Path) -> RunResult:
+    """Walk ``spec`` forward through history and return every bet as the run's own ledger recorded it."""
+    started = time.perf_counter()
+    rules = sport_rules(spec.sport)
+    names = rules.outcomes
+    market_name = rules.prediction_market
+    k = rules.n_outcomes
+    events = load_events(engine, sport=spec.sport, competitions=spec.competitions, end=None, settings=settings)
+    targets, no_bet = _targets(spec, events, engine)
+    account = f"backtest:{spec.run_id}"
+    ledger = ledger_engine(ledger_path)
+    limits = run_limits(spec, settings)
+    policy = spec.policy()
+    seconds = {"load": time.perf_counter() - started, "fit": 0.0, "bet": 0.0, "settle": 0.0}
+    needs_model = spec.strategy != "market"
+    features = pl.DataFrame()
+    if needs_model and targets.height:
+        features = decision_features(
+            engine,
+            sport=spec.sport,
+            event_ids=targets.get_column("event_id").to_list(),
+            decided_at=targets.get_column("decided_at").to_list(),
+            settings=settings,
+        )
+    market_p = _fair_market(targets, "sharp_pre", names)
+    close_p = _fair_market(targets, "close", names)
+    played = events.filter(pl.col("outcome").is_not_null())
+    if k == 2:
+        played = played.filter(pl.col("outcome") != 1)
+    labels = labels_from_outcome(played.get_column("outcome").to_numpy(), k) if played.height else np.zeros(0)
+    known_at = played.get_column("kickoff_utc") + rules.duration
+    decided = targets.get_column("decided_at")
+    steps = decided.unique().sort().to_list()
+    result_at = targets.get_column("kickoff_utc") + rules.duration
+    settle_order = np.argsort(result_at.to_numpy(), kind="stable")
+    settled_upto = 0
+    clock = SimulatedClock(as_utc(steps[0]) if steps else as_utc(datetime(1970, 1, 1)))
+    model: BaseProbabilityModel | None = None
+    next_refit: datetime | None = None
+    refits = 0
+    bet_events: set[int] = set()
+    event_ids = targets.get_column("event_id").to_numpy()
+
+    def settle(until: datetime) -> None:
+        nonlocal settled_upto
+        upto = int(
+            np.searchsorted(result_at.to_numpy()[settle_order], np.datetime64(until.replace(tzinfo=None)), "right")
+        )
+        due = settle_order[settled_upto:upto]
+        settled_upto = max(settled_upto, upto)
+        rows = [int(r) for r in due if int(event_ids[int(r)]) in bet_events]
+        if not rows:
+            return
+        t0 = time.perf_counter()
+        sub = targets[rows]
+        results = {}
+        closing: dict[tuple[int, str, str, float], float] = {}
+        for i, row in enumerate(sub.iter_rows(named=True)):
+            event_id = int(row["event_id"])
+            results[event_id] = _event_result(row)
+            for j, name in enumerate(names):
+                p = close_p[rows[i], j]
+                if np.isfinite(p):
+                    closing[(event_id, market_name, name, 0.0)] = float(p)
+        settle_bets(ledger, account=account, results=results, closing=closing, clock=clock)
+        seconds["settle"] += time.perf_counter() - t0
+
+    for step in steps:
+        now = as_utc(step)
+        settle(now)
+        clock.advance_to(now)
+        rows = np.flatnonzero((decided == step).to_numpy())
+        p_model = None
+        if needs_model:
+            if next_refit is None or now >= next_refit:
+                t0 = time.perf_counter()
+                train = np.flatnonzero((known_at <= now).to_numpy())
+                model = _model(spec).fit(played[train], labels[train]) if train.size else None
+                next_refit = now + timedelta(days=spec.refit_days)
+                refits += 1
+                seconds["fit"] += time.perf_counter() - t0
+            if model is None:
+                _count(no_bet, "no model yet (no results known before the decision)", rows.size)
+                continue
+            p_model = model.predict_proba(features[rows])
+        t0 = time.perf_counter()
+        fair = fair_probabilities(p_model, market_p[rows], source=spec.strategy, market_weight=spec.market_weight)
+        step_rows = targets[rows]
+        prices = step_rows.select([pl.col(f"book_{n}") for n in names]).to_numpy().astype(np.float64)
+        bankroll = account_status(ledger, account, limits=limits, clock=clock).bankroll
+        sized = size_events_explained(fair, prices, bankroll, policy)
+        for code in np.unique(sized.reasons[sized.reasons > 0]):
+            i, j = (int(x[0]) for x in np.nonzero(sized.reasons == code))
+            _count(no_bet, f"sizing: {sized.reason(i, j)}", int((sized.reasons == code).sum()))
+        stakes = sized.decimal_stakes()
+        candidates = []
+        quotes: dict[tuple[int, str, str, float], Decimal] = {}
+        for i, j in zip(*np.nonzero(sized.units > 0), strict=True):
+            row = step_rows.row(int(i), named=True)
+            price = Decimal(str(prices[i, j]))
+            quotes[(int(row["event_id"]), market_name, names[j], 0.0)] = price
+            candidates.append(
+                BetCandidate(
+                    event_id=int(row["event_id"]),
+                    market=market_name,
+                    selection=names[j],
+                    line=0.0,
+                    price=price,
+                    probability=float(sized.probabilities[i, j]),
+                    stake=stakes[i, j],
+                    book=spec.book,
+                    strategy=spec.name,
+                    model_version=None,
+                    decision_time=now,
+                    competition=str(row["competition"]),
+                    kickoff=as_utc(row["kickoff_utc"]),
+                    edge=float(sized.edges[i, j]),
+                    price_time=as_utc(row["decided_at"]),
+                )
+            )
+        if candidates:
+            book = PaperBook(name=spec.book, prices=quotes, seed=spec.seed)
+            placed = place_bets(ledger, candidates, account=account, book=book, clock=clock, limits=limits)
+            bet_events.update(r.event_id for r, c in zip(candidates, placed, strict=True) if c.placed)
+        seconds["bet"] += time.perf_counter() - t0
+    if steps:
+        last = as_utc(result_at.max())  # type: ignore[arg-type]
+        clock.advance_to(max(last, clock.now()))
+        settle(clock.now())
+    frame = read_bets(ledger, account)
+    ledger.dispose()
+    seconds["total"] = time.perf_counter() - started
+    return RunResult(spec, account, frame, dict(sorted(no_bet.items())), refits, seconds)
+
+
+def read_bets(engine: Engine, account: str) -> pl.DataFrame:
+    """The account's bets back from the ledger, money from integer cents; the report's input."""
+    from betpipe.backtest.report import BETS_SCHEMA
+
+    query = (
+        "SELECT id, event_id, competition, selection, price_e4, stake_cents, probability, edge, state, pnl_cents, "
+        "clv, decision_time, kickoff, settled_at, reason FROM bets WHERE account = ? ORDER BY id"
+    )
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(query, (account,)).fetchall()
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(15)]
+    raw = {
+        "bet_id": columns[0],
+        "event_id": columns[1],
+        "competition": columns[2],
+        "selection": columns[3],
+        "price": [v / 10_000 for v in columns[4]],
+        "stake": [v / 100 for v in columns[5]],
+        "probability": columns[6],
+        "edge": columns[7],
+        "state": columns[8],
+        "pnl": [None if v is None else v / 100 for v in columns[9]],
+        "clv": columns[10],
+        "decided_at": columns[11],
+        "kickoff_utc": columns[12],
+        "settled_at": columns[13],
+    }
+    frame = pl.DataFrame({k: pl.Series(k, list(v), strict=False) for k, v in raw.items()})
+    out = []
+    for name, dtype in BETS_SCHEMA.items():
+        column = frame.get_column(name)
+        if isinstance(dtype, pl.Datetime):
+            column = column.cast(pl.Utf8).str.to_datetime(time_unit="us").dt.replace_time_zone("UTC")
+        out.append(column.cast(dtype).alias(name))
+    reasons = pl.Series("reason", list(columns[14]), dtype=pl.Utf8)
+    return pl.DataFrame(out).with_columns(reasons)

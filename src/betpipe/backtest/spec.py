@@ -1,0 +1,103 @@
+"""What one backtest run is: a frozen, JSON-round-trippable description (competitions, seasons, book, strategy,
+staking, refits, seed), so a run can be shipped to a Dask worker as text and named by a content hash.
+
+Validation only; this module never reads data or runs anything. A run's id is a hash of its JSON, so the same spec
+always writes the same ledger account and the same output file, whichever process runs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, replace
+from decimal import Decimal
+from typing import Any, Literal
+
+from betpipe.betting.policy import StakingPolicy
+
+__all__ = ["MODELS", "STRATEGIES", "BacktestSpec", "Strategy"]
+
+Strategy = Literal["model", "market", "blend"]
+STRATEGIES: tuple[str, ...] = ("model", "market", "blend")
+# Models the walk-forward refits (names of ``betpipe.modeling.default_specs``); none of them needs market features,
+# which the backtest deliberately does not hand to a model (its market leg is the sharp book's own price).
+MODELS: tuple[str, ...] = ("elo_logit", "elo_features", "gbm", "dixon_coles", "base_rates")
+
+
+@dataclass(frozen=True)
+class BacktestSpec:
+    """One independent run. ``market_weight`` is the weight on the market in the blend (1 = the market alone).
+
+    ``evaluation_rows`` keeps only events that have a sharp closing price (EVALUATION.md's rows, so CLV exists for
+    every bet); it selects rows by data availability, never by an outcome.
+    """
+
+    competitions: tuple[str, ...]
+    first_season: str
+    last_season: str
+    sport: str = "soccer"
+    book: str = "bet365"
+    sharp_book: str = "pinnacle"
+    strategy: Strategy = "blend"
+    model: str = "elo_logit"
+    staking: str = "kelly:0.25"
+    min_edge: float = 0.02
+    market_weight: float = 0.5
+    refit_days: float = 30.0
+    max_price_age_hours: float = 96.0
+    seed: int = 0
+    bankroll: Decimal = Decimal("1000.00")
+    evaluation_rows: bool = True
+    limits: dict[str, str] = field(default_factory=dict)  # RiskLimits field -> value (text), over the defaults
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "competitions", tuple(self.competitions))
+        object.__setattr__(self, "bankroll", Decimal(str(self.bankroll)))
+        if not self.competitions:
+            raise ValueError("a backtest needs at least one competition")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        if self.strategy != "market" and self.model not in MODELS:
+            raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if self.first_season > self.last_season:
+            raise ValueError(f"first season {self.first_season} is after the last {self.last_season}")
+        if not 0.0 <= self.market_weight <= 1.0:
+            raise ValueError(f"market weight must be in [0, 1]; got {self.market_weight}")
+        if self.refit_days <= 0:
+            raise ValueError(f"refit_days must be > 0; got {self.refit_days}")
+        if self.bankroll <= 0:
+            raise ValueError(f"bankroll must be > 0; got {self.bankroll}")
+        self.policy()  # a bad staking text fails here, before any work
+
+    def policy(self) -> StakingPolicy:
+        return StakingPolicy.parse(self.staking, min_edge=self.min_edge)
+
+    @property
+    def name(self) -> str:
+        """A readable strategy name for tables and the ledger's ``strategy`` column."""
+        if self.label:
+            return self.label
+        head = "market" if self.strategy == "market" else f"{self.strategy}:{self.model}"
+        if self.strategy == "blend":
+            head += f"@{self.market_weight:g}"
+        return f"{head}|{self.book}|{self.staking}|t={self.min_edge:g}"
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["competitions"] = list(self.competitions)
+        data["bankroll"] = str(self.bankroll)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> BacktestSpec:
+        return cls(**{**data, "competitions": tuple(data["competitions"]), "bankroll": Decimal(data["bankroll"])})
+
+    @property
+    def run_id(self) -> str:
+        text = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def split(self) -> list[BacktestSpec]:
+        """One run per competition: independent bankrolls and ledgers, so they can run anywhere in parallel."""
+        return [replace(self, competitions=(c,)) for c in self.competitions]

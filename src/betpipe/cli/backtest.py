@@ -1,0 +1,70 @@
+"""``betpipe backtest``: a walk-forward backtest of one or more strategies on the stored history, on Dask.
+
+Thin: parses options into ``BacktestSpec``s, calls ``betpipe.backtest.run_many`` + ``write_reports``, prints the
+summary table and where the JSON and HTML reports are. Never computes a figure itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from betpipe.cli._common import console, fail_clearly, settings
+
+
+def _ci(value: dict[str, float] | None, scale: float = 100.0) -> str:
+    if value is None:
+        return "-"
+    return f"{value['mean'] * scale:+.2f} [{value['low'] * scale:+.2f}, {value['high'] * scale:+.2f}]"
+
+
+def backtest(
+    competition: list[str] = typer.Option(..., "--competition", "-c", help="Competition code(s), e.g. E0; repeat."),
+    first: str = typer.Option(..., "--from", help="First season, e.g. 2015-2016."),
+    last: str = typer.Option(..., "--to", help="Last season, e.g. 2022-2023."),
+    book: str = typer.Option("bet365", help="The one executable book to bet at (never an aggregate)."),
+    sharp_book: str = typer.Option("pinnacle", help="Sharp book: market leg (pre-match) and CLV benchmark (close)."),
+    staking: str = typer.Option("kelly:0.25", help="Staking policy, e.g. kelly:0.25, 'flat:1,simultaneous'."),
+    strategy: list[str] = typer.Option(["blend"], help="model | market | blend; repeat to compare strategies."),
+    model: str = typer.Option("elo_logit", help="Model refitted walk-forward (elo_logit, gbm, dixon_coles, ...)."),
+    market_weight: float = typer.Option(0.5, help="Blend: weight on the market in the log-linear pool."),
+    refit_days: float = typer.Option(30.0, help="Refit the model on the past every this many days."),
+    min_edge: float = typer.Option(0.02, help="Bet only when p x price - 1 exceeds this."),
+    out: Path = typer.Option(Path("backtest-report"), help="Directory for JSON, HTML and per-run ledgers."),
+    scheduler: str | None = typer.Option(None, help="Address of an existing Dask scheduler (default: a local one)."),
+    in_process: bool = typer.Option(False, "--in-process", help="Run in this process, without Dask."),
+    seed: int = typer.Option(0, help="Seed of the paper book and the models."),
+    sport: str = typer.Option("soccer", help="Sport of the competitions."),
+) -> None:
+    """Walk-forward backtest at one book's pre-match prices; CLV against the sharp book's margin-free close."""
+    from betpipe.backtest import BacktestSpec, run_many, write_reports
+
+    with fail_clearly(ValueError, LookupError):
+        specs = [
+            BacktestSpec(
+                competitions=tuple(competition), first_season=first, last_season=last, sport=sport, book=book,
+                sharp_book=sharp_book, strategy=name, model=model, staking=staking, min_edge=min_edge,  # type: ignore[arg-type]
+                market_weight=market_weight, refit_days=refit_days, seed=seed,
+            )
+            for name in strategy
+        ]  # fmt: skip
+        results = run_many(
+            specs, settings=settings(), out_dir=out, executor="inprocess" if in_process else "local",
+            scheduler=scheduler,
+        )  # fmt: skip
+        reports = write_reports(results, out_dir=out)
+    table = Table(title=f"backtest {', '.join(competition)} {first}..{last} at {book}")
+    for column in ("strategy", "bets", "turnover", "yield %", "ROI %", "mean CLV %", "CLV>0", "max DD", "hit"):
+        table.add_column(column, justify="left" if column == "strategy" else "right")
+    for report in reports:
+        s = report.summary
+        table.add_row(
+            report.name, str(s["bets"]), f"{s['turnover']:.2f}", _ci(s["yield"]), _ci(s["roi"]), _ci(s["mean_clv"]),
+            "-" if s["clv_positive_share"] is None else f"{s['clv_positive_share']:.1%}",
+            f"{s['max_drawdown']:.1%}", "-" if s["hit_rate"] is None else f"{s['hit_rate']:.1%}",
+        )  # fmt: skip
+    console.print(table)
+    for report in reports:
+        console.print(f"{report.name}: HTML report {report.html_path}  JSON {report.json_path}")
