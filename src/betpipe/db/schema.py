@@ -249,5 +249,8 @@ api_requests = Table(
     Column("error", Text, nullable=True),
 )
 
+from betpipe.db import schema_betting as _schema_betting  # noqa: E402,F401
 from betpipe.db import schema_features as _schema_features  # noqa: E402,F401
+from betpipe.db import schema_jobs as _schema_jobs  # noqa: E402,F401
+from betpipe.db import schema_monitoring as _schema_monitoring  # noqa: E402,F401
 from betpipe.db import schema_registry as _schema_registry  # noqa: E402,F401

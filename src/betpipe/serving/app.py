@@ -332,6 +332,12 @@ def create_app(
             ]
         )
 
+    from betpipe.serving.betting import install_betting_routes  # /opportunities, /bets (issue 10)
+
+    install_betting_routes(
+        app, engine=engine, settings=settings, clock=clock, state=state, metrics=metrics, problem_responses=_problems
+    )
+
     @app.get("/metrics", tags=["operations"], response_class=Response)
     def prometheus() -> Response:
         """Prometheus text format: requests and latency per route, predictions per model version, swaps."""

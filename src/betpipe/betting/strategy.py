@@ -1,0 +1,156 @@
+"""The one betting decision the live run, the service's /opportunities and the backtest share: priced events in,
+``BetCandidate``s (and why every other selection got no bet) out.
+
+Pure: no database, no book, no wall clock. The caller passes the instant it decides at (its clock's now), the
+bankroll and the fair-probability inputs; only the clock and the book differ between live and backtest. The decision
+instant of a bet is the capture instant of the price it is taken at, never "now", so a rerun after a crash decides
+the same bet with the same ledger idempotency key. Must never bet a price captured after ``now`` or at/after kickoff,
+a stale price, a price <= 1, or a probability row that is not a distribution (each becomes a counted reason).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+from numpy.typing import NDArray
+
+from betpipe.betting.ledger import BetCandidate
+from betpipe.betting.policy import StakingPolicy
+from betpipe.betting.pricing import FairSource, fair_probabilities
+from betpipe.betting.sizing import SizedEvents, size_events_explained
+from betpipe.clock import as_utc_instant
+from betpipe.db import as_utc
+
+__all__ = ["PRICE_TIME_COLUMN", "Decision", "Strategy", "decide", "quotes_of"]
+
+PRICE_TIME_COLUMN = "decided_at"
+"""The instant the row's book prices were captured: the decision instant of any bet on it (the backtest's column)."""
+
+FloatArray = NDArray[np.float64]
+QuoteKey = tuple[int, str, str, float]
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """How to bet: where fair probabilities come from, how to stake, at which book, under which ledger name."""
+
+    name: str
+    source: FairSource
+    policy: StakingPolicy
+    book: str
+    market: str  # the prediction market of the sport, e.g. "1x2"
+    outcomes: tuple[str, ...]  # its selections in the probability columns' order
+    market_weight: float = 0.5
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Candidates to hand to ``place_bets`` (in event-row order), the counted no-bet reasons, and the sizing."""
+
+    candidates: list[BetCandidate]
+    no_bet: dict[str, int] = field(default_factory=dict)
+    sized: SizedEvents | None = None
+
+    def quotes(self) -> dict[QuoteKey, Decimal]:
+        """What a ``PaperBook`` should quote for each candidate: the price it was decided at."""
+        return quotes_of(self.candidates)
+
+
+def quotes_of(candidates: list[BetCandidate]) -> dict[QuoteKey, Decimal]:
+    return {(c.event_id, c.market, c.selection, float(c.line)): c.price for c in candidates}
+
+
+def _count(no_bet: dict[str, int], reason: str, n: int) -> None:
+    if n:
+        no_bet[reason] = no_bet.get(reason, 0) + int(n)
+
+
+def _usable_rows(
+    events: pl.DataFrame, now: datetime, max_price_age: timedelta | None, no_bet: dict[str, int]
+) -> NDArray[np.bool_]:
+    """Rows whose price was known at ``now``, is fresh enough and precedes kickoff; the rest counted by reason."""
+    now_us = np.datetime64(as_utc_instant(now).replace(tzinfo=None), "us")
+    priced_at = events.get_column(PRICE_TIME_COLUMN).dt.replace_time_zone(None).cast(pl.Datetime("us")).to_numpy()
+    kickoff = events.get_column("kickoff_utc").dt.replace_time_zone(None).cast(pl.Datetime("us")).to_numpy()
+    missing = np.isnat(priced_at)
+    _count(no_bet, "no pre-match price captured before kickoff", int(missing.sum()))
+    with np.errstate(invalid="ignore"):
+        future = ~missing & (priced_at > now_us)
+        started = ~missing & ~future & (kickoff <= now_us)
+        late = ~missing & ~future & ~started & (priced_at >= kickoff)
+    _count(no_bet, "price captured after the decision instant", int(future.sum()))
+    _count(no_bet, "kicked off before the decision", int(started.sum()))
+    _count(no_bet, "price captured at or after kickoff", int(late.sum()))
+    ok = ~(missing | future | started | late)
+    if max_price_age is not None:
+        stale = ok & ((now_us - priced_at) > np.timedelta64(int(max_price_age.total_seconds() * 1e6), "us"))
+        _count(no_bet, f"stale price: older than {max_price_age}", int(stale.sum()))
+        ok &= ~stale
+    return np.asarray(ok)
+
+
+def decide(
+    events: pl.DataFrame,
+    *,
+    strategy: Strategy,
+    bankroll: Decimal,
+    now: datetime,
+    model_p: npt.ArrayLike | None = None,
+    market_p: npt.ArrayLike | None = None,
+    model_version: int | None = None,
+    max_price_age: timedelta | None = None,
+) -> Decision:
+    """Fair probabilities -> sizing -> one ``BetCandidate`` per staked selection, for the rows of ``events``.
+
+    ``events`` has ``event_id``, ``competition``, ``kickoff_utc``, ``decided_at`` (the price capture instant, aware
+    UTC) and ``book_<outcome>`` prices; ``model_p``/``market_p`` are (n, k) in ``strategy.outcomes`` order, row for
+    row (the strategy's ``source`` says which it needs). Sizing and its reasons are exactly ``size_events_explained``.
+    """
+    names = strategy.outcomes
+    no_bet: dict[str, int] = {}
+    if events.height == 0:
+        return Decision([], no_bet, None)
+    ok = _usable_rows(events, now, max_price_age, no_bet)
+    rows = np.flatnonzero(ok)
+    if rows.size == 0:
+        return Decision([], no_bet, None)
+    model = None if model_p is None else np.asarray(model_p, dtype=np.float64)[rows]
+    market = None if market_p is None else np.asarray(market_p, dtype=np.float64)[rows]
+    fair = fair_probabilities(model, market, source=strategy.source, market_weight=strategy.market_weight)
+    chosen = events[rows.tolist()]
+    prices = chosen.select([pl.col(f"book_{n}") for n in names]).to_numpy().astype(np.float64)
+    sized = size_events_explained(fair, prices, bankroll, strategy.policy)
+    for code in np.unique(sized.reasons[sized.reasons > 0]):
+        i, j = (int(x[0]) for x in np.nonzero(sized.reasons == code))
+        _count(no_bet, f"sizing: {sized.reason(i, j)}", int((sized.reasons == code).sum()))
+    stakes = sized.decimal_stakes()
+    candidates: list[BetCandidate] = []
+    for i, j in zip(*np.nonzero(sized.units > 0), strict=True):
+        row: dict[str, Any] = chosen.row(int(i), named=True)
+        decided_at = as_utc(row[PRICE_TIME_COLUMN])
+        candidates.append(
+            BetCandidate(
+                event_id=int(row["event_id"]),
+                market=strategy.market,
+                selection=names[j],
+                line=0.0,
+                price=Decimal(str(prices[i, j])),
+                probability=float(sized.probabilities[i, j]),
+                stake=stakes[i, j],
+                book=strategy.book,
+                strategy=strategy.name,
+                model_version=model_version,
+                decision_time=decided_at,
+                competition=str(row["competition"]),
+                kickoff=as_utc(row["kickoff_utc"]),
+                edge=float(sized.edges[i, j]),
+                price_time=decided_at,
+            )
+        )
+    return Decision(candidates, no_bet, sized)

@@ -1,0 +1,308 @@
+"""The live betting run and the service's /opportunities: upcoming events priced at the configured book's latest
+pre-match quote known now, fair probabilities from the champion and/or the sharp book, ``betting.strategy.decide``,
+then ``place_bets`` (or, for a dry run, the same risk controls without writing).
+
+Only the clock and the book differ from the backtest: the decision, sizing, risk and ledger code are the same calls.
+Must never bet a price captured after the clock's now or at/after kickoff, never quote an aggregate book, and never
+write to the ledger on a dry run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sqlalchemy import Engine, select
+
+from betpipe.betting.accounts import RiskRow, account_status, load_exposure
+from betpipe.betting.books import Book, PaperBook
+from betpipe.betting.ledger import BetCandidate, PlacementResult, _input_violation, place_bets
+from betpipe.betting.policy import StakingPolicy
+from betpipe.betting.risk import RiskLimits, first_violation
+from betpipe.betting.strategy import PRICE_TIME_COLUMN, Decision, Strategy, decide
+from betpipe.clock import Clock, as_utc_instant
+from betpipe.config import Settings
+from betpipe.db.bulk import as_utc
+from betpipe.db.schema import bookmakers, competitions, events, odds_snapshots
+from betpipe.db.schema_betting import bets
+from betpipe.odds import remove_margin
+from betpipe.registry import ModelCache, RegistryError
+from betpipe.serving.features import load_feature_snapshot
+from betpipe.serving.predict import SportPredictor
+from betpipe.sports import sport_rules
+
+__all__ = [
+    "BettingRun",
+    "Opportunities",
+    "betting_run",
+    "dry_run_checks",
+    "live_strategy",
+    "next_matchday_eve",
+    "opportunities",
+]
+
+PRE_MATCH_KINDS = ("opening", "live")  # football-data / sample pre-match, The Odds API before kickoff
+
+
+def live_strategy(settings: Settings, *, book: str | None = None) -> Strategy:
+    """The configured live strategy; its name (the ledger's ``strategy``) spells out what decided the bet."""
+    p = settings.pipeline
+    rules = sport_rules(p.sport)
+    book = book or p.book
+    head = "market" if p.strategy == "market" else f"{p.strategy}:champion"
+    if p.strategy == "blend":
+        head += f"@{p.market_weight:g}"
+    return Strategy(
+        name=f"live:{head}|{book}|{p.staking}|t={p.min_edge:g}",
+        source=p.strategy,  # type: ignore[arg-type]
+        policy=StakingPolicy.parse(p.staking, min_edge=p.min_edge),
+        book=book,
+        market=rules.prediction_market,
+        outcomes=rules.outcomes,
+        market_weight=p.market_weight,
+    )
+
+
+def latest_prices(
+    engine: Engine, *, sport: str, books: Sequence[str], now: datetime, competitions_: Sequence[str] = ()
+) -> pl.DataFrame:
+    """Per (scheduled event after ``now``, book): the latest complete pre-match market captured at or before ``now``
+    and before kickoff. Columns: event_id, competition, kickoff_utc, book, decided_at, one column per outcome."""
+    rules = sport_rules(sport)
+    names = rules.outcomes
+    now = as_utc_instant(now)
+    query = (
+        select(
+            events.c.id,
+            competitions.c.code,
+            events.c.kickoff_utc,
+            bookmakers.c.key,
+            odds_snapshots.c.captured_at,
+            odds_snapshots.c.selection,
+            odds_snapshots.c.price,
+        )
+        .select_from(
+            odds_snapshots.join(events, events.c.id == odds_snapshots.c.event_id)
+            .join(competitions, competitions.c.id == events.c.competition_id)
+            .join(bookmakers, bookmakers.c.id == odds_snapshots.c.bookmaker_id)
+        )
+        .where(
+            events.c.sport == sport,
+            events.c.status == "scheduled",
+            events.c.kickoff_utc > now,
+            odds_snapshots.c.market == rules.prediction_market,
+            odds_snapshots.c.kind.in_(PRE_MATCH_KINDS),
+            odds_snapshots.c.captured_at <= now,
+            odds_snapshots.c.line == 0,
+            bookmakers.c.key.in_(list(books)),
+            bookmakers.c.is_aggregate.is_(False),
+        )
+    )
+    if competitions_:
+        query = query.where(competitions.c.code.in_(list(competitions_)))
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    schema = ["event_id", "competition", "kickoff_utc", "book", "decided_at", "selection", "price"]
+    if not rows:
+        empty: dict[str, pl.DataType] = {"event_id": pl.Int64(), "competition": pl.Utf8(), "book": pl.Utf8()}
+        empty |= {"kickoff_utc": pl.Datetime("us", "UTC"), "decided_at": pl.Datetime("us", "UTC")}
+        empty |= {n: pl.Float64() for n in names}
+        return pl.DataFrame(schema=empty).select("event_id", "competition", "kickoff_utc", "book", "decided_at", *names)
+    frame = pl.DataFrame(
+        [(int(r[0]), r[1], as_utc(r[2]), r[3], as_utc(r[4]), r[5], float(r[6])) for r in rows],
+        schema=schema,
+        orient="row",
+    ).with_columns(pl.col("kickoff_utc", "decided_at").dt.cast_time_unit("us").dt.convert_time_zone("UTC"))
+    frame = frame.filter(pl.col("decided_at") < pl.col("kickoff_utc"), pl.col("selection").is_in(list(names)))
+    wide = frame.pivot(
+        on="selection", index=["event_id", "competition", "kickoff_utc", "book", "decided_at"], values="price"
+    )
+    for name in names:
+        if name not in wide.columns:
+            wide = wide.with_columns(pl.lit(None, dtype=pl.Float64).alias(name))
+    complete = wide.filter(pl.all_horizontal(pl.col(n).is_not_null() for n in names))
+    return (
+        complete.sort("event_id", "book", "decided_at")
+        .group_by("event_id", "book", maintain_order=True)
+        .last()
+        .select("event_id", "competition", "kickoff_utc", "book", "decided_at", *names)
+    )
+
+
+def next_matchday_eve(engine: Engine, sport: str, *, lead: timedelta = timedelta(hours=1)) -> datetime | None:
+    """``lead`` before the earliest scheduled kickoff in the store: "now" for replaying stored data (the demo)."""
+    from sqlalchemy import func
+
+    with engine.connect() as conn:
+        first = conn.execute(
+            select(func.min(events.c.kickoff_utc)).where(events.c.sport == sport, events.c.status == "scheduled")
+        ).scalar()
+    return None if first is None else as_utc(first) - lead
+
+
+@dataclass(frozen=True)
+class Opportunities:
+    """What the strategy would bet now, with the inputs it decided on."""
+
+    strategy: Strategy
+    decision: Decision
+    model_version: int | None
+    events: pl.DataFrame  # the priced rows ``decide`` saw (event_id, competition, kickoff_utc, decided_at, book_*)
+    now: datetime
+    notes: list[str] = field(default_factory=list)
+
+
+def _fair_market(frame: pl.DataFrame, names: Sequence[str]) -> np.ndarray[Any, Any]:
+    prices = frame.select([pl.col(f"sharp_{n}") for n in names]).to_numpy().astype(np.float64)
+    out = np.full(prices.shape, np.nan)
+    ok = np.isfinite(prices).all(axis=1) & (prices > 1.0).all(axis=1)
+    if ok.any():
+        out[ok] = remove_margin(prices[ok], "multiplicative")
+    return out
+
+
+def _champion(engine: Engine, settings: Settings, sport: str) -> SportPredictor | None:
+    features = load_feature_snapshot(engine, sport, settings)
+    if features is None:
+        return None
+    champion = ModelCache(engine, settings).get_champion(sport, sport_rules(sport).prediction_market)
+    return SportPredictor.build(features, champion)
+
+
+def opportunities(
+    engine: Engine,
+    settings: Settings,
+    clock: Clock,
+    *,
+    competition: str | None = None,
+    predictor: SportPredictor | None = None,
+    bankroll_account: str | None = None,
+) -> Opportunities:
+    """Priced and sized candidates for every upcoming event (no risk check, nothing written).
+
+    ``predictor`` (the service passes its loaded one) avoids loading the champion; without it the registry's is
+    loaded when the strategy needs a model.
+    """
+    p = settings.pipeline
+    strategy = live_strategy(settings)
+    rules = sport_rules(p.sport)
+    names = rules.outcomes
+    now = as_utc_instant(clock.now())
+    notes: list[str] = []
+    wanted = [competition] if competition else list(p.competitions)
+    prices = latest_prices(engine, sport=p.sport, books=[strategy.book, p.sharp_book], now=now, competitions_=wanted)
+    book_rows = prices.filter(pl.col("book") == strategy.book).select(
+        "event_id", "competition", "kickoff_utc", pl.col("decided_at").alias(PRICE_TIME_COLUMN),
+        *[pl.col(n).alias(f"book_{n}") for n in names],
+    )  # fmt: skip
+    sharp = prices.filter(pl.col("book") == p.sharp_book).select(
+        "event_id", pl.col("decided_at").alias("sharp_at"), *[pl.col(n).alias(f"sharp_{n}") for n in names]
+    )
+    frame = book_rows.join(sharp, on="event_id", how="left").sort("kickoff_utc", "event_id")
+    max_age = timedelta(seconds=RiskLimits.from_settings(settings).max_price_age_seconds)
+    if frame.height:  # a sharp price older than the limit at the decision instant is no market view at all
+        stale = (pl.col(PRICE_TIME_COLUMN) - pl.col("sharp_at")) > pl.duration(seconds=max_age.total_seconds())
+        future = pl.col("sharp_at") > pl.col(PRICE_TIME_COLUMN)
+        frame = frame.with_columns(
+            [pl.when(stale | future).then(None).otherwise(pl.col(f"sharp_{n}")).alias(f"sharp_{n}") for n in names]
+        )
+    model_p: np.ndarray[Any, Any] | None = None
+    model_version: int | None = None
+    if strategy.source != "market" and frame.height:
+        if predictor is None:
+            try:
+                predictor = _champion(engine, settings, p.sport)
+            except RegistryError as error:
+                notes.append(str(error))
+        if predictor is None:
+            notes.append("no champion model with a feature build: no model probabilities, no bets")
+            return Opportunities(strategy, Decision([], {"no champion model": frame.height}), None, frame, now, notes)
+        model_version = predictor.champion.version.id
+        row_of = predictor.features.row_of_event
+        ids = frame.get_column("event_id").to_list()
+        known = np.array([i in row_of for i in ids], dtype=bool)
+        if not known.all():
+            notes.append(f"{int((~known).sum())} priced event(s) not in the feature build: run `features build`")
+            frame = frame.filter(pl.Series(known))
+            ids = [i for i, k in zip(ids, known, strict=True) if k]
+        rows = np.array([row_of[i] for i in ids], dtype=np.int64)
+        model_p = predictor.upcoming_proba[model_version][rows] if rows.size else np.empty((0, len(names)))
+    market_p = _fair_market(frame, names) if frame.height else np.empty((0, len(names)))
+    account = bankroll_account or p.account
+    bankroll = account_status(engine, account, limits=RiskLimits.from_settings(settings), clock=clock).bankroll
+    decision = decide(
+        frame,
+        strategy=strategy,
+        bankroll=bankroll,
+        now=now,
+        model_p=model_p,
+        market_p=market_p,
+        model_version=model_version,
+        max_price_age=max_age,
+    )
+    return Opportunities(strategy, decision, model_version, frame, now, notes)
+
+
+def dry_run_checks(
+    engine: Engine, candidates: Sequence[BetCandidate], *, account: str, limits: RiskLimits, clock: Clock
+) -> list[str | None]:
+    """Per candidate: why ``place_bets`` would reject it now (input, risk control, already in the ledger), or None.
+
+    The same controls in the same order against the same running exposure, read without the account lock and
+    without writing: an answer for display, not a reservation (``place_bets`` re-checks under the lock).
+    """
+    status = account_status(engine, account, limits=limits, clock=clock)
+    row = RiskRow(account, status.halted, status.halted_reason, status.halted_at)
+    now = as_utc_instant(clock.now())
+    keys = [c.key_for(account) for c in candidates]
+    out: list[str | None] = []
+    with engine.connect() as conn:
+        state = load_exposure(conn, row, now)
+        recorded = set(conn.execute(select(bets.c.idempotency_key).where(bets.c.idempotency_key.in_(keys))).scalars())
+    for candidate, key in zip(candidates, keys, strict=True):
+        if key in recorded:
+            out.append("already in the ledger (same decision)")
+            continue
+        violation = _input_violation(candidate, limits) or first_violation(candidate, state, limits)
+        if violation is None:
+            state.add(candidate.event_id, candidate.competition, candidate.stake)
+        out.append(None if violation is None else violation.reason)
+    return out
+
+
+@dataclass(frozen=True)
+class BettingRun:
+    opportunities: Opportunities
+    placements: list[PlacementResult]  # empty on a dry run
+    checks: list[str | None]  # dry run: why each candidate would be rejected (None: it would be placed)
+    dry_run: bool
+
+    @property
+    def placed(self) -> int:
+        return sum(1 for r in self.placements if r.placed and not r.duplicate)
+
+
+def betting_run(
+    engine: Engine,
+    settings: Settings,
+    clock: Clock,
+    *,
+    competition: str | None = None,
+    dry_run: bool = False,
+    book: Book | None = None,
+) -> BettingRun:
+    """One live betting run: decide, then place through the ledger (a rerun places nothing twice)."""
+    found = opportunities(engine, settings, clock, competition=competition)
+    candidates = found.decision.candidates
+    limits = RiskLimits.from_settings(settings)
+    account = settings.pipeline.account
+    if dry_run or not candidates:
+        checks = dry_run_checks(engine, candidates, account=account, limits=limits, clock=clock) if candidates else []
+        return BettingRun(found, [], checks, dry_run)
+    book = book or PaperBook(name=found.strategy.book, prices=found.decision.quotes())
+    placements = place_bets(engine, candidates, account=account, book=book, clock=clock, limits=limits)
+    return BettingRun(found, placements, [], False)

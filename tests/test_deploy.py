@@ -1,0 +1,70 @@
+"""The deployment files: ``docker compose config`` accepts compose.yaml (when docker with the compose plugin is
+present), and every ``BETPIPE_*`` setting compose passes names a real setting, so a typo cannot silently fall back
+to a default in production."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from betpipe.config import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+COMPOSE = REPO / "compose.yaml"
+ENV = {"BETPIPE_API_TOKEN": "compose-check", "POSTGRES_PASSWORD": "compose-check"}
+
+
+def _compose_available() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+def test_docker_compose_config_accepts_the_compose_file() -> None:
+    if not _compose_available():
+        pytest.skip("docker with the compose plugin is not installed: `docker compose config` not run")
+    result = subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"],
+        env={**os.environ, **ENV},
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def _setting_exists(name: str) -> bool:
+    path = name.removeprefix("BETPIPE_").lower().split("__")
+    model: Any = Settings
+    for part in path:
+        fields = getattr(model, "model_fields", None)
+        if fields is None or part not in fields:
+            return False
+        model = fields[part].annotation
+    return True
+
+
+def test_compose_runs_postgres_the_service_and_the_scheduler_with_real_settings() -> None:
+    spec = yaml.safe_load(COMPOSE.read_text())
+    services = spec["services"]
+    assert {"postgres", "migrate", "service", "scheduler"} <= set(services)
+    assert services["service"]["command"][0] == "serve"
+    assert services["scheduler"]["command"] == ["run"]
+    assert services["migrate"]["command"] == ["db", "upgrade"]
+    for name in ("service", "scheduler", "migrate"):
+        environment = services[name]["environment"]
+        assert environment["BETPIPE_DATABASE_URL"].startswith("postgresql+psycopg://")
+        unknown = [key for key in environment if key.startswith("BETPIPE_") and not _setting_exists(key)]
+        assert unknown == [], f"{name}: {unknown} are not betpipe settings"
+    assert "BETPIPE_SERVING__API_TOKEN" in services["service"]["environment"]
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "FROM python:3.11-slim" in dockerfile
+    assert "requirements.lock" in dockerfile
