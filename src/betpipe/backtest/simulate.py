@@ -1,6 +1,7 @@
 """The walk-forward simulation of one run: a simulated clock steps through the decision instants of history and, at
 each, settles what has finished, refits on the past when due, prices the events decided now and bets through the
-live money path (``betting.size_events_explained`` -> ``betting.ledger.place_bets`` with a ``PaperBook``).
+live money path (``betting.strategy.decide`` -> ``betting.ledger.place_bets`` with a ``PaperBook``), the very
+functions the live betting run calls.
 
 Only the clock and the book differ from a live run. The model is fitted on rows whose result was known (kickoff +
 the sport's duration) at or before the refit instant; an event is priced with features as known strictly before its
@@ -23,12 +24,12 @@ from sqlalchemy import Engine
 
 from betpipe.backtest.data import decision_features, load_events, load_prices, selections_of, valid_prices
 from betpipe.backtest.spec import BacktestSpec
-from betpipe.betting import fair_probabilities, size_events_explained
 from betpipe.betting.accounts import account_status
 from betpipe.betting.books import PaperBook
-from betpipe.betting.ledger import BetCandidate, place_bets
+from betpipe.betting.ledger import place_bets
 from betpipe.betting.risk import RiskLimits
 from betpipe.betting.settlement import EventResult, settle_bets
+from betpipe.betting.strategy import Strategy, decide
 from betpipe.clock import SimulatedClock
 from betpipe.config import Settings
 from betpipe.db import make_engine
@@ -142,7 +143,15 @@ def run(spec: BacktestSpec, *, engine: Engine, settings: Settings, ledger_path: 
     account = f"backtest:{spec.run_id}"
     ledger = ledger_engine(ledger_path)
     limits = run_limits(spec, settings)
-    policy = spec.policy()
+    strategy = Strategy(
+        name=spec.name,
+        source=spec.strategy,
+        policy=spec.policy(),
+        book=spec.book,
+        market=market_name,
+        outcomes=names,
+        market_weight=spec.market_weight,
+    )
     seconds = {"load": time.perf_counter() - started, "fit": 0.0, "bet": 0.0, "settle": 0.0}
     needs_model = spec.strategy != "market"
     features = pl.DataFrame()
@@ -216,44 +225,21 @@ def run(spec: BacktestSpec, *, engine: Engine, settings: Settings, ledger_path: 
                 continue
             p_model = model.predict_proba(features[rows])
         t0 = time.perf_counter()
-        fair = fair_probabilities(p_model, market_p[rows], source=spec.strategy, market_weight=spec.market_weight)
-        step_rows = targets[rows]
-        prices = step_rows.select([pl.col(f"book_{n}") for n in names]).to_numpy().astype(np.float64)
         bankroll = account_status(ledger, account, limits=limits, clock=clock).bankroll
-        sized = size_events_explained(fair, prices, bankroll, policy)
-        for code in np.unique(sized.reasons[sized.reasons > 0]):
-            i, j = (int(x[0]) for x in np.nonzero(sized.reasons == code))
-            _count(no_bet, f"sizing: {sized.reason(i, j)}", int((sized.reasons == code).sum()))
-        stakes = sized.decimal_stakes()
-        candidates = []
-        quotes: dict[tuple[int, str, str, float], Decimal] = {}
-        for i, j in zip(*np.nonzero(sized.units > 0), strict=True):
-            row = step_rows.row(int(i), named=True)
-            price = Decimal(str(prices[i, j]))
-            quotes[(int(row["event_id"]), market_name, names[j], 0.0)] = price
-            candidates.append(
-                BetCandidate(
-                    event_id=int(row["event_id"]),
-                    market=market_name,
-                    selection=names[j],
-                    line=0.0,
-                    price=price,
-                    probability=float(sized.probabilities[i, j]),
-                    stake=stakes[i, j],
-                    book=spec.book,
-                    strategy=spec.name,
-                    model_version=None,
-                    decision_time=now,
-                    competition=str(row["competition"]),
-                    kickoff=as_utc(row["kickoff_utc"]),
-                    edge=float(sized.edges[i, j]),
-                    price_time=as_utc(row["decided_at"]),
-                )
-            )
-        if candidates:
-            book = PaperBook(name=spec.book, prices=quotes, seed=spec.seed)
-            placed = place_bets(ledger, candidates, account=account, book=book, clock=clock, limits=limits)
-            bet_events.update(r.event_id for r, c in zip(candidates, placed, strict=True) if c.placed)
+        decision = decide(
+            targets[rows.tolist()],
+            strategy=strategy,
+            bankroll=bankroll,
+            now=now,
+            model_p=p_model,
+            market_p=market_p[rows],
+        )
+        for reason, n in decision.no_bet.items():
+            _count(no_bet, reason, n)
+        if decision.candidates:
+            book = PaperBook(name=spec.book, prices=decision.quotes(), seed=spec.seed)
+            placed = place_bets(ledger, decision.candidates, account=account, book=book, clock=clock, limits=limits)
+            bet_events.update(c.event_id for c, r in zip(decision.candidates, placed, strict=True) if r.placed)
         seconds["bet"] += time.perf_counter() - t0
     if steps:
         last = as_utc(result_at.max())  # type: ignore[arg-type]
