@@ -20,6 +20,30 @@ PG_URL_ENV = "BETPIPE_TEST_DATABASE_URL"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def _hypothesis_outside_the_repository() -> None:
+    """The suite must not write into the repository: hypothesis keeps its example database and constants cache in
+    ``.hypothesis/`` of the working directory unless told otherwise, and its per-example deadline is a wall-clock
+    assertion that fails on a busy CI box. ``HYPOTHESIS_STORAGE_DIRECTORY`` still wins when set."""
+    from hypothesis import HealthCheck, settings
+    from hypothesis.configuration import set_hypothesis_home_dir
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    from betpipe import user_cache_dir
+
+    home = Path(os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY") or user_cache_dir() / "hypothesis")
+    set_hypothesis_home_dir(home)
+    settings.register_profile(
+        "betpipe",
+        database=DirectoryBasedExampleDatabase(home / "examples"),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    settings.load_profile("betpipe")
+
+
+_hypothesis_outside_the_repository()
+
+
 def _shared_data_dir() -> Path:
     configured = os.environ.get("BETPIPE_SHARED_DATA")
     return Path(configured) if configured else REPO_ROOT.parent / "shared" / "data"

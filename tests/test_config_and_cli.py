@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from betpipe.cli import app
-from betpipe.config import load_settings
+from betpipe.config import load_settings, mask_url
 
 runner = CliRunner()
 
@@ -63,8 +64,50 @@ def test_db_upgrade_then_summary_on_an_empty_store(data_dir: Path) -> None:
 def test_alias_for_an_unknown_team_is_a_clear_error(data_dir: Path) -> None:
     runner.invoke(app, ["db", "upgrade"])
     result = runner.invoke(app, ["teams", "alias", "Manchester United", "Man United"])
-    assert result.exit_code != 0
-    assert "no soccer team named 'Man United'" in str(result.exception)
+    assert result.exit_code == 1
+    assert result.output.strip() == "error: no soccer team named 'Man United'; ingest its results first"
+
+
+@pytest.mark.parametrize(
+    ("url", "secret", "shown"),
+    [
+        ("postgresql+psycopg://bet@db.example/betpipe?password=hunter2", "hunter2", "?password=***"),
+        ("postgresql+psycopg://bet@db/x?sslmode=require&PASSWORD=hunter2", "hunter2", "sslmode=require"),
+        ("postgresql+psycopg://bet:hunter2@db/x?sslpassword=k3y&options=-csearch_path%3Ds", "k3y", "options="),
+        ("postgresql://bet@db/x?auth_token=t0ken&application_name=betpipe", "t0ken", "application_name=betpipe"),
+        ("not a url at all?password=hunter2", "hunter2", "not a url"),
+    ],
+)
+def test_mask_url_hides_passwords_in_the_query_string_too(url: str, secret: str, shown: str) -> None:
+    masked = mask_url(url)
+    assert secret not in masked
+    assert "hunter2" not in masked
+    assert shown in masked
+
+
+def test_config_show_masks_a_password_given_as_a_query_parameter(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BETPIPE_DATABASE_URL", "postgresql+psycopg://bet@db.example/betpipe?password=hunter2")
+    result = runner.invoke(app, ["config", "show"])
+    assert result.exit_code == 0, result.output
+    assert "hunter2" not in result.output
+    assert json.loads(result.output)["database_url"] == "postgresql+psycopg://bet@db.example/betpipe?password=***"
+
+
+def test_db_upgrade_masks_a_password_given_as_a_query_parameter(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """On PostgreSQL (trust auth ignores the password, so the URL connects); SQLite takes no password."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a password in the URL is a PostgreSQL matter")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BETPIPE_DATABASE_URL", f"{database_url}&password=hunter2")
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "hunter2" not in result.output
+    assert "password=***" in result.output
+    assert "at revision" in result.output
 
 
 def test_football_data_without_input_is_a_usage_error(data_dir: Path) -> None:
@@ -112,3 +155,72 @@ def test_ingest_logs_a_structured_line_to_stderr_not_stdout(data_dir: Path) -> N
     logged = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
     assert any(entry["event"] == "payload ingested" and entry["events_inserted"] > 0 for entry in logged)
     assert "payload ingested" not in done.stdout
+
+
+@pytest.fixture
+def sample_store(data_dir: Path) -> Path:
+    for args in (["db", "upgrade"], ["ingest", "sample", "--teams", "6", "--seasons", "3"], ["features", "build"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+    return data_dir
+
+
+def test_models_list_shows_the_name_trained_and_every_metric_whole(sample_store: Path) -> None:
+    trained = runner.invoke(app, ["train", "--sport", "soccer", "--model", "gbm"])
+    assert trained.exit_code == 0, trained.output
+    assert trained.stdout.startswith("registered gbm as soccer/1x2 v1")
+    listed = runner.invoke(app, ["models", "list"])
+    assert listed.exit_code == 0, listed.output
+    row = next(line for line in listed.stdout.splitlines() if line.strip("│ ").startswith("1 "))
+    cells = [cell.strip() for cell in row.split("│") if cell.strip()]
+    assert cells[3] == "gbm", "the name asked for, not the estimator class (calibrated)"
+    metrics = re.findall(r"(\w+)=(\d+(?:\.\d+)?)", listed.stdout)
+    assert {name for name, _ in metrics} == {"log_loss", "brier", "rps", "holdout_rows"}
+    assert all(len(value.split(".")[1]) == 4 for name, value in metrics if name != "holdout_rows")
+    shown = runner.invoke(app, ["models", "show", "1"])
+    assert "gbm (calibrated) soccer/1x2" in shown.stdout
+
+
+def test_train_and_evaluate_report_progress_through_their_callbacks(sample_store: Path) -> None:
+    from betpipe.db import make_engine
+    from betpipe.modeling import evaluate
+    from betpipe.training import train_model
+
+    settings = load_settings()
+    engine = make_engine(settings.effective_database_url)
+    try:
+        steps: list[tuple[str, int, int]] = []
+        train_model(
+            engine, sport="soccer", model="base_rates", settings=settings, on_progress=lambda *s: steps.append(s)
+        )
+        assert [done for _, done, _ in steps] == [0, 1, 2, 3, 4]
+        assert {total for _, _, total in steps} == {4}
+        seen: list[tuple[str, int, int]] = []
+        report = evaluate(
+            engine, sport="soccer", models=["base_rates"], settings=settings, on_progress=lambda *s: seen.append(s)
+        )
+    finally:
+        engine.dispose()
+    assert [name for name, _, _ in seen] == list(report.predictions), "one call per model, in line-up order"
+    assert [done for _, done, _ in seen] == list(range(len(report.predictions)))
+    assert {total for _, _, total in seen} == {len(report.predictions)}
+
+
+def test_train_help_lists_exactly_the_trainable_models() -> None:
+    from betpipe.training import trainable_models
+
+    result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "400"})
+    text = " ".join(result.output.split())
+    for sport in ("soccer", "american_football"):
+        assert f"{sport}: {', '.join(trainable_models(sport))}" in text
+
+
+def test_the_models_doc_lists_exactly_what_train_accepts() -> None:
+    from betpipe.training import trainable_models
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "modeling.md").read_text()
+    section = doc.split("### Models you can train", 1)[1].split("\n#", 1)[0]
+    documented = dict(re.findall(r"^\| `(\w+)` \| (\w+) \|", section, re.M))
+    assert set(documented) == set(trainable_models("soccer")) | set(trainable_models("american_football"))
+    for name, sports in documented.items():
+        assert (name in trainable_models("american_football")) == (sports == "both"), name

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -78,10 +77,8 @@ def table_counts(engine: Engine) -> dict[str, int]:
 
 def test_every_shared_file_ingests_completely_correctly_and_idempotently(engine: Engine, shared_data: Path) -> None:
     root = shared_data / "football-data"
-    started = time.perf_counter()
+    # Speed is measured in bench/ (docs/benchmarks.md), never asserted here: CI shares a busy 2-core box.
     first = ingest_football_data(engine, [root])
-    seconds = time.perf_counter() - started
-    assert seconds < 90, f"full ingest took {seconds:.1f} s (target < 60 s)"
 
     counts = table_counts(engine)
     with engine.connect() as conn:

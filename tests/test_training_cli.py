@@ -56,7 +56,7 @@ def test_train_promote_rollback_and_compare(sample_store: Path) -> None:
 
 def test_training_an_unknown_model_is_a_clear_error(sample_store: Path) -> None:
     result = runner.invoke(app, ["train", "--sport", "soccer", "--model", "crystal_ball"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad usage
     assert "unknown model 'crystal_ball'" in result.output
 
 

@@ -7,6 +7,7 @@ environment itself, so a test or a backtest can run with a different configurati
 from __future__ import annotations
 
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,9 @@ class OddsApiSettings(BaseModel):
     base_url: str = "https://api.the-odds-api.com"
     regions: str = "eu"
     requests_per_second: float = Field(default=2.0, gt=0)
-    timeout_seconds: float = Field(default=10.0, gt=0)
+    timeout_seconds: float = Field(default=10.0, gt=0)  # per read (httpx): a trickled body never trips it
+    deadline_seconds: float = Field(default=60.0, gt=0)  # one attempt, request sent to last body byte
+    max_response_bytes: int = Field(default=64 * 1024 * 1024, gt=0)  # decoded; larger responses are refused
     max_attempts: int = Field(default=5, ge=1)
 
 
@@ -51,6 +54,126 @@ class BankrollSettings(BaseModel):
     max_event_exposure: Decimal = Decimal("40.00")
 
 
+class RiskSettings(BaseModel):
+    """Risk limits beyond the bankroll-wide ones (betting/risk.py); enforced in the transaction that records a bet."""
+
+    max_stake: Decimal = Decimal("50.00")
+    max_competition_exposure: Decimal = Decimal("100.00")
+    max_bets_per_day: int = Field(default=50, ge=0)
+    max_bets_per_event: int = Field(default=1, ge=0)
+    bankroll_floor: Decimal = Decimal("500.00")
+    max_price_age_seconds: float = Field(default=6 * 3600.0, gt=0)
+
+
+class ServingSettings(BaseModel):
+    """The prediction service (``betpipe serve``); the token guards writes (POST /bets) and is never logged."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    api_token: SecretStr | None = None
+    ab_challenger_share: float = Field(default=0.0, ge=0.0, le=1.0)
+    alias_poll_seconds: float = Field(default=2.0, gt=0)
+
+
+class ComputeSettings(BaseModel):
+    """Thread pools (OpenMP/LightGBM, BLAS, numba, polars), applied once at the edge by ``betpipe.threads``.
+
+    ``threads = 0`` means every CPU this process may run on. A deployed betpipe shares its host, and OpenMP threads
+    that spin while waiting double the CPU time under contention, so waiting threads sleep (``OMP_WAIT_POLICY``).
+    """
+
+    threads: int = Field(default=0, ge=0)
+
+
+class WebhookSettings(BaseModel):
+    """A Slack-compatible incoming webhook (POST JSON ``{"text": ...}``); the URL carries a secret and is masked."""
+
+    url: SecretStr | None = None
+    timeout_seconds: float = Field(default=5.0, gt=0)
+    min_severity: str = "warning"
+
+
+class EmailSettings(BaseModel):
+    """SMTP alert mail; off while ``host`` or ``recipients`` is empty. The password is never logged or printed."""
+
+    host: str | None = None
+    port: int = Field(default=25, ge=1, le=65535)
+    sender: str = "betpipe@localhost"
+    recipients: list[str] = Field(default_factory=list)
+    username: str | None = None
+    password: SecretStr | None = None
+    starttls: bool = False
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    min_severity: str = "warning"
+
+
+class MonitoringSettings(BaseModel):
+    """Monitoring cycle (``betpipe monitor run``): windows, drift thresholds, check limits and alert channels.
+
+    Drift: PSI and KS decide for live samples under ``drift_large_sample`` rows, Wasserstein (in reference standard
+    deviations) and Jensen-Shannon distance (base 2) above it. See docs/monitoring.md.
+    """
+
+    accounts: list[str] = Field(default_factory=lambda: ["paper"])
+    metrics_lookback_days: int = Field(default=7, ge=1)
+    drift_window_days: int = Field(default=7, ge=1)
+    drift_min_rows: int = Field(default=30, ge=2)
+    drift_large_sample: int = Field(default=1000, ge=2)
+    psi_threshold: float = Field(default=0.2, gt=0)
+    ks_pvalue: float = Field(default=0.01, gt=0, lt=1)
+    wasserstein_threshold: float = Field(default=0.25, gt=0)
+    js_threshold: float = Field(default=0.1, gt=0, le=1)
+    max_odds_age_hours: float = Field(default=24.0, gt=0)
+    max_ingest_age_hours: float = Field(default=36.0, gt=0)
+    freshness_sources: list[str] = Field(default_factory=list)  # empty: every source seen in the tables
+    job_failure_window_hours: float = Field(default=24.0, gt=0)
+    clv_window_bets: int = Field(default=200, ge=2)
+    clv_min_bets: int = Field(default=50, ge=2)
+    loss_streak: int = Field(default=10, ge=2)
+    exposure_warn_fraction: Decimal = Decimal("0.8")
+    dedup_window_hours: float = Field(default=24.0, gt=0)
+    max_delivery_attempts: int = Field(default=100, ge=1)
+    log_channel: bool = True
+    webhook: WebhookSettings = WebhookSettings()
+    email: EmailSettings = EmailSettings()
+
+
+class SchedulerSettings(BaseModel):
+    """``betpipe run``: how often each job of the live pipeline runs; the job store lives in the database."""
+
+    odds_minutes: float = Field(default=30.0, gt=0)
+    results_hours: float = Field(default=24.0, gt=0)
+    features_hours: float = Field(default=6.0, gt=0)
+    predictions_hours: float = Field(default=6.0, gt=0)
+    betting_minutes: float = Field(default=60.0, gt=0)
+    retrain_days: float = Field(default=7.0, gt=0)
+    misfire_grace_seconds: int = Field(default=3600, ge=1)
+
+
+class PipelineSettings(BaseModel):
+    """What the live pipeline refreshes and how it bets (the knobs a backtest run takes, for the live account).
+
+    ``source``: ``auto`` is The Odds API when a key is set, else football-data downloads of ``football_data_leagues``,
+    else nothing (the sample league / demo); ``none`` never fetches.
+    """
+
+    source: str = Field(default="auto", pattern="^(auto|odds_api|football_data|none)$")
+    odds_api_sports: list[str] = Field(default_factory=list)  # e.g. soccer_epl
+    football_data_leagues: list[str] = Field(default_factory=list)  # e.g. E0
+    football_data_season: str | None = None  # e.g. 2025-2026
+    sport: str = "soccer"
+    competitions: list[str] = Field(default_factory=list)  # empty: every competition with scheduled events
+    account: str = "paper"
+    book: str = "bet365"
+    sharp_book: str = "pinnacle"
+    strategy: str = Field(default="blend", pattern="^(model|market|blend)$")
+    staking: str = "kelly:0.25"
+    min_edge: float = Field(default=0.02, ge=0)
+    market_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    retrain_model: str = "elo_logit"
+    retrain_holdout_days: float = Field(default=28.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Effective configuration: defaults < betpipe.toml < environment (``BETPIPE_...``, nested with ``__``)."""
 
@@ -66,6 +189,12 @@ class Settings(BaseSettings):
     odds_api: OddsApiSettings = OddsApiSettings()
     football_data: FootballDataSettings = FootballDataSettings()
     bankroll: BankrollSettings = BankrollSettings()
+    risk: RiskSettings = RiskSettings()
+    compute: ComputeSettings = ComputeSettings()
+    serving: ServingSettings = ServingSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
 
     @field_validator("log_level")
     @classmethod
@@ -104,6 +233,11 @@ class Settings(BaseSettings):
         data["database_url"] = mask_url(self.effective_database_url)
         key = self.odds_api.api_key
         data["odds_api"]["api_key"] = None if key is None else mask_secret(key.get_secret_value())
+        token = self.serving.api_token
+        data["serving"]["api_token"] = None if token is None else mask_secret(token.get_secret_value())
+        hook, mail_password = self.monitoring.webhook.url, self.monitoring.email.password
+        data["monitoring"]["webhook"]["url"] = None if hook is None else mask_secret(hook.get_secret_value())
+        data["monitoring"]["email"]["password"] = None if mail_password is None else "****"
         return data
 
 
@@ -114,14 +248,22 @@ def mask_secret(secret: str) -> str:
     return "****" + secret[-4:]
 
 
+# Query parameters of a database URL that carry credentials (libpq's ``password``/``sslpassword``, tokens, keys).
+_SECRET_QUERY_KEY = re.compile(r"(?i)(pass|pwd|secret|token|key|credential|auth)")
+
+
 def mask_url(url: str) -> str:
-    """Hide the password part of a database URL."""
+    """Hide the credentials of a database URL: the password part and secret-like query parameters
+    (``?password=...`` is as good a place for a password as ``user:password@``, and libpq accepts both)."""
     from sqlalchemy.engine import make_url
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparseable URL is shown as configured minus anything after '@'
-        return url.rsplit("@", maxsplit=1)[-1]
+        parsed = make_url(url)
+    except Exception:  # an unparseable URL is shown as configured minus anything after '@' and any query
+        return url.rsplit("@", maxsplit=1)[-1].split("?", maxsplit=1)[0]
+    query = {key: ("***" if _SECRET_QUERY_KEY.search(key) else value) for key, value in parsed.query.items()}
+    # The renderer percent-encodes the mask; show it as the password mask reads.
+    return parsed.set(query=query).render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
 
 
 def load_settings(**overrides: Any) -> Settings:

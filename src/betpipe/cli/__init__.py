@@ -1,4 +1,8 @@
-"""The ``betpipe`` command line: thin typer shells that parse, call one library function and print with rich."""
+"""The ``betpipe`` command line: thin typer shells that parse, call one library function and print with rich.
+
+Expected failures are handled once, in ``_errors.ErrorHandlingGroup``: one line that says what to do, exit 1 or 2.
+A command never prints a traceback for an input or state problem, and never prints a secret.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,20 @@ import json
 
 import typer
 
+from betpipe.cli import betting as betting_commands
 from betpipe.cli import data as data_commands
 from betpipe.cli import features as feature_commands
 from betpipe.cli import ingest as ingest_commands
 from betpipe.cli import modeling as modeling_commands
 from betpipe.cli import models as model_commands
 from betpipe.cli._common import console, open_engine, settings
+from betpipe.cli._errors import USAGE, CliError, ErrorHandlingGroup
 
 app = typer.Typer(
-    help="betpipe: sports data and odds to calibrated predictions and disciplined bets.", no_args_is_help=True
+    help="betpipe: sports data and odds to calibrated predictions and disciplined bets.",
+    no_args_is_help=True,
+    cls=ErrorHandlingGroup,
+    pretty_exceptions_show_locals=False,  # a bug's traceback must not print settings (secrets) held in locals
 )
 config_app = typer.Typer(help="Configuration.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -27,14 +36,23 @@ app.add_typer(model_commands.app, name="models")
 app.add_typer(feature_commands.app, name="features")
 app.command("train")(modeling_commands.train)
 app.command("evaluate")(modeling_commands.evaluate)
+app.command("serve")(__import__("betpipe.cli.serve", fromlist=["serve"]).serve)
+app.command("predict")(__import__("betpipe.cli.predict", fromlist=["predict"]).predict)
+betting_commands.register(app)  # bets list|show|settle, risk status|halt|resume, bankroll
+__import__("betpipe.cli.monitoring", fromlist=["register"]).register(app)  # monitor run, alerts list
+app.command("backtest")(__import__("betpipe.cli.backtest", fromlist=["backtest"]).backtest)
+app.command("dashboard")(__import__("betpipe.cli.dashboard", fromlist=["dashboard"]).dashboard)
+__import__("betpipe.cli.pipeline", fromlist=["register"]).register(app)  # run, bet run
 
 
 @app.callback()
 def _configure() -> None:
     """Logs (structlog) go to stderr at BETPIPE_LOG_LEVEL; command output stays on stdout."""
     from betpipe.logs import configure_logging
+    from betpipe.threads import configure_threads
 
     configure_logging(settings().log_level)
+    configure_threads(settings().compute)  # thread pools sized once, before any command loads LightGBM
 
 
 @config_app.command("show")
@@ -46,13 +64,26 @@ def config_show() -> None:
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Create or migrate the schema (Alembic) on the configured database."""
+    from alembic.util.exc import CommandError
+
     from betpipe.config import mask_url
     from betpipe.db import current_revision, upgrade
 
     config = settings()
-    with open_engine(config) as engine:
-        upgrade(engine, revision)
+    with open_engine(config, require_schema=False) as engine:
+        try:
+            upgrade(engine, revision)
+        except CommandError as error:  # unknown or unreachable revision: the argument is wrong
+            raise CliError(f"{error}: give `head` or one of {', '.join(_revisions())}", exit_code=USAGE) from None
         console.print(f"database {mask_url(config.effective_database_url)} at revision {current_revision(engine)}")
+
+
+def _revisions() -> list[str]:
+    from alembic.script import ScriptDirectory
+
+    from betpipe.db.engine import MIGRATIONS_DIR
+
+    return sorted(script.revision for script in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions())
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -77,7 +77,9 @@ def add_alias(
 ) -> None:
     """Map a source's team name onto an existing team, so its quarantined rows ingest on the next run."""
     from betpipe.ingest.teams import add_team_alias
+    from betpipe.sports import sport_rules
 
+    sport_rules(sport)
     with open_engine() as engine:
         team_id = add_team_alias(engine, sport=sport, alias=alias, team_name=team)
     console.print(f"{alias!r} -> {team!r} (team id {team_id})")

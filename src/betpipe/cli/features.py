@@ -8,7 +8,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from betpipe.cli._common import console, error_console, fail_clearly, open_engine, settings
+from betpipe.cli._common import console, error_console, open_engine, settings
+from betpipe.cli._errors import CliError
 
 app = typer.Typer(help="Features and the point-in-time feature store.", no_args_is_help=True)
 
@@ -20,12 +21,20 @@ def build(
 ) -> None:
     """Compute every feature definition for every event and store the versioned, as-of indexed result."""
     from betpipe.features import build_features
+    from betpipe.sports import sport_rules
 
+    if sport is not None:
+        sport_rules(sport)
     config = settings()
     with (
         open_engine(config) as engine,
         Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=error_console,  # stdout keeps only the report
+            disable=not error_console.is_terminal,
         ) as progress,
     ):
         task = progress.add_task("building features", total=None)
@@ -34,6 +43,8 @@ def build(
             progress.update(task, description=description, completed=completed, total=total)
 
         report = build_features(engine, sport=sport, competition=competition, settings=config, on_progress=on_progress)
+    if not report.builds:
+        raise CliError("no events to build features for: ingest something first (e.g. `betpipe ingest sample`)")
     table = Table(title="feature builds")
     for column in ("sport", "feature set", "build", "events", "played", "seconds"):
         table.add_column(column)
@@ -47,9 +58,6 @@ def build(
             f"{sum(b.seconds.values()):.2f}",
         )
     console.print(table)
-    if not report.builds:
-        error_console.print("no events to build features for: ingest something first (e.g. `betpipe ingest sample`)")
-        raise typer.Exit(code=1)
 
 
 @app.command("show")
@@ -60,7 +68,7 @@ def show(
     """One event's feature vector as known at an instant: values, definition versions and when each was known."""
     from betpipe.features import event_features
 
-    with open_engine() as engine, fail_clearly(LookupError):
+    with open_engine() as engine:
         features = event_features(engine, event_id, as_of=as_of, settings=settings())
     console.print(
         f"event {features.event_id} ({features.competition}, kickoff {features.kickoff_utc}) as of "
@@ -101,7 +109,7 @@ def sanity_check(competition: str = typer.Option("E0", help="Competition code.")
     """Does Elo carry signal? Log loss of Elo's p(home win) vs the earlier seasons' home-win base rate."""
     from betpipe.features import elo_sanity_check
 
-    with open_engine() as engine, fail_clearly(LookupError):
+    with open_engine() as engine:
         result = elo_sanity_check(engine, competition, settings=settings())
     table = Table(title=f"Elo sanity check: {competition}")
     table.add_column("measure")

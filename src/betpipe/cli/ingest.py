@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from betpipe.cli._common import console, error_console, exit_if_nothing_read, open_engine, print_ingest_report, settings
+from betpipe.cli._common import error_console, exit_if_nothing_read, open_engine, print_ingest_report, settings
 from betpipe.ingest.store import IngestReport
 
 app = typer.Typer(help="Ingest results and odds from a source.", no_args_is_help=True)
@@ -51,7 +51,12 @@ def football_data(
 
 def _ingest_files_with_progress(engine: object, files: list[Path], ingest: object) -> IngestReport:
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=error_console,  # stdout keeps only the report
+        disable=not error_console.is_terminal,
     ) as progress:
         task = progress.add_task("ingesting", total=len(files))
 
@@ -84,16 +89,11 @@ def odds_api(
     config = settings()
     if config.odds_api.api_key is None:
         raise typer.BadParameter("set BETPIPE_ODDS_API__API_KEY (or [odds_api] api_key in betpipe.toml)")
-    from betpipe.ingest.http import SourceError
-
+    # A SourceError (recorded in ingest_runs / api_requests, key masked) becomes the handler's one line, exit 1.
     with open_engine(config) as engine:
-        try:
-            report = ingest_odds_api(engine, config, sport, [m.strip() for m in markets.split(",") if m.strip()])
-            if scores:
-                report = report + ingest_odds_api_scores(engine, config, sport)
-        except SourceError as error:  # already recorded in ingest_runs / api_requests; the key is masked
-            error_console.print(f"[red]The Odds API: {error}[/red]")
-            raise typer.Exit(code=1) from error
+        report = ingest_odds_api(engine, config, sport, [m.strip() for m in markets.split(",") if m.strip()])
+        if scores:
+            report = report + ingest_odds_api_scores(engine, config, sport)
     print_ingest_report(report, f"The Odds API: {sport}")
     exit_if_nothing_read(report)
 
@@ -107,7 +107,11 @@ def sample(
     """The built-in sample league: generated results and bookmaker prices, no third-party data, offline."""
     from betpipe.ingest.sample_league import SampleLeagueConfig, ingest_sample
 
+    try:
+        league = SampleLeagueConfig(seed=seed, n_teams=teams, n_seasons=seasons)
+    except ValueError as error:  # the options are wrong: a usage error naming the bad value
+        raise typer.BadParameter(str(error)) from None
     with open_engine() as engine:
-        report = ingest_sample(engine, SampleLeagueConfig(seed=seed, n_teams=teams, n_seasons=seasons))
+        report = ingest_sample(engine, league)
     print_ingest_report(report, "sample league")
     exit_if_nothing_read(report)

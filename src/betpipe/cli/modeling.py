@@ -1,33 +1,89 @@
-"""``betpipe train`` and ``betpipe evaluate``: fit and register one model; score every model against the market."""
+"""``betpipe train`` and ``betpipe evaluate``: fit and register one model; score every model against the market.
+
+Progress goes to stderr (and only to a terminal), so the report on stdout stays pasteable Markdown.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from betpipe.cli._common import console, fail_clearly, open_engine, settings
+from betpipe.cli._common import console, error_console, open_engine, settings
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+def _trainable_help() -> str:
+    """The ``--model`` help lists what ``train`` accepts, per sport, from the same line-up ``train`` checks."""
+    from betpipe.sports import SPORTS
+    from betpipe.training import trainable_models
+
+    lines = "; ".join(f"{sport}: {', '.join(trainable_models(sport))}" for sport in sorted(SPORTS))
+    return f"Model to train. Trainable: {lines}. (Market anchors are evaluation baselines, not trainable.)"
+
+
+@contextmanager
+def progress_bar(what: str) -> Iterator[ProgressCallback]:
+    """A rich bar driven by a library ``on_progress(description, done, total)`` callback."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=error_console,
+        transient=True,
+        disable=not error_console.is_terminal,
+    ) as progress:
+        task = progress.add_task(what, total=None)
+
+        def on_progress(description: str, done: int, total: int) -> None:
+            progress.update(task, description=f"{what}: {description}", completed=done, total=total)
+
+        yield on_progress
 
 
 def train(
     sport: str = typer.Option("soccer", help="soccer or american_football."),
-    model: str = typer.Option("gbm", help="Model name (see `betpipe evaluate --help` for the line-up)."),
+    model: str = typer.Option("gbm", help=_trainable_help()),
     competition: list[str] = typer.Option(None, help="Only these competition codes (repeatable)."),
     promote: bool = typer.Option(False, help="Make it the champion right away."),
+    as_of: datetime | None = typer.Option(None, help="Train only on results known at this UTC date/instant."),
 ) -> None:
     """Fit one model on every played event, score it on the last season held out, register it with lineage."""
+    from betpipe.cli.models import model_name
+    from betpipe.db.bulk import as_utc
     from betpipe.registry import promote as promote_version
-    from betpipe.training import train_model
+    from betpipe.sports import sport_rules
+    from betpipe.training import train_model, trainable_models
 
+    sport_rules(sport)  # an unknown sport is a usage error listing the known ones
+    if model not in trainable_models(sport):
+        raise typer.BadParameter(
+            f"unknown model {model!r} for {sport}; trainable: {', '.join(trainable_models(sport))}",
+            param_hint="--model",
+        )
     config = settings()
     with open_engine(config) as engine:
-        with fail_clearly(ValueError, KeyError):
-            result = train_model(engine, sport=sport, model=model, settings=config, competitions=competition or None)
+        with progress_bar(f"train {model}") as on_progress:
+            result = train_model(
+                engine,
+                sport=sport,
+                model=model,
+                settings=config,
+                competitions=competition or None,
+                end=None if as_of is None else as_utc(as_of) - sport_rules(sport).duration,  # results known by then
+                on_progress=on_progress,
+            )
         if promote:
             promote_version(engine, result.version.id, reason=f"betpipe train --promote ({model})")
     v = result.version
     console.print(
-        f"registered {v.model_type} as {v.sport}/{v.market} v{v.version} (id {v.id}), "
+        f"registered {model_name(v)} as {v.sport}/{v.market} v{v.version} (id {v.id}), "
         f"{v.lineage.row_count} rows {v.lineage.start.date()}..{v.lineage.end.date()}, "
         f"artifact {v.artifact_sha256[:12]}"
     )
@@ -47,12 +103,25 @@ def evaluate(
     reliability: Path | None = typer.Option(None, help="Write the best model's reliability plot (SVG) here."),
 ) -> None:
     """Walk-forward by season; every model and market anchor on the same rows, paired bootstrap 95% CIs."""
+    from betpipe.modeling import default_specs, format_markdown
     from betpipe.modeling import evaluate as run_evaluation
-    from betpipe.modeling import format_markdown
+    from betpipe.sports import sport_rules
 
-    with open_engine() as engine, fail_clearly(ValueError, LookupError):
+    sport_rules(sport)
+    known = [spec.name for spec in default_specs(sport)]
+    unknown = sorted(set(model or []) - set(known))
+    if unknown:
+        raise typer.BadParameter(f"unknown {unknown}; {sport} has: {', '.join(known)}", param_hint="--model")
+    config = settings()
+    with open_engine(config) as engine, progress_bar("evaluate") as on_progress:
         report = run_evaluation(
-            engine, sport=sport, competitions=competition or None, models=model or None, first_season=first_season
+            engine,
+            sport=sport,
+            competitions=competition or None,
+            models=model or None,
+            first_season=first_season,
+            settings=config,
+            on_progress=on_progress,
         )
     from betpipe.modeling import reliability_svg
 

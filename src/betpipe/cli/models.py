@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import getpass
 import json
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from betpipe.cli._common import console, error_console, fail_clearly, open_engine, settings
+from betpipe.cli._common import console, open_engine, settings
+from betpipe.cli._errors import CliError
+
+if TYPE_CHECKING:
+    from betpipe.registry import ModelVersion
 
 app = typer.Typer(help="Model registry: versions, lineage, champion/challenger, rollback.", no_args_is_help=True)
+
+
+def model_name(version: ModelVersion) -> str:
+    """The name it was trained as (``train --model gbm``); versions registered before that was kept show their type."""
+    from betpipe.training import MODEL_NAME_PARAM
+
+    return str(version.params.get(MODEL_NAME_PARAM) or version.model_type)
 
 
 @app.command("list")
@@ -20,27 +32,39 @@ def list_models(
 ) -> None:
     """Every registered version with its aliases and headline metrics."""
     from betpipe.registry import list_versions
+    from betpipe.sports import sport_rules
 
+    if sport is not None:
+        sport_rules(sport)
     with open_engine() as engine:
         versions = list_versions(engine, sport=sport, market=market)
     table = Table(title="model versions")
+    # One metric per line, and the column at least as wide as the longest: a number is never cut or wrapped.
+    shown = {v.id: [_metric(k, val) for k, val in v.metrics.items() if isinstance(val, int | float)] for v in versions}
+    widest = max((len(line) for lines in shown.values() for line in lines), default=7)
     for column in ("id", "sport", "market", "model", "version", "aliases", "rows", "trained to", "metrics", "sha256"):
-        table.add_column(column)
+        table.add_column(column, min_width=widest if column == "metrics" else None)
     for v in versions:
-        metrics = ", ".join(f"{k}={val:.4f}" for k, val in v.metrics.items() if isinstance(val, int | float))
+        metrics = "\n".join(shown[v.id])
         table.add_row(
             str(v.id),
             v.sport,
             v.market,
-            v.model_type,
+            model_name(v),
             str(v.version),
             ",".join(v.aliases),
             str(v.lineage.row_count),
             v.lineage.end.date().isoformat(),
-            metrics[:60],
+            metrics,
             v.artifact_sha256[:12],
         )
     console.print(table)
+    if not versions:
+        console.print("no model versions registered yet: `betpipe train --sport soccer --model gbm`")
+
+
+def _metric(name: str, value: float) -> str:
+    return f"{name}={value}" if isinstance(value, int) else f"{name}={value:.4f}"
 
 
 @app.command("show")
@@ -52,7 +76,7 @@ def show(version_id: int = typer.Argument(..., help="Model version id.")) -> Non
         details = show_version(engine, version_id)
     v = details.version
     console.print(
-        f"[bold]{v.model_type}[/bold] {v.sport}/{v.market} v{v.version} (id {v.id}), aliases: "
+        f"[bold]{model_name(v)}[/bold] ({v.model_type}) {v.sport}/{v.market} v{v.version} (id {v.id}), aliases: "
         f"{', '.join(v.aliases) or '-'}"
     )
     console.print(f"artifact sha256 {v.artifact_sha256}, code {v.code_version}, created {v.created_at}")
@@ -87,9 +111,11 @@ def promote_version(
     reason: str = typer.Option(..., help="Why: recorded in the alias history."),
 ) -> None:
     """Point champion (or challenger) of the version's sport and market at it; the service hot-swaps."""
-    from betpipe.registry import RegistryError, promote
+    from betpipe.registry import promote
 
-    with open_engine() as engine, fail_clearly(RegistryError):
+    if alias not in {"champion", "challenger"}:
+        raise typer.BadParameter(f"{alias!r} is not an alias; give champion or challenger", param_hint="--alias")
+    with open_engine() as engine:
         version = promote(engine, version_id, alias, reason=reason, actor=getpass.getuser())
     console.print(f"{alias} of {version.sport}/{version.market} is now version id {version.id}")
 
@@ -97,15 +123,17 @@ def promote_version(
 @app.command("rollback")
 def rollback_champion(
     sport: str = typer.Option(..., help="Sport."),
-    market: str = typer.Option("1x2", help="Market."),
+    market: str | None = typer.Option(None, help="Market [default: the sport's prediction market]."),
     reason: str = typer.Option("rollback", help="Why: recorded in the alias history."),
 ) -> None:
     """Put the previous champion back (one command; repeat to walk further back)."""
-    from betpipe.registry import RegistryError, rollback
+    from betpipe.registry import rollback
+    from betpipe.sports import sport_rules
 
-    with open_engine() as engine, fail_clearly(RegistryError):
+    market = market or sport_rules(sport).prediction_market
+    with open_engine() as engine:
         version = rollback(engine, sport, market, reason=reason, actor=getpass.getuser())
-    console.print(f"champion of {sport}/{market} rolled back to version id {version.id} ({version.model_type})")
+    console.print(f"champion of {sport}/{market} rolled back to version id {version.id} ({model_name(version)})")
 
 
 @app.command("compare")
@@ -114,25 +142,23 @@ def compare(
     version_b: int = typer.Argument(..., help="Second version id (B)."),
 ) -> None:
     """Score two versions on exactly the same rows: played events after both were trained, else the last season."""
-    from betpipe.registry import RegistryError, compare_versions
+    from betpipe.registry import compare_versions
     from betpipe.registry.versions import get_version
     from betpipe.training import comparison_rows
 
     config = settings()
     with open_engine(config) as engine:
-        with fail_clearly(RegistryError), engine.connect() as conn:
+        with engine.connect() as conn:
             a, b = get_version(conn, version_a), get_version(conn, version_b)
         if a.sport != b.sport:
-            error_console.print(f"[red]versions {version_a} and {version_b} are for different sports[/red]")
-            raise typer.Exit(code=1)
+            raise CliError(f"versions {version_a} ({a.sport}) and {version_b} ({b.sport}) are for different sports")
         frame, labels, out_of_sample = comparison_rows(
             engine, sport=a.sport, after=max(a.lineage.end, b.lineage.end), settings=config
         )
-        with fail_clearly(RegistryError, ValueError):
-            report = compare_versions(engine, version_a, version_b, frame, labels, settings=config)
+        report = compare_versions(engine, version_a, version_b, frame, labels, settings=config)
     where = "out of sample (after both training ranges)" if out_of_sample else "the last season (may be in-sample)"
     table = Table(
-        title=f"A = {version_a} ({a.model_type}) vs B = {version_b} ({b.model_type}), {report.rows} rows, {where}"
+        title=f"A = {version_a} ({model_name(a)}) vs B = {version_b} ({model_name(b)}), {report.rows} rows, {where}"
     )
     for column in ("metric", "A", "B", "B − A"):
         table.add_column(column, justify="right")
@@ -145,3 +171,39 @@ def compare(
         f"paired log-loss difference s.e. {report.log_loss_difference_se:.5f}; "
         f"largest probability difference {report.max_abs_probability_difference:.4f}"
     )
+
+
+@app.command("ab-report")
+def ab_report_command(
+    sport: str = typer.Option("soccer", help="Sport."),
+    market: str | None = typer.Option(None, help="Market [default: the sport's prediction market]."),
+    champion_id: int | None = typer.Option(None, help="Version id of arm A [default: the champion]."),
+    challenger_id: int | None = typer.Option(None, help="Version id of arm B [default: the challenger]."),
+) -> None:
+    """Champion vs challenger on settled events both predicted before kickoff: paired CIs, and their bets' CLV."""
+    from betpipe.registry import RegistryError
+    from betpipe.serving.ab_report import ab_report
+    from betpipe.sports import sport_rules
+
+    market = market or sport_rules(sport).prediction_market
+    with open_engine() as engine:
+        try:
+            report = ab_report(engine, sport, market, champion_id=champion_id, challenger_id=challenger_id)
+        except RegistryError as error:
+            raise CliError(str(error)) from None
+    a, b = report.champion, report.challenger
+    table = Table(
+        title=f"A = {a.id} ({model_name(a)}) vs B = {b.id} ({model_name(b)}): {report.scored_events} settled events"
+    )
+    for column in ("metric", "A", "B", "B − A [95% CI]"):
+        table.add_column(column, justify="right")
+    for metric, (value_a, value_b, diff) in report.metrics.items():
+        table.add_row(
+            metric, f"{value_a:.5f}", f"{value_b:.5f}", f"{diff.mean:+.5f} [{diff.low:+.5f}, {diff.high:+.5f}]"
+        )
+    for arm, clv in report.clv.items():
+        shown = "no settled bets" if clv.n == 0 else f"{clv.mean:+.2%} [{clv.low:+.2%}, {clv.high:+.2%}]"
+        table.add_row(f"CLV of {arm} bets (n={clv.n})", "", "", shown)
+    console.print(table)
+    if report.scored_events == 0:
+        console.print("no settled event predicted by both arms yet (`betpipe run` stores both arms' predictions)")
