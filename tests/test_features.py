@@ -151,7 +151,7 @@ def test_market_averages_shin_probabilities_of_executable_books_only() -> None:
     assert row["f_market_n_books"] == 2.0
     assert row["f_market_age_hours"] == pytest.approx(20.0)
     assert row["bench_ps_close_home"] == 1.5
-    assert row["bench_ps_open_home"] == 1.1
+    assert row["bench_ps_open_home"] == 2.0  # the same time rule as the features: the after-kickoff quote is out
     rows = [
         (r["bookmaker"], r["is_aggregate"], r["market"], r["kind"], r["captured_at"], r["home"], r["draw"], r["away"])
         for r in quotes.iter_rows(named=True)

@@ -168,8 +168,9 @@ def test_walk_forward_fits_each_season_only_on_earlier_results(soccer: pl.DataFr
         assert all(last + 2 * 3600 <= first for last, first in seen)
 
 
-def test_calibration_is_fitted_only_on_out_of_fold_predictions(soccer: pl.DataFrame) -> None:
-    """The calibrator must see exactly the rows that the folds predicted, each by a model that never trained on it."""
+def test_calibration_covers_the_folds_rows_and_auto_picks_a_method(soccer: pl.DataFrame) -> None:
+    """Row bookkeeping only; that the calibrator sees nothing but honest out-of-fold predictions is asserted value
+    for value in tests/test_leakage_modeling.py::test_calibration_is_fitted_only_on_out_of_fold_predictions."""
     y = labels(soccer)
     _oof, covered, folds = out_of_fold_predict(
         small_gbm(), soccer, y, seasons=soccer.get_column("season").to_numpy(), min_train_seasons=2, max_folds=4

@@ -7,6 +7,7 @@ last played one, scored on that season, and only then refitted on everything. Ne
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,10 +22,14 @@ from betpipe.logs import get_logger
 from betpipe.modeling import brier, default_specs, labels_from_outcome, log_loss, rps
 from betpipe.modeling.evaluate import RULES
 from betpipe.registry import ModelVersion, TrainingLineage, register_model
+from betpipe.sports import sport_rules
+from betpipe.threads import configure_threads
 
 log = get_logger(__name__)
 
-MARKET_OF_SPORT = {"soccer": "1x2", "american_football": "moneyline"}
+# The name the model was trained as (``train --model gbm``), kept in the version's params: its ``model_type`` is the
+# estimator class that loads the artifact (a calibrated GBM is a ``calibrated``), not what the user asked for.
+MODEL_NAME_PARAM = "model_name"
 
 
 @dataclass(frozen=True)
@@ -36,9 +41,8 @@ class TrainingResult:
 
 
 def market_for(sport: str) -> str:
-    if sport not in MARKET_OF_SPORT:
-        raise ValueError(f"no prediction market defined for sport {sport!r}; known: {sorted(MARKET_OF_SPORT)}")
-    return MARKET_OF_SPORT[sport]
+    """The market a sport's models predict (``betpipe.sports``); an unknown sport is an ``UnknownSportError``."""
+    return sport_rules(sport).prediction_market
 
 
 def trainable_models(sport: str) -> list[str]:
@@ -96,12 +100,22 @@ def train_model(
     settings: Settings,
     competitions: list[str] | None = None,
     end: datetime | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> TrainingResult:
-    """Fit ``model`` (a name from ``trainable_models``) on played events before ``end`` and register it."""
+    """Fit ``model`` (a name from ``trainable_models``) on played events before ``end`` and register it.
+
+    ``on_progress(step, steps done, steps in all)`` is called before each step, for a progress bar."""
     specs = {spec.name: spec for spec in default_specs(sport) if not spec.anchor}
     if model not in specs:
-        raise ValueError(f"unknown model {model!r} for {sport}; trainable: {sorted(specs)}")
+        raise ValueError(f"unknown model {model!r} for {sport}; trainable: {', '.join(sorted(specs))}")
     k = RULES[sport].n_outcomes
+
+    def step(description: str, done: int) -> None:
+        if on_progress is not None:
+            on_progress(description, done, 4)
+
+    configure_threads(settings.compute)  # a library entry point: pools sized before any fit
+    step("loading features", 0)
     frame = training_matrix(engine, sport=sport, competitions=competitions, end=end, settings=settings)
     played = _played(frame, k)
     if played.height == 0:
@@ -113,14 +127,17 @@ def train_model(
     holdout_rows = 0
     if len(seasons) >= 2:
         holdout_season = seasons[-1]
+        step(f"fitting without {holdout_season}, scoring it", 1)
         in_holdout = (played.get_column("season") == holdout_season).to_numpy()
         candidate = specs[model].build().fit(played.filter(~in_holdout), labels[~in_holdout])
         holdout = played.filter(in_holdout)
         metrics = _scores(candidate.predict_proba(holdout), labels[in_holdout], k)
         holdout_rows = int(in_holdout.sum())
+    step(f"fitting on all {played.height} rows", 2)
     fitted = specs[model].build().fit(played, labels)
     kickoffs = played.get_column("kickoff_utc")
     definitions = default_feature_set(sport)
+    step("registering", 3)
     lineage = TrainingLineage(
         start=as_utc(kickoffs.min()),  # type: ignore[arg-type]
         end=as_utc(kickoffs.max()),  # type: ignore[arg-type]
@@ -141,9 +158,10 @@ def train_model(
         training=lineage,
         metrics={**metrics, "holdout_rows": holdout_rows},
         settings=settings,
-        params=json_params(fitted),
+        params={MODEL_NAME_PARAM: model, **json_params(fitted)},
     )
     log.info("model registered", sport=sport, model=model, version_id=version.id, rows=played.height, **metrics)
+    step("registered", 4)
     return TrainingResult(version, holdout_season, holdout_rows, metrics)
 
 

@@ -11,12 +11,14 @@ from betpipe.features.definitions import (
     feature_set_version,
     list_definitions,
 )
+from betpipe.features.prematch import PREMATCH_KINDS, prematch_known, prematch_prices
 from betpipe.features.retrieval import EventFeatures, event_features, training_matrix
 from betpipe.features.sanity import elo_sanity_check
 from betpipe.features.store import BuildReport, SportBuild, build_features, catalogue
 
 __all__ = [
     "FEATURE_DEFINITIONS",
+    "PREMATCH_KINDS",
     "BuildReport",
     "Elo",
     "EventFeatures",
@@ -32,5 +34,7 @@ __all__ = [
     "event_features",
     "feature_set_version",
     "list_definitions",
+    "prematch_known",
+    "prematch_prices",
     "training_matrix",
 ]

@@ -132,7 +132,8 @@ def compute_tables(
         notes.append(f"{market.incomplete} bookmaker markets skipped: not every selection priced")
     if market.invalid:
         notes.append(f"{market.invalid} bookmaker markets skipped: a price is not a decimal > 1")
-    frame = frame.join(bench_columns(quotes, draws), on="event_id", how="left", maintain_order="left")
+    bench = bench_columns(quotes, draws, frame.select("event_id", "kickoff_utc"))
+    frame = frame.join(bench, on="event_id", how="left", maintain_order="left")
     return FeatureTables(
         sport=sport,
         definitions=definitions,

@@ -18,17 +18,25 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Any
 
-RESULT_DURATION_HOURS: dict[str, float] = {"soccer": 2.0, "american_football": 3.5}
-"""A result becomes known at kickoff + this; never earlier."""
+from betpipe.sports import UnknownSportError, sport_rules
+
 DEFAULT_DURATION_HOURS = 3.0
+"""For a sport ``betpipe.sports`` does not know (its features are still built): a result is known 3 h after kickoff."""
 
 
 def result_delay_hours(sport: str) -> float:
-    return RESULT_DURATION_HOURS.get(sport, DEFAULT_DURATION_HOURS)
+    """A result becomes known at kickoff + this, never earlier (``betpipe.sports`` holds the durations)."""
+    try:
+        return sport_rules(sport).result_delay_hours
+    except UnknownSportError:
+        return DEFAULT_DURATION_HOURS
 
 
 def has_draws(sport: str) -> bool:
-    return sport == "soccer"
+    try:
+        return sport_rules(sport).draws
+    except UnknownSportError:
+        return False
 
 
 @cache

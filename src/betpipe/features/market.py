@@ -4,7 +4,8 @@ Input is one row per quoted market (event, book, market, kind, capture instant) 
 pivoted by the SQL load. A complete market (every selection priced) is made margin-free with
 ``betpipe.odds.remove_margin`` (Shin by default); an event's snapshot at instant T averages each book's latest
 market captured at or before T and is known from T. Never uses closing or in-play prices, prices captured at or after
-kickoff, or aggregate books (max/avg/consensus) as a feature; those only fill the ``bench_`` label columns.
+kickoff, or aggregate books (max/avg/consensus) as a feature; those only fill the ``bench_`` label columns. When a
+pre-match price is known is decided by ``betpipe.features.prematch`` alone, for features and bench columns alike.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from numba import njit
 from numpy.typing import NDArray
 
 from betpipe.features.definitions import Market
+from betpipe.features.prematch import prematch_known, prematch_prices
 from betpipe.odds import remove_margin
 
 SNAPSHOT_COLUMNS = (
@@ -61,7 +63,7 @@ def market_snapshots(quotes: pl.DataFrame, kickoffs: pl.DataFrame, definition: M
         pl.col("market") == definition.market,
         pl.col("kind").is_in(list(definition.kinds)),
         ~pl.col("is_aggregate"),
-        pl.col("captured_at") < pl.col("kickoff_utc"),
+        prematch_known(),
     )
     missing = pl.any_horizontal(pl.col(n).is_null() for n in names)
     bad = pl.any_horizontal(~(pl.col(n).is_finite() & (pl.col(n) > 1.0)) for n in names)
@@ -197,9 +199,11 @@ def bench_column_names(draws: bool) -> list[str]:
     return names if draws else [*names, "bench_spread_line"]
 
 
-def bench_columns(quotes: pl.DataFrame, draws: bool) -> pl.DataFrame:
+def bench_columns(quotes: pl.DataFrame, draws: bool, kickoffs: pl.DataFrame) -> pl.DataFrame:
     """Raw benchmark prices per event (labels, never features): the latest quote of each named book and kind.
 
+    Pre-match (``opening``) columns obey the same time rule as the market features (``prematch_prices`` as known
+    just before kickoff, from ``kickoffs``: event_id, kickoff_utc); closing columns are the prices at kickoff.
     ``bench_spread_line`` is the consensus closing spread as stored: the home side's handicap (negative when the
     home side is favoured).
     """
@@ -208,10 +212,16 @@ def bench_columns(quotes: pl.DataFrame, draws: bool) -> pl.DataFrame:
         spec["bench_spread"] = (("consensus",), "closing", "spread", ("line",))
     result = quotes.select(pl.col("event_id").unique().sort())
     for prefix, (books, kind, market, sel) in spec.items():
+        if kind == "opening":
+            chosen = prematch_prices(
+                quotes, books=books, market=market, kinds=(kind,), selections=sel, kickoffs=kickoffs
+            ).sort("event_id", "known_at", "bookmaker")
+        else:
+            chosen = quotes.filter(
+                pl.col("bookmaker").is_in(list(books)), pl.col("kind") == kind, pl.col("market") == market
+            ).sort("event_id", "captured_at")
         latest = (
-            quotes.filter(pl.col("bookmaker").is_in(list(books)), pl.col("kind") == kind, pl.col("market") == market)
-            .sort("event_id", "captured_at")
-            .group_by("event_id", maintain_order=True)
+            chosen.group_by("event_id", maintain_order=True)
             .last()
             .select("event_id", *[pl.col(s).alias(f"{prefix}_{s}") for s in sel])
         )

@@ -20,6 +20,7 @@ import polars as pl
 from numpy.typing import NDArray
 from sqlalchemy import Engine
 
+from betpipe.clock import SYSTEM_CLOCK, Clock
 from betpipe.config import Settings
 from betpipe.db.bulk import as_utc
 from betpipe.features.asof import definition_of, schedule_columns, training_frame
@@ -39,13 +40,15 @@ def training_matrix(
     competitions: Sequence[str] | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> pl.DataFrame:
     """One row per event of ``sport`` (competition codes, start <= kickoff < end), features as known at kickoff.
 
-    Sorted by (kickoff_utc, event_id). Rebuilds the store first if it is missing or the source tables changed.
+    Sorted by (kickoff_utc, event_id). Rebuilds the store first if it is missing or the source tables changed
+    (``clock`` stamps that build).
     """
-    index, _ = current_index(engine, sport, settings or Settings(), check_source=True)
+    index, _ = current_index(engine, sport, settings, check_source=True, clock=clock)
     events = index.tables.events
     if competitions is not None:
         events = events.filter(pl.col("competition").is_in(list(competitions)))
@@ -91,16 +94,22 @@ def _from_ms(ms: int) -> datetime | None:
 
 
 def event_features(
-    engine: Engine, event_id: int, *, as_of: datetime | None = None, settings: Settings | None = None
+    engine: Engine,
+    event_id: int,
+    *,
+    as_of: datetime | None = None,
+    settings: Settings,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> EventFeatures:
-    """The feature vector of one event as known at ``as_of`` (default now), never later than its kickoff."""
-    settings = settings or Settings()
+    """The feature vector of one event as known at ``as_of`` (default ``clock.now()``), never later than its kickoff.
+
+    Live callers pass the system clock, a backtest its simulated one: no wall-clock read hides in here."""
     event, odds_rows = _read_event(engine, event_id)
     sport = str(event[1])
-    index, entry = current_index(engine, sport, settings, check_source=False)
+    index, entry = current_index(engine, sport, settings, check_source=False, clock=clock)
     tables = index.tables
     kickoff = _parse_instant(event[4])
-    effective = min(as_utc(as_of) if as_of else datetime.now(UTC), kickoff)
+    effective = min(as_utc(as_of) if as_of else as_utc(clock.now()), kickoff)
     as_of_ms = np.array([_ms(effective)], dtype=np.int64)
     kickoff_ms = np.array([_ms(kickoff)], dtype=np.int64)
     home, away = (_team_index(tables.teams, int(team_id)) for team_id in (event[5], event[6]))

@@ -18,7 +18,7 @@ from betpipe.features.retrieval import training_matrix
 from betpipe.features.source import sports
 
 
-def elo_sanity_check(engine: Engine, competition: str, *, settings: Settings | None = None) -> dict[str, Any]:
+def elo_sanity_check(engine: Engine, competition: str, *, settings: Settings) -> dict[str, Any]:
     """Log loss of Elo's home-win probability vs the earlier seasons' base rate, over seasons 2..n."""
     found = sports(engine, competition)
     if not found:

@@ -21,13 +21,14 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine, desc, insert, select
 
+from betpipe.clock import SYSTEM_CLOCK, Clock
 from betpipe.config import Settings
 from betpipe.db.bulk import as_utc
 from betpipe.db.schema_features import feature_builds
@@ -78,20 +79,24 @@ def build_features(
     *,
     sport: str | None = None,
     competition: str | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
     on_progress: Progress | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> BuildReport:
-    """Rebuild the store of ``sport`` (or of every sport, or of the sport ``competition`` belongs to)."""
-    settings = settings or Settings()
+    """Rebuild the store of ``sport`` (or of every sport, or of the sport ``competition`` belongs to).
+
+    ``clock`` stamps ``built_at`` (a backtest passes its simulated clock); it never decides what a feature sees."""
     chosen = [sport] if sport else sports(engine, competition)
     if competition is not None and not chosen:
         raise LookupError(f"no events for competition {competition!r}")
-    builds = [_build_sport(engine, s, settings, on_progress) for s in chosen]
+    builds = [_build_sport(engine, s, settings, on_progress, clock) for s in chosen]
     _CATALOGUE.clear()  # lookups in this process see the new build at once
     return BuildReport(builds=builds, competition=competition)
 
 
-def _build_sport(engine: Engine, sport: str, settings: Settings, on_progress: Progress | None) -> SportBuild:
+def _build_sport(
+    engine: Engine, sport: str, settings: Settings, on_progress: Progress | None, clock: Clock
+) -> SportBuild:
     definitions = default_feature_set(sport)
     seconds: dict[str, float] = {}
     started = time.perf_counter()
@@ -106,8 +111,10 @@ def _build_sport(engine: Engine, sport: str, settings: Settings, on_progress: Pr
     seconds["compute"] = time.perf_counter() - started
     _report(on_progress, f"{sport}: computed features", 2)
     started = time.perf_counter()
-    built_at = datetime.now(UTC)
+    built_at = clock.now()
     directory = _root(settings) / sport / tables.version / built_at.strftime("%Y%m%dT%H%M%S%fZ")
+    while directory.exists() or directory.with_name(directory.name + ".tmp").exists():  # a fixed or simulated clock
+        directory = directory.with_name(directory.name + "-")
     content_hash, rows = write_tables(tables, directory)
     seconds["write"] = time.perf_counter() - started
     _report(on_progress, f"{sport}: wrote {rows} rows", 3)
@@ -227,7 +234,7 @@ def latest_build(engine: Engine, sport: str, settings: Settings) -> CatalogueEnt
 
 
 def current_index(
-    engine: Engine, sport: str, settings: Settings, *, check_source: bool
+    engine: Engine, sport: str, settings: Settings, *, check_source: bool, clock: Clock = SYSTEM_CLOCK
 ) -> tuple[AsOfIndex, CatalogueEntry]:
     """The as-of index of the newest build, rebuilding first when there is none (or, with ``check_source``, when
     the source tables changed since). Loaded indexes are cached per build; without ``check_source`` (single-event
@@ -243,7 +250,7 @@ def current_index(
     if not stale and check_source and entry is not None:
         stale = entry.source_fingerprint != fingerprint(engine)
     if stale:
-        build_features(engine, sport=sport, settings=settings)
+        build_features(engine, sport=sport, settings=settings, clock=clock)
         entry = latest_build(engine, sport, settings)
     assert entry is not None
     _CATALOGUE[key] = (time.monotonic(), entry)

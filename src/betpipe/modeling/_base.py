@@ -4,12 +4,15 @@ Subclasses implement ``_fit``, ``_predict_proba`` and, for persistence, ``_get_s
 polars frame of the feature-store contract (``betpipe.features.training_matrix``); labels are class indices into the
 columns of ``predict_proba`` (3-way: 0 home, 1 draw, 2 away; two-way: 0 home, 1 away). Artifacts are JSON, numpy
 ``.npz`` (``allow_pickle=False``) or LightGBM's text format: never pickle, so loading an artifact cannot run code.
-Hyper-parameters are stored unmodified in ``__init__``; everything learnt ends in ``_``.
+Hyper-parameters are stored unmodified in ``__init__``; everything learnt ends in ``_``. Built on scikit-learn's
+``BaseEstimator`` (``get_params``/``set_params``/``clone``); predicting with an unfitted model raises
+``NotFittedError``, and predicting on a frame that lacks a column the model was fitted with raises a ``ValueError``
+naming it: a missing column never becomes silent NaNs. Only columns a model documents as optional (market prices,
+whose absence means "no price yet", priced by the fallback) may be absent.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -18,6 +21,10 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 from numpy.typing import NDArray
+from sklearn.base import BaseEstimator
+from sklearn.base import clone as sklearn_clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -72,47 +79,47 @@ def normalise(p: FloatArray) -> FloatArray:
     return np.asarray(p / p.sum(axis=1, keepdims=True), dtype=np.float64)
 
 
-class BaseProbabilityModel:
-    """Template: ``fit``/``predict_proba``/``get_params``/``set_params``/``save_artifact``/``load_artifact``."""
+class BaseProbabilityModel(BaseEstimator):  # type: ignore[misc]
+    """Template: ``fit``/``predict_proba``/``save_artifact``/``load_artifact`` on scikit-learn's ``BaseEstimator``."""
 
     name: ClassVar[str] = "base"
     n_outcomes: int
     classes_: IntArray
     fallback_: FloatArray
+    feature_names_in_: NDArray[np.object_]
 
     # ------------------------------------------------------------------ scikit-learn surface
 
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        signature = inspect.signature(cls.__init__)
-        return [p.name for p in signature.parameters.values() if p.name != "self" and p.kind != p.VAR_KEYWORD]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        params = {name: getattr(self, name) for name in self._param_names()}
-        if deep:
-            for key, value in list(params.items()):
-                if isinstance(value, BaseProbabilityModel):
-                    params.update({f"{key}__{k}": v for k, v in value.get_params().items()})
-        return params
-
-    def set_params(self, **params: Any) -> Self:
-        valid = set(self._param_names())
-        for key, value in params.items():
-            head, _, rest = key.partition("__")
-            if head not in valid:
-                raise ValueError(f"invalid parameter {head!r} for {type(self).__name__}")
-            if rest:
-                getattr(self, head).set_params(**{rest: value})
-            else:
-                setattr(self, head, value)
-        return self
-
     def clone(self) -> Self:
-        """An unfitted copy with the same hyper-parameters (nested models cloned too)."""
-        params = {
-            k: (v.clone() if isinstance(v, BaseProbabilityModel) else v) for k, v in self.get_params(deep=False).items()
-        }
-        return type(self)(**params)
+        """An unfitted copy with the same hyper-parameters (nested models cloned too): ``sklearn.base.clone``."""
+        copy: Self = sklearn_clone(self)
+        return copy
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "fallback_")
+
+    def _input_columns(self) -> tuple[list[str], list[str]]:
+        """(required, optional) columns of X this fitted model reads; optional ones may be absent (documented
+        fallback). Called after fit and after loading, so artifacts need not store it."""
+        return [], []
+
+    def _record_inputs(self) -> None:
+        required, optional = self._input_columns()
+        self.feature_names_in_ = np.asarray([*required, *optional], dtype=object)
+        self.n_features_in_ = len(self.feature_names_in_)
+        self.optional_features_ = tuple(optional)
+
+    def _check_input(self, X: pl.DataFrame) -> None:
+        """Fitted, and every required column present: a missing one would otherwise be read as all-NaN."""
+        check_is_fitted(self)
+        optional = set(getattr(self, "optional_features_", ()))
+        names = getattr(self, "feature_names_in_", np.empty(0, dtype=object))
+        missing = [str(c) for c in names if c not in optional and c not in X.columns]
+        if missing:
+            raise ValueError(
+                f"{type(self).__name__} was fitted with column(s) that X lacks: {', '.join(missing)} "
+                f"(X has {X.width} columns; build X with the same feature set as the training matrix)"
+            )
 
     def fit(self, X: pl.DataFrame, y: npt.ArrayLike) -> Self:
         labels = np.asarray(y, dtype=np.int64)
@@ -123,14 +130,14 @@ class BaseProbabilityModel:
         if labels.min() < 0 or labels.max() >= self.n_outcomes:
             raise ValueError(f"labels must be class indices in 0..{self.n_outcomes - 1}")
         self.classes_ = np.arange(self.n_outcomes, dtype=np.int64)
-        self.fallback_ = base_rates(labels, self.n_outcomes)
         self._fit(X, labels)
+        self.fallback_ = base_rates(labels, self.n_outcomes)  # last: a model whose _fit failed stays unfitted
+        self._record_inputs()
         return self
 
     def predict_proba(self, X: pl.DataFrame) -> FloatArray:
         """(n, k) probabilities summing to 1; rows the model cannot price get the training base rates."""
-        if not hasattr(self, "fallback_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted")
+        self._check_input(X)
         if X.height == 0:
             return np.empty((0, self.n_outcomes), dtype=np.float64)
         p = np.asarray(self._predict_proba(X), dtype=np.float64)
@@ -140,6 +147,7 @@ class BaseProbabilityModel:
 
     def fallback_rows(self, X: pl.DataFrame) -> NDArray[np.bool_]:
         """Rows this model prices from its fallback (base rates); reported, never dropped."""
+        self._check_input(X)
         if X.height == 0:
             return np.zeros(0, dtype=bool)
         p = np.asarray(self._predict_proba(X), dtype=np.float64)
@@ -166,7 +174,7 @@ class BaseProbabilityModel:
 
     def save_artifact(self, directory: Path) -> None:
         if not hasattr(self, "fallback_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted; nothing to save")
+            raise NotFittedError(f"{type(self).__name__} is not fitted; nothing to save")
         directory.mkdir(parents=True, exist_ok=True)
         state, arrays = self._get_state()
         params = {k: v for k, v in self.get_params(deep=False).items() if not isinstance(v, BaseProbabilityModel)}
@@ -191,13 +199,10 @@ class BaseProbabilityModel:
         model.fallback_ = arrays.pop("fallback_")
         model.classes_ = np.arange(model.n_outcomes, dtype=np.int64)
         model._set_state(document["state"], arrays, directory)
+        model._record_inputs()
         return model  # type: ignore[return-value]
 
     @classmethod
     def _from_params(cls, params: dict[str, Any], directory: Path) -> BaseProbabilityModel:
         del directory
         return cls(**params)
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{k}={v!r}" for k, v in self.get_params(deep=False).items())
-        return f"{type(self).__name__}({shown})"

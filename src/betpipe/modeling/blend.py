@@ -16,7 +16,7 @@ import polars as pl
 
 from betpipe.modeling._base import BaseProbabilityModel, FloatArray, IntArray, register
 from betpipe.modeling.calibration import LogLinearPool, _WrapperModel
-from betpipe.modeling.market import market_probabilities
+from betpipe.modeling.market import market_probabilities, price_columns
 from betpipe.modeling.validation import out_of_fold_predict
 
 MIN_BLEND_ROWS = 200
@@ -41,6 +41,11 @@ class MarketBlendModel(_WrapperModel):
         self.market_method = market_method
         self.min_train_seasons = min_train_seasons
         self.max_folds = max_folds
+
+    def _input_columns(self) -> tuple[list[str], list[str]]:
+        """The base model's columns, plus the market leg's as optional: rows without a price get the base alone."""
+        required, optional = self.base_._input_columns()
+        return required, [*optional, *price_columns(self.market_source, self.n_outcomes)]
 
     def _market(self, X: pl.DataFrame) -> FloatArray:
         return market_probabilities(X, self.market_source, self.n_outcomes, self.market_method)

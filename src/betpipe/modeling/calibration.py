@@ -118,6 +118,9 @@ class _WrapperModel(BaseProbabilityModel):
     def _save_extra(self, directory: Path) -> None:
         self.base_.save_artifact(directory / "base")
 
+    def _input_columns(self) -> tuple[list[str], list[str]]:
+        return self.base_._input_columns()
+
     @classmethod
     def _from_params(cls, params: dict[str, Any], directory: Path) -> BaseProbabilityModel:
         model = cls(base=BaseProbabilityModel.load_artifact(directory / "base"), **params)  # type: ignore[call-arg]

@@ -165,6 +165,9 @@ class DixonColesModel(BaseProbabilityModel):
         p_away = (grid * home.T).sum(axis=(1, 2))
         return np.column_stack([p_home, p_draw, p_away])
 
+    def _input_columns(self) -> tuple[list[str], list[str]]:
+        return ["home_team_id", "away_team_id"], ["neutral_site"]  # absent neutral_site: every game at home
+
     def _get_state(self) -> tuple[dict[str, Any], dict[str, FloatArray]]:
         state = {"home_": self.home_, "rho_": self.rho_, "converged_": self.converged_}
         arrays = {"team_ids_": self.team_ids_.astype(np.float64), "attack_": self.attack_, "defence_": self.defence_}

@@ -88,6 +88,9 @@ class EloLogitModel(BaseProbabilityModel):
             return np.column_stack([home, 1.0 - home])
         return ordered_logit_proba(z, float(self.intercepts_[0]), float(self.intercepts_[1]))
 
+    def _input_columns(self) -> tuple[list[str], list[str]]:
+        return list(self.features), []
+
     def _get_state(self) -> tuple[dict[str, Any], dict[str, FloatArray]]:
         return {}, {"coef_": self.coef_, "intercepts_": self.intercepts_}
 

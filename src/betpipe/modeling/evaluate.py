@@ -8,7 +8,7 @@ never uses a closing price as an input to a model; closing prices only appear as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,7 @@ import polars as pl
 from numpy.typing import NDArray
 from sqlalchemy import Engine
 
+from betpipe.config import Settings
 from betpipe.modeling._base import FloatArray, IntArray, labels_from_outcome
 from betpipe.modeling.blend import MarketBlendModel
 from betpipe.modeling.calibration import CalibratedModel
@@ -34,10 +35,10 @@ from betpipe.modeling.metrics import (
     rps_rows,
 )
 from betpipe.modeling.walkforward import ModelSpec, walk_forward_predict
+from betpipe.sports import sport_rules
 
 SOCCER = "soccer"
 NFL = "american_football"
-RESULT_DELAY_HOURS = {SOCCER: 2.0, NFL: 3.5}
 FIRST_SEASON = {SOCCER: "2012-2013", NFL: "2006"}
 # Seasons whose results chose hyper-parameters; figures from the season after them on are untouched by tuning.
 TUNED_SEASONS = {SOCCER: ("2012-2013", "2013-2014"), NFL: ()}
@@ -58,8 +59,10 @@ class SportRules:
 
 
 RULES = {
-    SOCCER: SportRules(3, "rps", ("bench_ps_open", "bench_ps_close"), "bench_ps_close", "bench_ps_open"),
-    NFL: SportRules(2, "brier", ("bench_close",), "bench_close", None),
+    SOCCER: SportRules(
+        sport_rules(SOCCER).n_outcomes, "rps", ("bench_ps_open", "bench_ps_close"), "bench_ps_close", "bench_ps_open"
+    ),
+    NFL: SportRules(sport_rules(NFL).n_outcomes, "brier", ("bench_close",), "bench_close", None),
 }
 
 
@@ -193,6 +196,7 @@ def evaluate_frame(
     specs: Sequence[ModelSpec] | None = None,
     first_season: str | None = None,
     by_competition: bool = True,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> EvaluationReport:
     """Walk every spec forward over the scored seasons of ``frame`` (a training matrix) and score them."""
     if sport not in RULES:
@@ -215,7 +219,9 @@ def evaluate_frame(
     fallback: dict[str, int] = {}
     notes: list[str] = []
     seconds: dict[str, float] = {}
-    for spec in specs:
+    for done, spec in enumerate(specs):
+        if on_progress is not None:  # (what is running, models done, models in all): drives the CLI's progress bar
+            on_progress(spec.name, done, len(specs))
         result = walk_forward_predict(
             spec,
             frame,
@@ -223,7 +229,7 @@ def evaluate_frame(
             labelled=labelled,
             predict_mask=scored,
             n_outcomes=rules.n_outcomes,
-            result_delay_hours=RESULT_DELAY_HOURS.get(sport, 3.0),
+            result_delay_hours=sport_rules(sport).result_delay_hours,
         )
         predictions[spec.name] = result.probabilities
         fallback[spec.name] = int(result.fallback.sum())
@@ -283,15 +289,21 @@ def evaluate(
     competitions: Sequence[str] | None = None,
     models: Sequence[str] | None = None,
     first_season: str | None = None,
+    settings: Settings,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> EvaluationReport:
     """Evaluate on what is ingested in ``engine``; ``models`` picks spec names (anchors are always kept)."""
     from betpipe.features import training_matrix
+    from betpipe.threads import configure_threads
 
-    frame = training_matrix(engine, sport=sport, competitions=competitions)
+    configure_threads(settings.compute)  # a library entry point: pools sized before any fit
+    frame = training_matrix(engine, sport=sport, competitions=competitions, settings=settings)
+    if frame.is_empty():
+        raise ValueError(f"no {sport} events to evaluate: ingest results and odds first (e.g. `betpipe ingest sample`)")
     specs = default_specs(sport)
     if models is not None:
         unknown = set(models) - {s.name for s in specs}
         if unknown:
             raise ValueError(f"unknown models {sorted(unknown)}; known: {[s.name for s in specs]}")
         specs = [s for s in specs if s.anchor or s.name in models]
-    return evaluate_frame(frame, sport=sport, specs=specs, first_season=first_season)
+    return evaluate_frame(frame, sport=sport, specs=specs, first_season=first_season, on_progress=on_progress)

@@ -1,9 +1,10 @@
 """Gradient boosting (LightGBM) on the feature store's ``f_*`` columns, multi-class (1X2) or binary (two-way).
 
-Deterministic by construction (fixed seed, ``deterministic=True``, ``num_threads`` fixed, row-wise histograms), so a
-re-run gives identical predictions. It never trains on ``bench_*`` columns (benchmark prices are labels' neighbours,
-not features) and, unless ``use_market`` is set, not on the pre-match market features either.
-Persisted in LightGBM's own text model format, never pickle.
+Deterministic by construction (fixed seed, ``deterministic=True``, row-wise histograms), so a re-run with the same
+thread count gives identical predictions; ``num_threads=None`` (the default) takes the process's configured count
+(``betpipe.threads``, ``Settings.compute.threads``) so a shared host is never oversubscribed. It never trains on
+``bench_*`` columns (benchmark prices are labels' neighbours, not features) and, unless ``use_market`` is set, not
+on the pre-match market features either. Persisted in LightGBM's own text model format, never pickle.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from betpipe.modeling._base import BaseProbabilityModel, FloatArray, IntArray, register
+from betpipe.threads import configured_threads
 
 BOOSTER_FILE = "booster.txt"
 MARKET_PREFIX = "f_market_"
@@ -43,7 +45,7 @@ class GradientBoostingModel(BaseProbabilityModel):
         min_data_in_leaf: int = 400,
         feature_fraction: float = 0.5,
         lambda_l2: float = 5.0,
-        num_threads: int = 2,
+        num_threads: int | None = None,
         seed: int = 0,
     ) -> None:
         self.n_outcomes = n_outcomes
@@ -70,16 +72,22 @@ class GradientBoostingModel(BaseProbabilityModel):
             "min_data_in_leaf": self.min_data_in_leaf,
             "feature_fraction": self.feature_fraction,
             "lambda_l2": self.lambda_l2,
-            "num_threads": self.num_threads,
+            "num_threads": self._threads(),
             "seed": self.seed,
             "deterministic": True,
             "force_row_wise": True,
             "verbosity": -1,
         }
 
+    def _threads(self) -> int:
+        return self.num_threads if self.num_threads is not None else configured_threads()
+
     def _matrix(self, X: pl.DataFrame) -> FloatArray:
-        present = [pl.col(c).cast(pl.Float64) if c in X.columns else pl.lit(None, pl.Float64) for c in self.features_]
-        return X.select(present).to_numpy().astype(np.float64) if present else np.empty((X.height, 0))
+        """The features in fit order; ``predict_proba`` has already refused a frame lacking any of them."""
+        return X.select(pl.col(c).cast(pl.Float64) for c in self.features_).to_numpy().astype(np.float64)
+
+    def _input_columns(self) -> tuple[list[str], list[str]]:
+        return list(self.features_), []
 
     def _fit(self, X: pl.DataFrame, y: IntArray) -> None:
         self.features_ = feature_columns(X, use_market=self.use_market)
@@ -89,7 +97,7 @@ class GradientBoostingModel(BaseProbabilityModel):
         self.booster_ = lgb.train(self._lgb_params(), data, num_boost_round=self.n_estimators)
 
     def _predict_proba(self, X: pl.DataFrame) -> FloatArray:
-        raw = np.asarray(self.booster_.predict(self._matrix(X), num_threads=self.num_threads), dtype=np.float64)
+        raw = np.asarray(self.booster_.predict(self._matrix(X), num_threads=self._threads()), dtype=np.float64)
         if self.n_outcomes == 2:
             return np.column_stack([1.0 - raw, raw])
         return raw

@@ -23,9 +23,13 @@ from betpipe.modeling._base import (
 from betpipe.odds import MarginMethod, remove_margin
 
 
+def price_columns(source: str, n_outcomes: int) -> list[str]:
+    return [f"{source}_{label}" for label in OUTCOME_LABELS[n_outcomes]]
+
+
 def price_matrix(X: pl.DataFrame, source: str, n_outcomes: int) -> FloatArray:
     """(n, k) matrix of ``{source}_{home|draw|away}`` columns (NaN where absent)."""
-    return np.column_stack([column(X, f"{source}_{label}") for label in OUTCOME_LABELS[n_outcomes]])
+    return np.column_stack([column(X, name) for name in price_columns(source, n_outcomes)])
 
 
 def market_probabilities(X: pl.DataFrame, source: str, n_outcomes: int, method: str) -> FloatArray:
@@ -63,6 +67,10 @@ class MarketModel(BaseProbabilityModel):
 
     def _predict_proba(self, X: pl.DataFrame) -> FloatArray:
         return market_probabilities(X, self.source, self.n_outcomes, self.method)
+
+    def _input_columns(self) -> tuple[list[str], list[str]]:
+        """Optional: a row (or frame) without this source's prices has no price yet and gets the fallback."""
+        return [], price_columns(self.source, self.n_outcomes)
 
 
 @register
@@ -118,3 +126,6 @@ class FeatureProbabilityModel(BaseProbabilityModel):
             p = np.column_stack([home, column(X, str(self.draw)), column(X, str(self.away))])
         p[~(p >= 0).all(axis=1)] = np.nan
         return p
+
+    def _input_columns(self) -> tuple[list[str], list[str]]:
+        return [c for c in (self.home, self.draw, self.away) if c is not None], []
