@@ -19,7 +19,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-BENCHMARKS = ("ingest", "features", "modeling", "backtest", "contention", "serving", "monitoring")
+BENCHMARKS = ("ingest", "features", "modeling", "backtest", "contention", "serving", "monitoring", "dashboard")
 RESULTS_DIR = Path(__file__).with_name("results")
 
 
