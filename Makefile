@@ -8,7 +8,7 @@ export BETPIPE_SHARED_DATA ?= $(abspath $(SHARED))
 # The PostgreSQL leg of `make bench` (a throw-away schema is created and dropped); unset it to skip.
 export BETPIPE_BENCH_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: venv demo test test-sqlite lint bench clean evaluate chromium
+.PHONY: venv demo test test-sqlite lint bench clean evaluate test-tools
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -43,17 +43,21 @@ demo: $(STAMP)
 	$(DEMO_ENV) $(BIN)/betpipe bankroll
 	@echo "backtest HTML report: $$(ls $(abspath $(DEMO_DIR))/backtest/*.html)"
 
-## chromium: Debian's headless browser for the dashboard screenshot test (tests/test_dashboard_browser.py), installed
-## the same way here and on CI; without root or apt the step says so and that one test skips.
-chromium:
+## test-tools: Debian packages some tests drive, installed the same way here and on CI: chromium (the dashboard
+## screenshot test) and docker-compose (checks compose.yaml where docker has no compose plugin). Without root or apt
+## the step says so and only those tests skip.
+test-tools:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium) \
 		|| echo "chromium could not be installed: the dashboard browser test will skip"
+	@docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 \
+		|| (apt-get update -qq && apt-get install -y -qq docker-compose) \
+		|| echo "docker-compose could not be installed: the compose file check will skip"
 
 ## test: the whole suite, on SQLite and (when BETPIPE_TEST_DATABASE_URL is set) on PostgreSQL.
 ## Nothing is written into the repository: pytest's, Python's, numba's and hypothesis's caches go to CACHE_DIR.
 ## `tests` is named, so the run never depends on where pytest finds its rootdir and never collects nothing (exit 5).
 CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/betpipe
-test: $(STAMP) chromium
+test: $(STAMP) test-tools
 	PYTHONPYCACHEPREFIX=$(CACHE_DIR)/pycache NUMBA_CACHE_DIR=$(CACHE_DIR)/numba HYPOTHESIS_STORAGE_DIRECTORY=$(CACHE_DIR)/hypothesis \
 		$(BIN)/python -m pytest -n 2 --dist loadfile -q -o cache_dir=$(CACHE_DIR)/pytest tests
 

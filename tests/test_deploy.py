@@ -20,18 +20,22 @@ COMPOSE = REPO / "compose.yaml"
 ENV = {"BETPIPE_API_TOKEN": "compose-check", "POSTGRES_PASSWORD": "compose-check"}
 
 
-def _compose_available() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
-    return probe.returncode == 0
+def _compose_command() -> list[str] | None:
+    """``docker compose`` (the plugin) when present, else the standalone ``docker-compose`` (`make test-tools`)."""
+    if shutil.which("docker") is not None:
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    standalone = shutil.which("docker-compose")
+    return [standalone] if standalone else None
 
 
 def test_docker_compose_config_accepts_the_compose_file() -> None:
-    if not _compose_available():
-        pytest.skip("docker with the compose plugin is not installed: `docker compose config` not run")
+    compose = _compose_command()
+    if compose is None:
+        pytest.skip("neither `docker compose` nor `docker-compose` is installed (make test-tools): config not run")
     result = subprocess.run(
-        ["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"],
+        [*compose, "-f", str(COMPOSE), "config", "--quiet"],
         env={**os.environ, **ENV},
         capture_output=True,
         text=True,
@@ -39,6 +43,24 @@ def test_docker_compose_config_accepts_the_compose_file() -> None:
         cwd=REPO,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_compose_check_refuses_a_broken_compose_file(tmp_path: Path) -> None:
+    """The check above can fail: a misspelt top-level key is refused."""
+    compose = _compose_command()
+    if compose is None:
+        pytest.skip("neither `docker compose` nor `docker-compose` is installed (make test-tools): config not run")
+    broken = tmp_path / "compose.yaml"
+    broken.write_text(COMPOSE.read_text().replace("services:", "servicez:", 1))
+    result = subprocess.run(
+        [*compose, "-f", str(broken), "config", "--quiet"],
+        env={**os.environ, **ENV},
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
 
 
 def _setting_exists(name: str) -> bool:
