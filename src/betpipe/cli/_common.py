@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine
 
@@ -113,3 +114,16 @@ def exit_if_nothing_read(report: IngestReport) -> None:
     if report.rows_read == 0 and (report.quarantined > 0 or report.files == 0):
         error_console.print("[red]nothing could be read[/red] (see `betpipe data quarantine`)")
         raise typer.Exit(code=1)
+
+
+def progress_display(*, transient: bool = False) -> Progress:
+    """The one progress-bar look of the CLI: on stderr (stdout keeps only the report), and only on a terminal."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=error_console,
+        transient=transient,
+        disable=not error_console.is_terminal,
+    )

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from betpipe.cli._common import console, error_console, open_engine, settings
+from betpipe.cli._common import console, open_engine, progress_display, settings
 from betpipe.cli._errors import CliError
 
 app = typer.Typer(help="Features and the point-in-time feature store.", no_args_is_help=True)
@@ -28,14 +27,7 @@ def build(
     config = settings()
     with (
         open_engine(config) as engine,
-        Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=error_console,  # stdout keeps only the report
-            disable=not error_console.is_terminal,
-        ) as progress,
+        progress_display() as progress,
     ):
         task = progress.add_task("building features", total=None)
 

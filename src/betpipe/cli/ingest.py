@@ -5,9 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from betpipe.cli._common import error_console, exit_if_nothing_read, open_engine, print_ingest_report, settings
+from betpipe.cli._common import (
+    exit_if_nothing_read,
+    open_engine,
+    print_ingest_report,
+    progress_display,
+    settings,
+)
 from betpipe.ingest.store import IngestReport
 
 app = typer.Typer(help="Ingest results and odds from a source.", no_args_is_help=True)
@@ -50,14 +55,7 @@ def football_data(
 
 
 def _ingest_files_with_progress(engine: object, files: list[Path], ingest: object) -> IngestReport:
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=error_console,  # stdout keeps only the report
-        disable=not error_console.is_terminal,
-    ) as progress:
+    with progress_display() as progress:
         task = progress.add_task("ingesting", total=len(files))
 
         def on_file(path: Path, _report: IngestReport) -> None:

@@ -11,9 +11,8 @@ from datetime import datetime
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from betpipe.cli._common import console, error_console, open_engine, settings
+from betpipe.cli._common import console, open_engine, progress_display, settings
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -30,15 +29,7 @@ def _trainable_help() -> str:
 @contextmanager
 def progress_bar(what: str) -> Iterator[ProgressCallback]:
     """A rich bar driven by a library ``on_progress(description, done, total)`` callback."""
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=error_console,
-        transient=True,
-        disable=not error_console.is_terminal,
-    ) as progress:
+    with progress_display(transient=True) as progress:
         task = progress.add_task(what, total=None)
 
         def on_progress(description: str, done: int, total: int) -> None:
