@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
@@ -197,3 +198,106 @@ def test_the_backtest_reads_a_postgresql_store_like_a_sqlite_one(engine: Engine,
     columns = ["competition", "selection", "price", "stake", "state", "pnl", "clv", "decided_at", "kickoff_utc"]
     assert here.height == reference.height > 50
     assert here.select(columns).equals(reference.select(columns))
+
+
+def _add_consensus(engine: Engine, late: int, after_decision: int) -> None:
+    """A market-average aggregate quoting exactly the sharp book's pre-match prices at the same instants, except
+    ``late`` (captured at kickoff) and ``after_decision`` (captured an hour after the soft book's price)."""
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO bookmakers (key, name, is_aggregate) VALUES ('market_avg', 'Market avg', :t)"),
+            {"t": True},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO odds_snapshots (event_id, bookmaker_id, market, selection, line, price, kind, "
+                "captured_at, source) SELECT o.event_id, (SELECT id FROM bookmakers WHERE key = 'market_avg'), "
+                "o.market, o.selection, o.line, o.price, o.kind, o.captured_at, 'test' FROM odds_snapshots o "
+                "JOIN bookmakers b "
+                "ON b.id = o.bookmaker_id WHERE b.key = 'sample_sharp' AND o.kind = 'opening'"
+            )
+        )
+        avg = "bookmaker_id = (SELECT id FROM bookmakers WHERE key = 'market_avg')"
+        conn.execute(
+            text(
+                "UPDATE odds_snapshots SET captured_at = (SELECT kickoff_utc FROM events WHERE id = :e) "
+                f"WHERE event_id = :e AND {avg}"
+            ),
+            {"e": late},
+        )
+    soft = _prices(engine, "sample_soft").filter(pl.col("event_id") == after_decision)
+    later = soft.get_column("captured_at").min() + timedelta(hours=1)  # type: ignore[operator]
+    with engine.begin() as conn:
+        conn.execute(
+            text(f"UPDATE odds_snapshots SET captured_at = :at WHERE event_id = :e AND {avg}"),
+            {"e": after_decision, "at": later.strftime("%Y-%m-%d %H:%M:%S.%f")},
+        )
+
+
+def _drop_consensus(engine: Engine) -> None:
+    with engine.begin() as conn:
+        avg = "(SELECT id FROM bookmakers WHERE key = 'market_avg')"
+        conn.execute(text(f"DELETE FROM odds_snapshots WHERE bookmaker_id = {avg}"))
+        conn.execute(text("DELETE FROM bookmakers WHERE key = 'market_avg'"))
+
+
+def test_the_consensus_input_obeys_the_pre_match_time_rule_and_is_never_a_price(store: Store, tmp_path: Path) -> None:
+    """An aggregate's quote captured at kickoff, or after the decision, is not an input; bets stay at the book's price.
+
+    The consensus here repeats the sharp book's quotes, so pooling it at any weight leaves the fair probabilities
+    unchanged: the consensus run must place exactly the market run's bets minus the two events whose consensus was
+    not known at the decision (no silent fallback to the sharp book alone).
+    """
+    baseline = store.run(store.spec(), tmp_path / "base")
+    events = baseline.get_column("event_id").unique().sort().to_list()
+    late, after = int(events[5]), int(events[11])
+    _add_consensus(store.engine, late, after)
+    try:
+        pooled = store.run(store.spec(consensus_weight=1.0), tmp_path / "pooled")
+        shin = store.run(store.spec(consensus_weight=0.5, market_method="shin"), tmp_path / "shin")
+    finally:
+        _drop_consensus(store.engine)
+    expected = baseline.filter(~pl.col("event_id").is_in([late, after]))
+    columns = ["event_id", "selection", "price", "stake", "clv", "decided_at"]
+    assert pooled.select(columns).equals(expected.select(columns))
+    assert not set(shin.get_column("event_id").to_list()) & {late, after}
+    soft = _prices(store.engine, "sample_soft").rename({"price": "book_price"})
+    joined = shin.join(soft, on=["event_id", "selection"], how="left")
+    assert (joined.get_column("price") - joined.get_column("book_price")).abs().max() < 1e-9  # type: ignore[operator]
+
+
+def test_a_spec_with_another_market_method_or_consensus_is_named_and_hashed_apart(store: Store) -> None:
+    """Two different fair-probability sources must never share a ledger account or a report file."""
+    plain, shin, pooled = store.spec(), store.spec(market_method="shin"), store.spec(consensus_weight=0.5)
+    assert len({plain.run_id, shin.run_id, pooled.run_id}) == 3
+    assert len({plain.name, shin.name, pooled.name}) == 3
+    assert BacktestSpec.from_json(pooled.to_json()) == pooled
+    with pytest.raises(ValueError, match="market method"):
+        store.spec(market_method="guess")
+    with pytest.raises(ValueError, match="consensus weight"):
+        store.spec(consensus_weight=1.5)
+
+
+def test_equal_count_comparison_cuts_the_reference_to_its_highest_edges() -> None:
+    """A stricter strategy must be compared with the reference's best bets, not its whole (diluted) book."""
+    from betpipe.backtest import equal_count_clv_difference, paired_clv_difference
+
+    reference = pl.DataFrame(
+        {
+            "bet_id": [1, 2, 3, 4],
+            "event_id": [10, 11, 12, 13],
+            "edge": [0.01, 0.05, 0.002, 0.03],
+            "clv": [0.00, 0.04, -0.02, 0.02],
+        }
+    )
+    same_as_top = reference.filter(pl.col("bet_id").is_in([2, 4]))
+    diff = equal_count_clv_difference(same_as_top, reference)
+    assert diff is not None
+    assert (diff.mean, diff.low, diff.high) == pytest.approx((0.0, 0.0, 0.0))
+    selective = pl.DataFrame({"bet_id": [7, 8], "event_id": [10, 12], "edge": [0.02, 0.02], "clv": [0.01, 0.01]})
+    whole = paired_clv_difference(selective, reference)
+    cut = equal_count_clv_difference(selective, reference)
+    assert whole is not None
+    assert cut is not None
+    assert whole.mean == pytest.approx(0.01 - 0.01)  # beats nothing against the whole book's mean of 0.01
+    assert cut.mean == pytest.approx(0.01 - 0.03)  # and loses to the reference's two best bets

@@ -10,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from betpipe.betting import pricing
-from betpipe.betting.pricing import edge, fair_probabilities, is_distribution, shrink_toward_market
+from betpipe.betting.pricing import (
+    edge,
+    fair_probabilities,
+    is_distribution,
+    market_fair_probabilities,
+    shrink_toward_market,
+)
+from betpipe.odds import remove_margin
 
 
 def _distribution(k_min: int = 2, k_max: int = 4) -> st.SearchStrategy[np.ndarray]:
@@ -116,3 +123,49 @@ def test_fair_probabilities_without_the_source_it_needs_is_a_wiring_error(
 ) -> None:
     with pytest.raises(ValueError, match="source"):
         fair_probabilities(model, market, source=source)  # type: ignore[arg-type]
+
+
+SHARP = np.array([[1.5, 4.2, 7.0], [2.6, 3.3, 2.9]])
+CONSENSUS = np.array([[1.45, 4.4, 7.5], [2.7, 3.25, 2.75]])
+
+
+@pytest.mark.parametrize("method", ["multiplicative", "shin"])
+def test_market_fair_probabilities_without_consensus_are_the_sharp_book_de_margined(method: str) -> None:
+    np.testing.assert_allclose(market_fair_probabilities(SHARP, method=method), remove_margin(SHARP, method))
+
+
+def test_shin_gives_the_longshot_less_than_the_multiplicative_method() -> None:
+    """Shin's point: the margin sits mostly on longshots, so removing it proportionally overrates them."""
+    shin = market_fair_probabilities(SHARP, method="shin")
+    mult = market_fair_probabilities(SHARP, method="multiplicative")
+    assert shin[0, 2] < mult[0, 2]
+    assert shin[0, 0] > mult[0, 0]
+
+
+@pytest.mark.parametrize("w", [0.0, 0.25, 0.5, 1.0])
+def test_the_consensus_is_pooled_log_linearly_with_the_sharp_book(w: float) -> None:
+    pooled = market_fair_probabilities(SHARP, CONSENSUS, method="shin", consensus_weight=w)
+    expected = shrink_toward_market(remove_margin(SHARP, "shin"), remove_margin(CONSENSUS, "shin"), w)
+    np.testing.assert_allclose(pooled, expected)
+    np.testing.assert_allclose(pooled.sum(axis=1), 1.0)
+    if w == 1.0:
+        np.testing.assert_allclose(pooled, remove_margin(CONSENSUS, "shin"))
+
+
+def test_a_row_without_a_usable_sharp_or_consensus_price_is_nan_never_a_fallback() -> None:
+    """A missing consensus must not quietly turn the row into the sharp book alone: that is another strategy."""
+    sharp = np.array([[2.0, 3.4, 3.9], [np.nan, 3.4, 3.9], [2.0, 3.4, 3.9]])
+    consensus = np.array([[2.1, 3.3, 3.8], [2.1, 3.3, 3.8], [1.0, 3.3, 3.8]])
+    pooled = market_fair_probabilities(sharp, consensus, consensus_weight=0.5)
+    assert np.isfinite(pooled[0]).all()
+    assert np.isnan(pooled[1:]).all()
+    alone = market_fair_probabilities(sharp, consensus, consensus_weight=0.0)
+    assert np.isfinite(alone[[0, 2]]).all()
+    assert np.isnan(alone[1]).all()
+
+
+def test_a_consensus_weight_outside_the_unit_interval_or_without_prices_is_a_configuration_error() -> None:
+    with pytest.raises(ValueError, match="consensus weight"):
+        market_fair_probabilities(SHARP, CONSENSUS, consensus_weight=1.5)
+    with pytest.raises(ValueError, match="needs consensus prices"):
+        market_fair_probabilities(SHARP, None, consensus_weight=0.5)

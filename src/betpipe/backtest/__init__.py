@@ -3,12 +3,20 @@ a simulated clock and a paper book. Public surface only; never bets at an aggreg
 """
 
 from betpipe.backtest.data import AggregateBookError, decision_features, load_prices
-from betpipe.backtest.report import Interval, StrategySummary, paired_clv_difference, summarise
+from betpipe.backtest.report import (
+    Interval,
+    StrategySummary,
+    equal_count_clv_difference,
+    paired_clv_difference,
+    summarise,
+)
 from betpipe.backtest.runner import StrategyReport, run_many, write_reports
 from betpipe.backtest.simulate import RunResult, run
-from betpipe.backtest.spec import MODELS, STRATEGIES, BacktestSpec
+from betpipe.backtest.spec import CONSENSUS_BOOKS, MARKET_METHODS, MODELS, STRATEGIES, BacktestSpec
 
 __all__ = [
+    "CONSENSUS_BOOKS",
+    "MARKET_METHODS",
     "MODELS",
     "STRATEGIES",
     "AggregateBookError",
@@ -18,6 +26,7 @@ __all__ = [
     "StrategyReport",
     "StrategySummary",
     "decision_features",
+    "equal_count_clv_difference",
     "load_prices",
     "paired_clv_difference",
     "run",

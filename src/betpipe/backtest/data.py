@@ -1,10 +1,12 @@
 """What a walk-forward backtest reads from the store: events with their outcome, the executable pre-match price of
-ONE named book with the instant it became known, the sharp book's pre-match and closing prices, and model features
-as known at each decision instant.
+ONE named book with the instant it became known, the sharp book's pre-match and closing prices, the market-average
+consensus (an input only), and model features as known at each decision instant.
 
-Read-only. Never returns an aggregate book's price as a price to bet at (``bookmakers.is_aggregate`` is refused),
-never a pre-match price captured at or after kickoff, and never a feature that uses a result known at or after the
-decision instant (features are read through the feature store's as-of index at that instant, not at kickoff).
+Read-only. Every pre-match price goes through ``features.prematch``'s one time rule (``captured_at <= decision <
+kickoff``), the rule market features and bench columns use too. Never returns an aggregate book's price as a price to
+bet at (``bookmakers.is_aggregate`` is refused; aggregates come back only as ``cons_*`` inputs), never a pre-match
+price captured at or after kickoff, and never a feature that uses a result known at or after the decision instant
+(features are read through the feature store's as-of index at that instant, not at kickoff).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy import Engine
 from betpipe.config import Settings
 from betpipe.features import training_matrix
 from betpipe.features.asof import schedule_columns
+from betpipe.features.prematch import PREMATCH_KINDS, complete_prices, prematch_known, prematch_prices
 from betpipe.features.source import QUOTE_GROUP, QUOTE_SELECT
 from betpipe.features.store import current_index
 from betpipe.features.timeline import query_order, to_ms
@@ -28,7 +31,6 @@ from betpipe.sports import sport_rules
 
 __all__ = ["AggregateBookError", "decision_features", "load_events", "load_prices", "selections_of"]
 
-PRE_MATCH_KIND = "opening"
 CLOSING_KIND = "closing"
 
 
@@ -68,13 +70,17 @@ def _book_flags(engine: Engine, keys: Sequence[str]) -> dict[str, bool]:
 
 
 def _quotes(engine: Engine, market: str, competitions: Sequence[str], books: Sequence[str]) -> pl.DataFrame:
-    """Pre-match and closing quotes of ``books`` in ``market``, one row per (event, book, kind, capture instant)."""
+    """Pre-match and closing quotes of ``books`` in ``market``, one row per (event, book, kind, capture instant).
+
+    Aggregate books come back flagged (``is_aggregate``): only ever a consensus input, never a price to bet at.
+    """
     comp_marks, comp_params = _placeholders(engine, "c", competitions)
     book_marks, book_params = _placeholders(engine, "b", books)
     market_mark = "?" if engine.dialect.name == "sqlite" else "%(m)s"
+    kinds = ", ".join(f"'{k}'" for k in (*PREMATCH_KINDS, CLOSING_KIND))
     sql = (
         QUOTE_SELECT + "JOIN events e ON e.id = o.event_id JOIN competitions c ON c.id = e.competition_id "
-        f"WHERE o.market = {market_mark} AND NOT b.is_aggregate AND o.kind IN ('{PRE_MATCH_KIND}', '{CLOSING_KIND}') "
+        f"WHERE o.market = {market_mark} AND o.kind IN ({kinds}) "
         f"AND b.key IN ({book_marks}) AND c.code IN ({comp_marks})" + QUOTE_GROUP
     )
     params: dict[str, object] = {"m": market, **book_params, **comp_params}
@@ -92,6 +98,8 @@ def _quotes(engine: Engine, market: str, competitions: Sequence[str], books: Seq
     return frame.select(
         pl.col("event_id").cast(pl.Int64),
         pl.col("bookmaker").cast(pl.Utf8),
+        pl.col("is_aggregate").cast(pl.Boolean),
+        pl.col("market").cast(pl.Utf8),
         pl.col("kind").cast(pl.Utf8),
         _utc(frame, "captured_at").alias("captured_at"),
         *[pl.col(s).cast(pl.Float64) for s in ("home", "draw", "away")],
@@ -110,6 +118,40 @@ def load_events(
     return training_matrix(engine, sport=sport, competitions=competitions, end=end, settings=settings)
 
 
+def _renamed(frame: pl.DataFrame, prefix: str, names: Sequence[str], at: str) -> pl.DataFrame:
+    return frame.select("event_id", pl.col("known_at").alias(at), *[pl.col(n).alias(f"{prefix}_{n}") for n in names])
+
+
+def _fresh(frame: pl.DataFrame, prefix: str, names: Sequence[str], at: str, max_age_hours: float) -> pl.DataFrame:
+    """Nulls ``prefix_*`` prices captured more than ``max_age_hours`` before the decision (stale: no input)."""
+    stale = (pl.col("decided_at") - pl.col(at)).dt.total_seconds() > max_age_hours * 3600.0
+    return frame.with_columns(
+        [pl.when(stale).then(None).otherwise(pl.col(f"{prefix}_{n}")).alias(f"{prefix}_{n}") for n in names]
+    ).drop(at)
+
+
+def _consensus(quotes: pl.DataFrame, decided: pl.DataFrame, books: Sequence[str], names: Sequence[str]) -> pl.DataFrame:
+    """The consensus (aggregate) books' latest complete pre-match market known at each decision, by the same rule.
+
+    ``prematch_prices`` refuses aggregates by design (they are never a price), so the rule is applied here with the
+    very predicate it uses (``prematch_known``); where several consensus books qualify, the first of ``books`` wins.
+    """
+    rank = {b: i for i, b in enumerate(books)}
+    usable = quotes.join(decided, on="event_id", how="inner").filter(
+        pl.col("bookmaker").is_in(list(books)),
+        pl.col("kind").is_in(list(PREMATCH_KINDS)),
+        complete_prices(names),
+        prematch_known(pl.col("decided_at")),
+    )
+    return (
+        usable.with_columns(pl.col("bookmaker").replace_strict(rank, return_dtype=pl.Int64).alias("_rank"))
+        .sort("event_id", "captured_at", pl.col("_rank"), descending=[False, False, True])
+        .group_by("event_id", maintain_order=True)
+        .last()
+        .select("event_id", pl.col("captured_at").alias("known_at"), *names)
+    )
+
+
 def load_prices(
     engine: Engine,
     events: pl.DataFrame,
@@ -118,13 +160,16 @@ def load_prices(
     book: str,
     sharp_book: str,
     max_price_age_hours: float,
+    consensus_books: Sequence[str] = (),
 ) -> pl.DataFrame:
     """Per event of ``events``: the decision instant and the prices a bettor could know then.
 
-    ``decided_at`` is the first instant ``book``'s complete pre-match market was captured strictly before kickoff (null:
-    never priced in time, so no bet). ``book_*`` are those prices; ``sharp_pre_*`` the sharp book's latest pre-match
-    market captured at or before ``decided_at`` and at most ``max_price_age_hours`` older (null when missing or stale);
-    ``close_*`` the sharp book's closing market (for CLV only, never an input to a decision).
+    Every pre-match price obeys ``features.prematch``'s one rule (``captured_at <= decision < kickoff``).
+    ``decided_at`` is the first instant ``book``'s complete pre-match market was known before kickoff (null: never
+    priced in time, so no bet). ``book_*`` are ``book``'s prices known then (``prematch_prices``; null when one is
+    <= 1); ``sharp_pre_*`` the sharp book's latest pre-match market known then and at most ``max_price_age_hours``
+    older (null when missing or stale); ``cons_*`` likewise for the consensus (aggregate) books, an input to the fair
+    probability only; ``close_*`` the sharp book's closing market (for CLV only, never an input to a decision).
     """
     flags = _book_flags(engine, [book, sharp_book])
     for key in (book, sharp_book):
@@ -133,44 +178,36 @@ def load_prices(
     names = selections_of(sport)
     market = sport_rules(sport).prediction_market
     competitions = sorted(set(events.get_column("competition").to_list()))
-    quotes = _quotes(engine, market, competitions, sorted({book, sharp_book}))
-    kick = events.select("event_id", "kickoff_utc")
-    quotes = quotes.join(kick, on="event_id", how="inner")
-    complete = pl.all_horizontal(pl.col(n).is_not_null() for n in names)
-    pre = quotes.filter(pl.col("kind") == PRE_MATCH_KIND, complete, pl.col("captured_at") < pl.col("kickoff_utc"))
-    first = (
-        pre.filter(pl.col("bookmaker") == book)
-        .sort("event_id", "captured_at")
-        .group_by("event_id", maintain_order=True)
-        .first()
-        .select(
-            "event_id",
-            pl.col("captured_at").alias("decided_at"),
-            *[pl.col(n).alias(f"book_{n}") for n in names],
+    quotes = _quotes(engine, market, competitions, sorted({book, sharp_book, *consensus_books}))
+    kickoffs = events.select("event_id", "kickoff_utc")
+    executable = quotes.filter(~pl.col("is_aggregate"))
+    present = pl.all_horizontal(pl.col(n).is_not_null() for n in names)
+    decided = (
+        executable.join(kickoffs, on="event_id", how="inner")
+        .filter(pl.col("bookmaker") == book, pl.col("kind").is_in(list(PREMATCH_KINDS)), present, prematch_known())
+        .group_by("event_id")
+        .agg(pl.col("captured_at").min().alias("decided_at"), pl.col("kickoff_utc").first())
+    )
+
+    def known(books: Sequence[str], prefix: str) -> pl.DataFrame:
+        found = prematch_prices(
+            executable, at="decided_at", books=books, market=market, selections=names, kickoffs=decided
         )
+        return _renamed(found, prefix, names, f"_{prefix}_at")
+
+    priced = (
+        decided.drop("kickoff_utc")
+        .join(known([book], "book").drop("_book_at"), on="event_id", how="left")
+        .join(known([sharp_book], "sharp_pre"), on="event_id", how="left")
     )
-    sharp_pre = (
-        pre.filter(pl.col("bookmaker") == sharp_book)
-        .sort("captured_at")
-        .select(
-            "event_id", pl.col("captured_at").alias("sharp_pre_at"), *[pl.col(n).alias(f"sharp_pre_{n}") for n in names]
+    priced = _fresh(priced, "sharp_pre", names, "_sharp_pre_at", max_price_age_hours)
+    if consensus_books:
+        consensus = _renamed(_consensus(quotes, decided, consensus_books, names), "cons", names, "_cons_at")
+        priced = _fresh(
+            priced.join(consensus, on="event_id", how="left"), "cons", names, "_cons_at", max_price_age_hours
         )
-    )
-    decided = first.filter(pl.col("decided_at").is_not_null()).sort("decided_at")
-    with_sharp = decided.join_asof(
-        sharp_pre,
-        left_on="decided_at",
-        right_on="sharp_pre_at",
-        by="event_id",
-        strategy="backward",
-        check_sortedness=False,  # both sides are sorted by their instant as a whole, hence within each event
-    )
-    stale = (pl.col("decided_at") - pl.col("sharp_pre_at")).dt.total_seconds() > max_price_age_hours * 3600.0
-    with_sharp = with_sharp.with_columns(
-        [pl.when(stale).then(None).otherwise(pl.col(f"sharp_pre_{n}")).alias(f"sharp_pre_{n}") for n in names]
-    )
     close = (
-        quotes.filter(pl.col("kind") == CLOSING_KIND, pl.col("bookmaker") == sharp_book, complete)
+        quotes.filter(pl.col("kind") == CLOSING_KIND, pl.col("bookmaker") == sharp_book, present)
         .sort("event_id", "captured_at")
         .group_by("event_id", maintain_order=True)
         .last()
@@ -178,7 +215,7 @@ def load_prices(
     )
     out = (
         events.select("event_id", "competition", "season", "kickoff_utc", "status", "home_score", "away_score")
-        .join(with_sharp.drop("sharp_pre_at"), on="event_id", how="left")
+        .join(priced, on="event_id", how="left")
         .join(close, on="event_id", how="left")
     )
     return out.sort("kickoff_utc", "event_id")

@@ -17,7 +17,15 @@ from numpy.typing import NDArray
 
 from betpipe.modeling.metrics import BOOTSTRAP_RESAMPLES, BootstrapCI, bootstrap_mean_ci
 
-__all__ = ["BETS_SCHEMA", "Interval", "StrategySummary", "bankroll_curve", "paired_clv_difference", "summarise"]
+__all__ = [
+    "BETS_SCHEMA",
+    "Interval",
+    "StrategySummary",
+    "bankroll_curve",
+    "equal_count_clv_difference",
+    "paired_clv_difference",
+    "summarise",
+]
 
 FloatArray = NDArray[np.float64]
 SETTLED_STATES = ("won", "lost", "void", "half_won", "half_lost")
@@ -176,3 +184,19 @@ def paired_clv_difference(a: pl.DataFrame, b: pl.DataFrame, *, seed: int = 0) ->
     values = values[np.isfinite(values)]
     low, high = np.quantile(values, [0.025, 0.975])
     return Interval(float(sa.sum() / na.sum() - sb.sum() / nb.sum()), float(low), float(high))
+
+
+def equal_count_clv_difference(a: pl.DataFrame, reference: pl.DataFrame, *, seed: int = 0) -> Interval | None:
+    """Mean CLV of ``a`` minus that of the reference's ``len(a)`` highest-edge bets, paired by event as above.
+
+    A stricter strategy bets fewer, larger edges, and larger edges have larger CLV whatever their source; comparing
+    at the same threshold rewards selectivity. Comparing with the reference cut to the same number of bets (the
+    reference at the threshold that gives as many bets) asks the sharper question: does ``a`` rank bets better?
+    """
+    settled = a.filter(pl.col("clv").is_not_null() & pl.col("clv").is_finite())
+    top = (
+        reference.filter(pl.col("clv").is_not_null() & pl.col("clv").is_finite())
+        .sort(["edge", "bet_id"], descending=[True, False])
+        .head(settled.height)
+    )
+    return paired_clv_difference(settled, top, seed=seed)

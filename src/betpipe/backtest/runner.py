@@ -17,7 +17,7 @@ from typing import Any, Literal
 import polars as pl
 
 from betpipe.backtest.html import render_html
-from betpipe.backtest.report import BETS_SCHEMA, paired_clv_difference, summarise
+from betpipe.backtest.report import BETS_SCHEMA, equal_count_clv_difference, paired_clv_difference, summarise
 from betpipe.backtest.simulate import run
 from betpipe.backtest.spec import BacktestSpec
 from betpipe.config import Settings
@@ -122,7 +122,12 @@ def _slug(name: str) -> str:
 def write_reports(
     results: list[dict[str, Any]], *, out_dir: Path, reference: str | None = None
 ) -> list[StrategyReport]:
-    """One JSON and one HTML per strategy (its runs' bets pooled); CLV differences paired against ``reference``."""
+    """One JSON and one HTML per strategy (its runs' bets pooled); CLV differences paired against ``reference``.
+
+    Two differences per pair: at the strategies' own thresholds (``paired_clv_difference``) and against the other
+    strategy cut to as many bets (``equal_count_clv_difference``), since a stricter strategy wins the first by
+    selectivity alone.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     groups = _group(results)
     frames = {name: _bets_frame([b for r in runs for b in r["bets"]]) for name, runs in groups.items()}
@@ -138,11 +143,13 @@ def write_reports(
         rejected = bets.filter(pl.col("state") == "rejected").get_column("reason").value_counts()
         rejections = {str(row[0]): int(row[1]) for row in rejected.iter_rows()}
         summary = summarise(bets, starting_bankroll=bankroll, rejections=rejections).to_json()
-        comparisons = {}
+        comparisons, equal_count = {}, {}
         for other, frame in frames.items():
             if other != name and (reference is None or other == reference):
                 diff = paired_clv_difference(bets, frame)
                 comparisons[other] = None if diff is None else diff.__dict__
+                same_size = equal_count_clv_difference(bets, frame)
+                equal_count[other] = None if same_size is None else same_size.__dict__
         first = specs[0].to_json()
         first["competitions"] = sorted({c for s in specs for c in s.competitions})
         document = {
@@ -151,6 +158,7 @@ def write_reports(
             "summary": summary,
             "no_bet": dict(sorted(no_bet.items())),
             "paired_clv_difference": comparisons,
+            "equal_count_clv_difference": equal_count,
             "runs": [{"run_id": r["run_id"], "refits": r["refits"], "bets": len(r["bets"])} for r in runs],
         }
         json_path, html_path = out_dir / f"{_slug(name)}.json", out_dir / f"{_slug(name)}.html"

@@ -27,6 +27,7 @@ from betpipe.backtest.spec import BacktestSpec
 from betpipe.betting.accounts import account_status
 from betpipe.betting.books import PaperBook
 from betpipe.betting.ledger import place_bets
+from betpipe.betting.pricing import market_fair_probabilities
 from betpipe.betting.risk import RiskLimits
 from betpipe.betting.settlement import EventResult, settle_bets
 from betpipe.betting.strategy import Strategy, decide
@@ -37,7 +38,6 @@ from betpipe.db.bulk import as_utc
 from betpipe.db.schema import metadata
 from betpipe.db.schema_betting import bet_transitions, bets, risk_events, risk_state
 from betpipe.modeling import BaseProbabilityModel, default_specs, labels_from_outcome
-from betpipe.odds import remove_margin
 from betpipe.sports import sport_rules
 
 __all__ = ["RunResult", "ledger_engine", "read_bets", "run"]
@@ -84,14 +84,28 @@ def _model(spec: BacktestSpec) -> BaseProbabilityModel:
     return model
 
 
-def _fair_market(frame: pl.DataFrame, prefix: str, names: tuple[str, ...]) -> np.ndarray[Any, Any]:
-    """Margin-free (multiplicative) probabilities of ``prefix_*`` prices; NaN rows where a price is missing/<= 1."""
-    prices = frame.select([pl.col(f"{prefix}_{n}") for n in names]).to_numpy().astype(np.float64)
-    out = np.full(prices.shape, np.nan)
-    ok = valid_prices(frame, prefix, names)
-    if ok.any():
-        out[ok] = remove_margin(prices[ok], "multiplicative")
-    return out
+def _uses_consensus(spec: BacktestSpec) -> bool:
+    return spec.strategy != "model" and spec.consensus_weight > 0
+
+
+def _price_matrix(frame: pl.DataFrame, prefix: str, names: tuple[str, ...]) -> np.ndarray[Any, Any]:
+    return frame.select([pl.col(f"{prefix}_{n}") for n in names]).to_numpy().astype(np.float64)
+
+
+def _fair_close(frame: pl.DataFrame, names: tuple[str, ...]) -> np.ndarray[Any, Any]:
+    """Margin-free (multiplicative) sharp closing probabilities, the CLV benchmark; NaN rows where unpriced."""
+    return market_fair_probabilities(_price_matrix(frame, "close", names), method="multiplicative")
+
+
+def _fair_market(spec: BacktestSpec, frame: pl.DataFrame, names: tuple[str, ...]) -> np.ndarray[Any, Any]:
+    """The market leg, exactly as a live run computes it: ``betting.pricing.market_fair_probabilities``."""
+    consensus = _price_matrix(frame, "cons", names) if _uses_consensus(spec) else None
+    return market_fair_probabilities(
+        _price_matrix(frame, "sharp_pre", names),
+        consensus,
+        method=spec.market_method,
+        consensus_weight=spec.consensus_weight if consensus is not None else 0.0,
+    )
 
 
 def _event_result(row: dict[str, Any]) -> EventResult:
@@ -116,6 +130,7 @@ def _targets(spec: BacktestSpec, events: pl.DataFrame, engine: Engine) -> tuple[
         book=spec.book,
         sharp_book=spec.sharp_book,
         max_price_age_hours=spec.max_price_age_hours,
+        consensus_books=spec.consensus_books if _uses_consensus(spec) else (),
     )
     names = selections_of(spec.sport)
     no_bet: dict[str, int] = {}
@@ -163,8 +178,8 @@ def run(spec: BacktestSpec, *, engine: Engine, settings: Settings, ledger_path: 
             decided_at=targets.get_column("decided_at").to_list(),
             settings=settings,
         )
-    market_p = _fair_market(targets, "sharp_pre", names)
-    close_p = _fair_market(targets, "close", names)
+    market_p = _fair_market(spec, targets, names)
+    close_p = _fair_close(targets, names)
     played = events.filter(pl.col("outcome").is_not_null())
     if k == 2:
         played = played.filter(pl.col("outcome") != 1)

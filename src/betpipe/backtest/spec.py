@@ -15,18 +15,25 @@ from typing import Any, Literal
 
 from betpipe.betting.policy import StakingPolicy
 
-__all__ = ["MODELS", "STRATEGIES", "BacktestSpec", "Strategy"]
+__all__ = ["CONSENSUS_BOOKS", "MARKET_METHODS", "MODELS", "STRATEGIES", "BacktestSpec", "Strategy"]
 
 Strategy = Literal["model", "market", "blend"]
 STRATEGIES: tuple[str, ...] = ("model", "market", "blend")
 # Models the walk-forward refits (names of ``betpipe.modeling.default_specs``); none of them needs market features,
 # which the backtest deliberately does not hand to a model (its market leg is the sharp book's own price).
 MODELS: tuple[str, ...] = ("elo_logit", "elo_features", "gbm", "dixon_coles", "base_rates")
+MARKET_METHODS: tuple[str, ...] = ("multiplicative", "shin", "power", "odds_ratio")
+CONSENSUS_BOOKS: tuple[str, ...] = ("market_avg", "betbrain_avg")
+"""Market-average aggregates (football-data ``Avg*`` from 2019-20, ``BbAv*`` before): inputs only, never a price."""
 
 
 @dataclass(frozen=True)
 class BacktestSpec:
     """One independent run. ``market_weight`` is the weight on the market in the blend (1 = the market alone).
+
+    The market's fair probability is the sharp book's pre-match price de-margined by ``market_method``, pooled
+    log-linearly with the margin-free consensus (``consensus_books``, the first present wins) at weight
+    ``consensus_weight`` (0: the sharp book alone). Bets are still placed only at ``book``'s price.
 
     ``evaluation_rows`` keeps only events that have a sharp closing price (EVALUATION.md's rows, so CLV exists for
     every bet); it selects rows by data availability, never by an outcome.
@@ -43,6 +50,9 @@ class BacktestSpec:
     staking: str = "kelly:0.25"
     min_edge: float = 0.02
     market_weight: float = 0.5
+    market_method: str = "multiplicative"
+    consensus_weight: float = 0.0
+    consensus_books: tuple[str, ...] = CONSENSUS_BOOKS
     refit_days: float = 30.0
     max_price_age_hours: float = 96.0
     seed: int = 0
@@ -53,6 +63,7 @@ class BacktestSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "competitions", tuple(self.competitions))
+        object.__setattr__(self, "consensus_books", tuple(self.consensus_books))
         object.__setattr__(self, "bankroll", Decimal(str(self.bankroll)))
         if not self.competitions:
             raise ValueError("a backtest needs at least one competition")
@@ -64,6 +75,12 @@ class BacktestSpec:
             raise ValueError(f"first season {self.first_season} is after the last {self.last_season}")
         if not 0.0 <= self.market_weight <= 1.0:
             raise ValueError(f"market weight must be in [0, 1]; got {self.market_weight}")
+        if self.market_method not in MARKET_METHODS:
+            raise ValueError(f"unknown market method {self.market_method!r}; choose one of {', '.join(MARKET_METHODS)}")
+        if not 0.0 <= self.consensus_weight <= 1.0:
+            raise ValueError(f"consensus weight must be in [0, 1]; got {self.consensus_weight}")
+        if self.consensus_weight > 0 and not self.consensus_books:
+            raise ValueError("a consensus weight > 0 needs at least one consensus book")
         if self.refit_days <= 0:
             raise ValueError(f"refit_days must be > 0; got {self.refit_days}")
         if self.bankroll <= 0:
@@ -81,21 +98,34 @@ class BacktestSpec:
         head = "market" if self.strategy == "market" else f"{self.strategy}:{self.model}"
         if self.strategy == "blend":
             head += f"@{self.market_weight:g}"
+        if self.strategy != "model" and self.market_method != "multiplicative":
+            head += f":{self.market_method}"
+        if self.strategy != "model" and self.consensus_weight > 0:
+            head += f"+consensus@{self.consensus_weight:g}"
         return f"{head}|{self.book}|{self.staking}|t={self.min_edge:g}"
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["competitions"] = list(self.competitions)
+        data["consensus_books"] = list(self.consensus_books)
         data["bankroll"] = str(self.bankroll)
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> BacktestSpec:
-        return cls(**{**data, "competitions": tuple(data["competitions"]), "bankroll": Decimal(data["bankroll"])})
+        values: dict[str, Any] = {**data, "bankroll": Decimal(data["bankroll"])}
+        for key in ("competitions", "consensus_books"):
+            if key in data:
+                values[key] = tuple(data[key])
+        return cls(**values)
 
     @property
     def run_id(self) -> str:
-        text = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
+        data = self.to_json()
+        if self.consensus_weight == 0 and self.market_method == "multiplicative":  # runs from before these options
+            for key in ("market_method", "consensus_weight", "consensus_books"):
+                data.pop(key)
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def split(self) -> list[BacktestSpec]:

@@ -22,12 +22,15 @@ import numpy as np
 import numpy.typing as npt
 from numpy.typing import NDArray
 
+from betpipe.odds import MarginMethod, remove_margin
+
 __all__ = [
     "PROBABILITY_SUM_TOLERANCE",
     "FairSource",
     "edge",
     "fair_probabilities",
     "is_distribution",
+    "market_fair_probabilities",
     "shrink_toward_market",
 ]
 
@@ -135,3 +138,45 @@ def fair_probabilities(
             raise ValueError("source='blend' needs both model and market probabilities")
         return shrink_toward_market(model, market, market_weight)
     raise ValueError(f"unknown fair-probability source {source!r}; expected 'model', 'market' or 'blend'")
+
+
+def _margin_free(prices: npt.ArrayLike, method: MarginMethod | str) -> FloatArray:
+    """Margin-free probabilities of each row of decimal prices; rows with a price missing or <= 1 are NaN."""
+    d = _floats(prices)
+    out = np.full(d.shape, np.nan)
+    ok = np.all(np.isfinite(d) & (d > 1.0), axis=-1)
+    if np.any(ok):
+        out[ok] = remove_margin(d[ok], method)
+    return out
+
+
+def market_fair_probabilities(
+    sharp_prices: npt.ArrayLike,
+    consensus_prices: npt.ArrayLike | None = None,
+    *,
+    method: MarginMethod | str = MarginMethod.MULTIPLICATIVE,
+    consensus_weight: float = 0.0,
+) -> FloatArray:
+    """The margin-free market's probabilities: the sharp book's prices de-margined by ``method``, optionally pooled
+    log-linearly (``shrink_toward_market``) with the margin-free consensus of many books, weight ``consensus_weight``.
+
+    Why a consensus: the market average (``Avg*``/``BbAv*``) is an aggregate nobody can bet at, but as an *input* it
+    carries the other books' information at the same instant, which one sharp book's pre-match quote may not yet
+    reflect. The caller must read both sets of prices under the same pre-match time rule. A row with a sharp price
+    missing or <= 1 is NaN; so is one without a usable consensus when ``consensus_weight`` > 0 (no silent fallback
+    to the sharp book alone: that would be a different strategy). ``consensus_weight`` outside [0, 1] raises.
+
+    >>> market_fair_probabilities([2.0, 2.0]).tolist()
+    [0.5, 0.5]
+    >>> market_fair_probabilities([[2.0, 2.0]], [[1.8, 2.2]], consensus_weight=0.5).round(4).tolist()
+    [[0.5251, 0.4749]]
+    """
+    if not 0.0 <= float(consensus_weight) <= 1.0:
+        raise ValueError(f"consensus weight must be in [0, 1]; got {consensus_weight!r}")
+    sharp = _margin_free(sharp_prices, method)
+    if float(consensus_weight) == 0.0:
+        return sharp
+    if consensus_prices is None:
+        raise ValueError("a consensus weight > 0 needs consensus prices")
+    consensus = _margin_free(consensus_prices, method)
+    return shrink_toward_market(sharp, consensus, float(consensus_weight))

@@ -30,6 +30,12 @@ def backtest(
     strategy: list[str] = typer.Option(["blend"], help="model | market | blend; repeat to compare strategies."),
     model: str = typer.Option("elo_logit", help="Model refitted walk-forward (elo_logit, gbm, dixon_coles, ...)."),
     market_weight: float = typer.Option(0.5, help="Blend: weight on the market in the log-linear pool."),
+    market_method: str = typer.Option(
+        "multiplicative", help="Margin removal of the sharp pre-match price: multiplicative, shin, power, odds_ratio."
+    ),
+    consensus_weight: float = typer.Option(
+        0.0, help="Weight of the margin-free market-average consensus (an input only, never a price) in the market leg."
+    ),
     refit_days: float = typer.Option(30.0, help="Refit the model on the past every this many days."),
     min_edge: float = typer.Option(0.02, help="Bet only when p x price - 1 exceeds this."),
     out: Path = typer.Option(Path("backtest-report"), help="Directory for JSON, HTML and per-run ledgers."),
@@ -46,7 +52,8 @@ def backtest(
             BacktestSpec(
                 competitions=tuple(competition), first_season=first, last_season=last, sport=sport, book=book,
                 sharp_book=sharp_book, strategy=name, model=model, staking=staking, min_edge=min_edge,  # type: ignore[arg-type]
-                market_weight=market_weight, refit_days=refit_days, seed=seed,
+                market_weight=market_weight, market_method=market_method, consensus_weight=consensus_weight,
+                refit_days=refit_days, seed=seed,
             )
             for name in strategy
         ]  # fmt: skip
