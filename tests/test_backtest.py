@@ -17,6 +17,7 @@ from betpipe.config import Settings
 from betpipe.db import make_engine, upgrade
 from betpipe.ingest.sample_league import ingest_sample
 from betpipe.ingest.sample_league_model import SampleLeagueConfig
+from betpipe.sports import sport_rules
 
 GENEROUS = {
     "max_bets_per_event": "3",
@@ -157,6 +158,16 @@ def test_every_bet_uses_a_price_known_at_its_decision_and_before_kickoff(store: 
     assert (joined.get_column("captured_at") <= joined.get_column("decided_at")).all()
     assert (joined.get_column("decided_at") < joined.get_column("kickoff_utc")).all()
     assert (joined.get_column("price") - joined.get_column("price_right")).abs().max() < 1e-9  # type: ignore[operator]
+
+
+def test_a_bet_is_settled_only_after_its_result_is_known(store: Store, tmp_path: Path) -> None:
+    """Settlement is stamped by the simulated clock at or after kickoff + the match duration, never at placement:
+    the daily-loss limit counts losses on the day they become known."""
+    bets = store.run(store.spec(), tmp_path).filter(pl.col("settled_at").is_not_null())
+    assert bets.height > 50
+    known = bets.get_column("kickoff_utc") + sport_rules("soccer").duration
+    assert (bets.get_column("settled_at") >= known).all()
+    assert (bets.get_column("settled_at") > bets.get_column("decided_at")).all()
 
 
 def test_a_missing_price_or_a_price_of_one_or_less_means_no_bet(store: Store, tmp_path: Path) -> None:

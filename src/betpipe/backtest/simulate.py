@@ -223,8 +223,10 @@ def run(spec: BacktestSpec, *, engine: Engine, settings: Settings, ledger_path: 
 
     for step in steps:
         now = as_utc(step)
-        settle(now)
+        # Results known by now are settled at now, as a live settlement job running before the betting run would:
+        # the settlement date (the daily-loss limit's day) is never before the result is known.
         clock.advance_to(now)
+        settle(now)
         rows = np.flatnonzero((decided == step).to_numpy())
         p_model = None
         if needs_model:
