@@ -28,11 +28,14 @@ __all__ = ["Executor", "StrategyReport", "run_many", "run_one_json", "write_repo
 Executor = Literal["local", "inprocess"]
 
 
-def run_one_json(spec_json: dict[str, Any], database_url: str, data_dir: str, ledger_dir: str) -> dict[str, Any]:
-    """One run, JSON in and out: what a Dask worker executes (it opens its own engine on the store)."""
+def run_one_json(spec_json: dict[str, Any], settings_json: dict[str, Any], ledger_dir: str) -> dict[str, Any]:
+    """One run, JSON in and out: what a Dask worker executes (it opens its own engine on the store).
+
+    The caller's settings travel with the task, so a worker never falls back to its own environment's; secrets are
+    masked in transit (a backtest needs none)."""
     spec = BacktestSpec.from_json(spec_json)
-    settings = Settings(database_url=database_url, data_dir=Path(data_dir))
-    engine = make_engine(database_url)
+    settings = Settings.model_validate(settings_json)
+    engine = make_engine(settings.effective_database_url)
     try:
         result = run(spec, engine=engine, settings=settings, ledger_path=Path(ledger_dir) / f"{spec.run_id}.sqlite")
     finally:
@@ -77,8 +80,8 @@ def run_many(
     runs = sorted({s.run_id: s for spec in specs for s in spec.split()}.items())
     ledger_dir = out_dir / "ledgers"
     ledger_dir.mkdir(parents=True, exist_ok=True)
-    url, data_dir = settings.effective_database_url, str(settings.data_dir)
-    args = [(spec.to_json(), url, data_dir, str(ledger_dir)) for _, spec in runs]
+    settings_json = settings.model_dump(mode="json") | {"database_url": settings.effective_database_url}
+    args = [(spec.to_json(), settings_json, str(ledger_dir)) for _, spec in runs]
     if scheduler is None and executor == "inprocess":
         results = [run_one_json(*a) for a in args]
     else:

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from betpipe.cli._common import console, fail_clearly, settings
+from betpipe.cli._common import console, fail_clearly, open_engine, settings
 
 
 def _ci(value: dict[str, float] | None, scale: float = 100.0) -> str:
@@ -57,8 +57,11 @@ def backtest(
             )
             for name in strategy
         ]  # fmt: skip
+        config = settings()
+        with open_engine(config):  # the store must exist at the current schema; never creates a file
+            pass
         results = run_many(
-            specs, settings=settings(), out_dir=out, executor="inprocess" if in_process else "local",
+            specs, settings=config, out_dir=out, executor="inprocess" if in_process else "local",
             scheduler=scheduler,
         )  # fmt: skip
         reports = write_reports(results, out_dir=out)
