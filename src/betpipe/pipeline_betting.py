@@ -20,7 +20,7 @@ from sqlalchemy import Engine, select
 
 from betpipe.betting.accounts import RiskRow, account_status, load_exposure
 from betpipe.betting.books import Book, PaperBook
-from betpipe.betting.ledger import BetCandidate, PlacementResult, _input_violation, place_bets
+from betpipe.betting.ledger import BetCandidate, PlacementResult, input_violation, place_bets
 from betpipe.betting.policy import StakingPolicy
 from betpipe.betting.risk import RiskLimits, first_violation
 from betpipe.betting.strategy import PRICE_TIME_COLUMN, Decision, Strategy, decide
@@ -267,7 +267,7 @@ def dry_run_checks(
         if key in recorded:
             out.append("already in the ledger (same decision)")
             continue
-        violation = _input_violation(candidate, limits) or first_violation(candidate, state, limits)
+        violation = input_violation(candidate, limits) or first_violation(candidate, state, limits)
         if violation is None:
             state.add(candidate.event_id, candidate.competition, candidate.stake)
         out.append(None if violation is None else violation.reason)

@@ -35,6 +35,7 @@ __all__ = [
     "PlacementResult",
     "Transition",
     "get_bet",
+    "input_violation",
     "list_bets",
     "place_bets",
     "record_transition",
@@ -134,7 +135,7 @@ def record_transition(
     )
 
 
-def _input_violation(candidate: BetCandidate, limits: RiskLimits) -> RiskViolation | None:
+def input_violation(candidate: BetCandidate, limits: RiskLimits) -> RiskViolation | None:
     """Bad input is a rejection with its reason, never a crash and never a repaired number."""
 
     def bad(reason: str) -> RiskViolation:
@@ -256,7 +257,7 @@ def place_bets(
                 continue
             now = as_utc_instant(clock.now())
             bet_id = _propose(conn, candidate, key, account, now)
-            violation = _input_violation(candidate, limits) or first_violation(candidate, state, limits, controls)
+            violation = input_violation(candidate, limits) or first_violation(candidate, state, limits, controls)
             if violation is None:
                 result = _send(conn, bet_id, key, candidate, book, clock)
                 if result.placed:

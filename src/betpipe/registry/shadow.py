@@ -165,7 +165,8 @@ class ShadowReport:
     comparison: ComparisonReport | None  # A = champion, B = challenger; None when nothing could be scored
 
 
-def _predictions(engine: Engine, version_id: int) -> pl.DataFrame:
+def recorded_predictions(engine: Engine, version_id: int) -> pl.DataFrame:
+    """Every prediction recorded for one version (event, probabilities, when): the rows A/B reports compare."""
     query = (
         select(
             shadow_predictions.c.event_id,
@@ -229,7 +230,7 @@ def shadow_report(
             raise RegistryError(f"{sport}/{market} has no {alias}; promote one or pass {alias}_id")
         versions.append(found)
     champ, chall = versions
-    a, b = _predictions(engine, champ.id), _predictions(engine, chall.id)
+    a, b = recorded_predictions(engine, champ.id), recorded_predictions(engine, chall.id)
     single = len(set(a.filter("settled")["event_id"]) ^ set(b.filter("settled")["event_id"]))
     both = a.join(
         b.select("event_id", pl.col("probabilities").alias("proba_b"), pl.col("late").alias("late_b")),

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select
 
 from betpipe.db.schema_betting import bets
 from betpipe.registry import CHALLENGER, CHAMPION, RegistryError, alias_version
-from betpipe.registry.shadow import OUTCOMES, _predictions
+from betpipe.registry.shadow import OUTCOMES, recorded_predictions
 from betpipe.registry.versions import ModelVersion, get_version
 
 __all__ = ["ABReport", "Interval", "ab_report", "bootstrap_mean"]
@@ -95,7 +95,7 @@ def ab_report(
     """Both arms on the same settled, pre-kickoff-predicted events, with paired CIs of every metric difference."""
     champion = _version(engine, sport, market, champion_id, CHAMPION)
     challenger = _version(engine, sport, market, challenger_id, CHALLENGER)
-    a, b = _predictions(engine, champion.id), _predictions(engine, challenger.id)
+    a, b = recorded_predictions(engine, champion.id), recorded_predictions(engine, challenger.id)
     both = a.join(
         b.select("event_id", pl.col("probabilities").alias("proba_b"), pl.col("late").alias("late_b")),
         on="event_id",
