@@ -224,3 +224,16 @@ def test_the_models_doc_lists_exactly_what_train_accepts() -> None:
     assert set(documented) == set(trainable_models("soccer")) | set(trainable_models("american_football"))
     for name, sports in documented.items():
         assert (name in trainable_models("american_football")) == (sports == "both"), name
+
+
+def test_an_empty_odds_api_key_means_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """compose passes the variable empty when unset: the pipeline must then fall back, not call the API with ''."""
+    from betpipe.pipeline import data_source
+
+    monkeypatch.setenv("BETPIPE_ODDS_API__API_KEY", "  ")
+    monkeypatch.setenv("BETPIPE_PIPELINE__ODDS_API_SPORTS", '["soccer_epl"]')
+    settings = load_settings()
+    assert settings.odds_api.api_key is None
+    assert data_source(settings) != "odds_api"
+    monkeypatch.setenv("BETPIPE_ODDS_API__API_KEY", "k3y")
+    assert data_source(load_settings()) == "odds_api"

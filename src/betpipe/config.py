@@ -36,6 +36,14 @@ class OddsApiSettings(BaseModel):
     max_response_bytes: int = Field(default=64 * 1024 * 1024, gt=0)  # decoded; larger responses are refused
     max_attempts: int = Field(default=5, ge=1)
 
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _blank_key_is_no_key(cls, value: object) -> object:
+        """An empty ``BETPIPE_ODDS_API__API_KEY`` (compose passes one when unset) means no key, not a key ''."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
 
 class FootballDataSettings(BaseModel):
     base_url: str = "https://www.football-data.co.uk/mmz4281"
