@@ -8,7 +8,7 @@ export BETPIPE_SHARED_DATA ?= $(abspath $(SHARED))
 # The PostgreSQL leg of `make bench` (a throw-away schema is created and dropped); unset it to skip.
 export BETPIPE_BENCH_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: venv demo test test-sqlite lint bench clean evaluate test-tools
+.PHONY: venv demo test lint bench clean evaluate test-tools
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)

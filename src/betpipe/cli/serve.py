@@ -20,7 +20,7 @@ def serve(
         None, help="Pretend 'now' is this UTC instant (demos on the historical sample league; never in production)."
     ),
 ) -> None:
-    """Serve predictions over HTTP: /predict, /predict/batch, /models, /health, /ready, /metrics (docs at /docs)."""
+    """Serve over HTTP: /predict, /predict/batch, /opportunities, /bets, /models, /health, /ready, /metrics (/docs)."""
     import uvicorn
 
     from betpipe.clock import SYSTEM_CLOCK, Clock, FixedClock

@@ -1,10 +1,10 @@
-"""The FastAPI app: health, readiness, predictions (one and batch), registered models and Prometheus metrics.
+"""The FastAPI app: health, readiness, predictions (one and batch), registered models, Prometheus metrics, and the
+betting routes (``/opportunities``, ``/bets``; ``serving.betting``) mounted beside them.
 
 Handlers read the current ``ServingSnapshot`` once and answer from memory; the poller swaps snapshots, the recorder
-stores served predictions in the background. Every error is problem JSON (``problems``). Designed so
-``/opportunities`` and ``/bets`` (issue 9's betting engine) mount beside these routes; ``settings.serving.api_token``
-is the bearer token POST /bets will require. Must never load a model, build features or write to the database on a
-request path, and never answer with a stack trace.
+stores served predictions in the background. Every error is problem JSON (``problems``); POST /bets requires the
+bearer token ``settings.serving.api_token``. Must never load a model or build features on a request path, write to
+the database on a prediction path, or answer with a stack trace.
 """
 
 from __future__ import annotations
