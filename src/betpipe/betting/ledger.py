@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from betpipe.betting.accounts import PRICE_SCALE, account_transaction, cents, load_exposure
 from betpipe.betting.books import Book, BookOrder, OrderStatus
@@ -127,12 +127,25 @@ def record_transition(
 ) -> None:
     """Move a bet to ``to_state`` and keep the step: the bet row and its transition change together or not at all."""
     if from_state is not None:
-        conn.execute(update(bets).where(bets.c.id == bet_id).values(state=to_state))
+        conn.execute(_SET_STATE, {"b_id": bet_id, "b_state": to_state})
     conn.execute(
-        insert(bet_transitions).values(
-            bet_id=bet_id, from_state=from_state, to_state=to_state, at=at, reason=reason, details=details
-        )
+        _INSERT_TRANSITION,
+        {
+            "bet_id": bet_id,
+            "from_state": from_state,
+            "to_state": to_state,
+            "at": at,
+            "reason": reason,
+            "details": details,
+        },
     )
+
+
+# Statements built once and executed with parameters: SQLAlchemy caches their compiled form (the backtest records
+# tens of thousands of transitions; inline ``.values(...)`` would rebuild a cache key for every one).
+_SET_STATE = update(bets).where(bets.c.id == bindparam("b_id")).values(state=bindparam("b_state"))
+_INSERT_TRANSITION = insert(bet_transitions)
+_INSERT_BET = insert(bets).returning(bets.c.id)
 
 
 def input_violation(candidate: BetCandidate, limits: RiskLimits) -> RiskViolation | None:
@@ -190,29 +203,28 @@ def _propose(conn: Connection, candidate: BetCandidate, key: str, account: str, 
         edge = probability * float(candidate.price) - 1
     price_e4 = _price_e4(candidate.price) if price_ok else 0
     bet_id = conn.execute(
-        insert(bets)
-        .values(
-            idempotency_key=key,
-            account=account,
-            event_id=candidate.event_id,
-            market=candidate.market,
-            selection=candidate.selection,
-            line=_finite_or_zero(candidate.line),
-            requested_price_e4=price_e4,
-            price_e4=price_e4,
-            stake_cents=int((candidate.stake * 100).to_integral_value()) if stake_ok else 0,
-            probability=probability,
-            edge=None if edge is None or not math.isfinite(edge) else edge,
-            book=candidate.book,
-            strategy=candidate.strategy,
-            model_version=candidate.model_version,
-            competition=candidate.competition,
-            kickoff=_aware(candidate.kickoff),
-            decision_time=_aware(candidate.decision_time),
-            state="proposed",
-            created_at=now,
-        )
-        .returning(bets.c.id)
+        _INSERT_BET,
+        {
+            "idempotency_key": key,
+            "account": account,
+            "event_id": candidate.event_id,
+            "market": candidate.market,
+            "selection": candidate.selection,
+            "line": _finite_or_zero(candidate.line),
+            "requested_price_e4": price_e4,
+            "price_e4": price_e4,
+            "stake_cents": int((candidate.stake * 100).to_integral_value()) if stake_ok else 0,
+            "probability": probability,
+            "edge": None if edge is None or not math.isfinite(edge) else edge,
+            "book": candidate.book,
+            "strategy": candidate.strategy,
+            "model_version": candidate.model_version,
+            "competition": candidate.competition,
+            "kickoff": _aware(candidate.kickoff),
+            "decision_time": _aware(candidate.decision_time),
+            "state": "proposed",
+            "created_at": now,
+        },
     ).scalar_one()
     record_transition(conn, bet_id, None, "proposed", now, details={"price": str(candidate.price)})
     return int(bet_id)
