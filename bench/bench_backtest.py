@@ -19,16 +19,6 @@ Row = dict[str, Any]
 LEAGUES = ("E0", "E1", "SP1", "D1", "I1", "F1")
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "football-data"
 OUT = Path(__file__).with_name("results") / "backtest"
-FLAT_LIMITS = {
-    "max_bets_per_event": "3",
-    "max_bets_per_day": "100000",
-    "max_open_exposure": "1000000",
-    "max_event_exposure": "1000000",
-    "max_competition_exposure": "1000000",
-    "daily_loss_limit": "1000000",
-    "bankroll_floor": "-1000000",
-    "max_stake": "1000000",
-}
 REFERENCE = {0.0: (4212, 0.0080), 0.02: (1620, 0.0275)}
 
 
@@ -136,11 +126,11 @@ def _market_specs(span: dict[str, Any], threshold: float, book: str = "bet365") 
 
 
 def run(quick: bool = False) -> list[Row]:
-    from betpipe.backtest import BacktestSpec
+    from betpipe.backtest import UNCAPPED_LIMITS, BacktestSpec
 
     settings = _settings()
     rows: list[Row] = []
-    flat = {"staking": "flat:1,simultaneous", "limits": FLAT_LIMITS, "competitions": LEAGUES}
+    flat = {"staking": "flat:1,simultaneous", "limits": UNCAPPED_LIMITS, "competitions": LEAGUES}
     # 1. Truth: EVALUATION.md's "Pinnacle-fair value at Bet365", flat 1, t = 0 and 0.02, 2012-13 .. 2022-23.
     for t, (bets, clv) in REFERENCE.items():
         spec = BacktestSpec(first_season="2012-2013", last_season="2022-2023", strategy="market", min_edge=t, **flat)

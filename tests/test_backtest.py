@@ -12,23 +12,12 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine, text
 
-from betpipe.backtest import AggregateBookError, BacktestSpec, run, run_many, write_reports
+from betpipe.backtest import UNCAPPED_LIMITS, AggregateBookError, BacktestSpec, run, run_many, write_reports
 from betpipe.config import Settings
 from betpipe.db import make_engine, upgrade
 from betpipe.ingest.sample_league import ingest_sample
 from betpipe.ingest.sample_league_model import SampleLeagueConfig
 from betpipe.sports import sport_rules
-
-GENEROUS = {
-    "max_bets_per_event": "3",
-    "max_bets_per_day": "100000",
-    "max_open_exposure": "1000000",
-    "max_event_exposure": "1000000",
-    "max_competition_exposure": "1000000",
-    "daily_loss_limit": "1000000",
-    "bankroll_floor": "-1000000",
-    "max_stake": "1000000",
-}
 
 
 @dataclass
@@ -48,7 +37,7 @@ class Store:
             strategy="market",
             staking="flat:1,simultaneous",
             min_edge=0.0,
-            limits=GENEROUS,
+            limits=UNCAPPED_LIMITS,
         )
         return replace(base, **changes)  # type: ignore[arg-type]
 

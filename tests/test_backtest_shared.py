@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from betpipe.backtest import BacktestSpec, run
+from betpipe.backtest import UNCAPPED_LIMITS, BacktestSpec, run
 from betpipe.config import Settings
 from betpipe.db import make_engine, upgrade
 from betpipe.features import build_features
@@ -28,16 +28,6 @@ pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 
 LEAGUES = ("E0", "D1")
 SEASONS = ("2015-2016", "2016-2017", "2017-2018", "2018-2019")
-FLAT_LIMITS = {
-    "max_bets_per_event": "3",
-    "max_bets_per_day": "100000",
-    "max_open_exposure": "1000000",
-    "max_event_exposure": "1000000",
-    "max_competition_exposure": "1000000",
-    "daily_loss_limit": "1000000",
-    "bankroll_floor": "-1000000",
-    "max_stake": "1000000",
-}
 TIE = 1e-9  # an edge this close to the threshold is a floating-point tie: either side may bet it
 
 
@@ -122,7 +112,7 @@ def test_reference_strategy_clv_matches_an_independent_computation_from_the_csvs
         strategy="market",
         staking="flat:1,simultaneous",
         min_edge=t,
-        limits=FLAT_LIMITS,
+        limits=UNCAPPED_LIMITS,
     )
     engine = make_engine(store.settings.effective_database_url)
     try:

@@ -12,13 +12,14 @@ from betpipe.backtest.report import (
 )
 from betpipe.backtest.runner import StrategyReport, run_many, write_reports
 from betpipe.backtest.simulate import RunResult, run
-from betpipe.backtest.spec import CONSENSUS_BOOKS, MARKET_METHODS, MODELS, STRATEGIES, BacktestSpec
+from betpipe.backtest.spec import CONSENSUS_BOOKS, MARKET_METHODS, MODELS, STRATEGIES, UNCAPPED_LIMITS, BacktestSpec
 
 __all__ = [
     "CONSENSUS_BOOKS",
     "MARKET_METHODS",
     "MODELS",
     "STRATEGIES",
+    "UNCAPPED_LIMITS",
     "AggregateBookError",
     "BacktestSpec",
     "Interval",

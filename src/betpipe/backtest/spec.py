@@ -15,7 +15,20 @@ from typing import Any, Literal
 
 from betpipe.betting.policy import StakingPolicy
 
-__all__ = ["CONSENSUS_BOOKS", "MARKET_METHODS", "MODELS", "STRATEGIES", "BacktestSpec", "Strategy"]
+__all__ = ["CONSENSUS_BOOKS", "MARKET_METHODS", "MODELS", "STRATEGIES", "UNCAPPED_LIMITS", "BacktestSpec", "Strategy"]
+
+UNCAPPED_LIMITS: dict[str, str] = {
+    "max_bets_per_event": "3",
+    "max_bets_per_day": "100000",
+    "max_open_exposure": "1000000",
+    "max_event_exposure": "1000000",
+    "max_competition_exposure": "1000000",
+    "daily_loss_limit": "1000000",
+    "bankroll_floor": "-1000000",
+    "max_stake": "1000000",
+}
+"""Risk limits lifted (``BacktestSpec.limits``) for EVALUATION.md's flat-stake protocol: every selection with an edge
+is bet, so a bet never depends on what other events did to the bankroll or the limits."""
 
 Strategy = Literal["model", "market", "blend"]
 STRATEGIES: tuple[str, ...] = ("model", "market", "blend")
