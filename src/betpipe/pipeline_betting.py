@@ -22,6 +22,7 @@ from betpipe.betting.accounts import RiskRow, account_status, load_exposure
 from betpipe.betting.books import Book, PaperBook
 from betpipe.betting.ledger import BetCandidate, PlacementResult, input_violation, place_bets
 from betpipe.betting.policy import StakingPolicy
+from betpipe.betting.pricing import market_fair_probabilities
 from betpipe.betting.risk import RiskLimits, first_violation
 from betpipe.betting.strategy import PRICE_TIME_COLUMN, Decision, Strategy, decide
 from betpipe.clock import Clock, as_utc_instant
@@ -29,7 +30,6 @@ from betpipe.config import Settings
 from betpipe.db.bulk import as_utc
 from betpipe.db.schema import bookmakers, competitions, events, odds_snapshots
 from betpipe.db.schema_betting import bets
-from betpipe.odds import remove_margin
 from betpipe.registry import ModelCache, RegistryError
 from betpipe.serving.features import load_feature_snapshot
 from betpipe.serving.predict import SportPredictor
@@ -157,12 +157,9 @@ class Opportunities:
 
 
 def _fair_market(frame: pl.DataFrame, names: Sequence[str]) -> np.ndarray[Any, Any]:
+    """The market leg from the sharp book's prices, by the function the backtest uses (multiplicative)."""
     prices = frame.select([pl.col(f"sharp_{n}") for n in names]).to_numpy().astype(np.float64)
-    out = np.full(prices.shape, np.nan)
-    ok = np.isfinite(prices).all(axis=1) & (prices > 1.0).all(axis=1)
-    if ok.any():
-        out[ok] = remove_margin(prices[ok], "multiplicative")
-    return out
+    return market_fair_probabilities(prices, method="multiplicative")
 
 
 def _champion(engine: Engine, settings: Settings, sport: str) -> SportPredictor | None:
