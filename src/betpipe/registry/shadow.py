@@ -26,6 +26,7 @@ from betpipe.registry.compare import ComparisonReport, MetricsFn, as_class_matri
 from betpipe.registry.errors import RegistryError
 from betpipe.registry.locking import lock, write_transaction
 from betpipe.registry.versions import ModelVersion, get_version
+from betpipe.sports import AWAY_WIN, HOME_WIN, outcome_codes
 
 # Outcome labels from a settled frame (home_score, away_score); -1 marks a void outcome (not scored).
 OutcomeFn = Callable[[pl.DataFrame], np.ndarray[Any, Any]]
@@ -33,15 +34,14 @@ _CHUNK = 500
 
 
 def outcome_1x2(frame: pl.DataFrame) -> np.ndarray[Any, Any]:
-    """0 home win, 1 draw, 2 away win."""
-    diff = (frame["home_score"] - frame["away_score"]).to_numpy()
-    return np.where(diff > 0, 0, np.where(diff == 0, 1, 2))
+    """0 home win, 1 draw, 2 away win: ``betpipe.sports``' outcome codes."""
+    return outcome_codes(frame["home_score"].to_numpy(), frame["away_score"].to_numpy())
 
 
 def outcome_moneyline(frame: pl.DataFrame) -> np.ndarray[Any, Any]:
     """0 home win, 1 away win (the modeling package's two-way order); a tie is void."""
-    diff = (frame["home_score"] - frame["away_score"]).to_numpy()
-    return np.where(diff > 0, 0, np.where(diff < 0, 1, -1))
+    codes = outcome_1x2(frame)
+    return np.where(codes == HOME_WIN, 0, np.where(codes == AWAY_WIN, 1, -1))
 
 
 OUTCOMES: dict[str, OutcomeFn] = {"1x2": outcome_1x2, "moneyline": outcome_moneyline}
