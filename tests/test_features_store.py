@@ -194,3 +194,81 @@ def test_building_an_unknown_competition_is_a_clear_error(sqlite_engine: Engine,
         build_features(sqlite_engine, competition="TST", settings=Settings(data_dir=tmp_path)).builds[0].sport
         == "soccer"
     )
+
+
+def _store(directory: Path) -> Engine:
+    from betpipe.db import make_engine, upgrade
+
+    directory.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(f"sqlite:///{directory / 'betpipe.sqlite'}")
+    upgrade(engine)
+    load_league(engine)
+    return engine
+
+
+def test_a_build_in_one_store_never_deletes_another_stores_build_on_the_same_data_dir(tmp_path: Path) -> None:
+    """A live store and a backtest store share BETPIPE_DATA_DIR: rebuilding B must leave A's catalogued build."""
+    from betpipe.serving.features import load_feature_snapshot
+
+    settings = Settings(data_dir=tmp_path / "data")
+    a, b = _store(tmp_path / "a"), _store(tmp_path / "b")
+    try:
+        built_a = build_features(a, settings=settings).builds[0]
+        build_features(b, settings=settings)
+        build_features(b, settings=settings)  # B's own older build may go; A's may not
+        assert built_a.path.is_dir()
+        snapshot = load_feature_snapshot(a, "soccer", settings)
+        assert snapshot is not None
+        assert snapshot.build_id == built_a.build_id
+        assert built_a.path.parent != build_features(b, settings=settings).builds[0].path.parent
+    finally:
+        a.dispose()
+        b.dispose()
+
+
+def test_a_copied_store_keeps_its_build_when_the_copy_rebuilds(tmp_path: Path) -> None:
+    """Two copies of one store hold the same catalogue row; a rebuild in the copy must not delete the original's
+    files (the reproduction in issue 14: copy a demo store to A and B, build on B, bet on A)."""
+    import shutil as _shutil
+
+    from betpipe.db import make_engine
+    from betpipe.serving.features import load_feature_snapshot
+
+    settings = Settings(data_dir=tmp_path / "data")
+    a = _store(tmp_path / "a")
+    built_a = build_features(a, settings=settings).builds[0]
+    a.dispose()
+    (tmp_path / "b").mkdir()
+    _shutil.copy(tmp_path / "a" / "betpipe.sqlite", tmp_path / "b" / "betpipe.sqlite")
+    b = make_engine(f"sqlite:///{tmp_path / 'b' / 'betpipe.sqlite'}")
+    a = make_engine(f"sqlite:///{tmp_path / 'a' / 'betpipe.sqlite'}")
+    try:
+        build_features(b, settings=settings)
+        assert built_a.path.is_dir()
+        snapshot = load_feature_snapshot(a, "soccer", settings)
+        assert snapshot is not None
+        assert snapshot.build_id == built_a.build_id
+    finally:
+        a.dispose()
+        b.dispose()
+
+
+def test_a_missing_build_directory_is_a_one_line_error_naming_the_fix(sqlite_engine: Engine, tmp_path: Path) -> None:
+    import shutil as _shutil
+
+    from betpipe.cli._errors import classify
+    from betpipe.features.store import MissingBuildError
+    from betpipe.serving.features import load_feature_snapshot
+
+    load_league(sqlite_engine)
+    settings = Settings(data_dir=tmp_path / "data")
+    build = build_features(sqlite_engine, settings=settings).builds[0]
+    _shutil.rmtree(build.path)
+    with pytest.raises(MissingBuildError) as raised:
+        load_feature_snapshot(sqlite_engine, "soccer", settings)
+    verdict = classify(raised.value)
+    assert verdict is not None
+    code, message = verdict
+    assert code == 1
+    assert message.startswith(f"feature build {build.build_id} missing")
+    assert "run `betpipe features build`" in message

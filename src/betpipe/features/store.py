@@ -2,7 +2,9 @@
 
 Layout. The database (SQLite or PostgreSQL) stays the system of record for events, results and odds, and holds the
 catalogue (``feature_builds``: feature-set version, built_at, counts, content hash, parameters, source fingerprint,
-path). Values are columnar Parquet under ``<data_dir>/features/<sport>/<feature-set version>/<build>/``: the event
+path). Values are columnar Parquet under ``<data_dir>/features/<sport>/<feature-set version>/<store>/<build>/``,
+where ``<store>`` is a key of the database URL (``store_key``): several stores may share one data dir (a live store
+and a backtest, copies of a store), and a build only ever replaces older builds of its own store. The event
 table (labels, schedule values, bench prices) and the state timelines (Elo and form after every game, market
 snapshots), each row keyed by (definition version, event_id, known_at) -- the version is a column of every file.
 
@@ -70,8 +72,24 @@ class BuildReport:
         return sum(sum(b.seconds.values()) for b in self.builds)
 
 
+class MissingBuildError(LookupError):
+    """A catalogued build whose files are gone: the store needs a rebuild, not a traceback."""
+
+
 def _root(settings: Settings) -> Path:
     return settings.data_dir / "features"
+
+
+def store_key(engine: Engine) -> str:
+    """A short key of the database a catalogue lives in, so each store writes (and prunes) its own directory.
+
+    Derived from the URL, not from a row in the database: a copied store file holds the same rows as its original,
+    yet must never delete the original's builds. SQLite paths are resolved (the same file under two spellings is one
+    store); the password is left out, so rotating it keeps the directory."""
+    url = engine.url.set(password=None)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        url = url.set(database=str(Path(str(url.database)).resolve()))
+    return hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()[:16]
 
 
 def build_features(
@@ -112,7 +130,7 @@ def _build_sport(
     _report(on_progress, f"{sport}: computed features", 2)
     started = time.perf_counter()
     built_at = clock.now()
-    directory = _root(settings) / sport / tables.version / built_at.strftime("%Y%m%dT%H%M%S%fZ")
+    directory = _root(settings) / sport / tables.version / store_key(engine) / built_at.strftime("%Y%m%dT%H%M%S%fZ")
     while directory.exists() or directory.with_name(directory.name + ".tmp").exists():  # a fixed or simulated clock
         directory = directory.with_name(directory.name + "-")
     content_hash, rows = write_tables(tables, directory)
@@ -133,9 +151,7 @@ def _build_sport(
                 seconds=sum(seconds.values()),
             )
         ).inserted_primary_key[0]  # type: ignore[index]
-    for old in directory.parent.iterdir():  # older builds of this version; the catalogue keeps their history
-        if old != directory and old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
+    _prune(engine, settings, sport, tables.version, directory, int(build_id))
     _report(on_progress, f"{sport}: catalogued build {build_id}", 4)
     return SportBuild(
         sport=sport,
@@ -149,6 +165,25 @@ def _build_sport(
         seconds=seconds,
         notes=tables.notes,
     )
+
+
+def _prune(engine: Engine, settings: Settings, sport: str, version: str, kept: Path, build_id: int) -> None:
+    """Delete the files of this store's older builds of this version; the catalogue keeps their history.
+
+    Only directories this catalogue lists, and only inside this store's own directory: another store's build (even
+    one a copied catalogue also lists) and a concurrent build still being written are never touched."""
+    with engine.connect() as conn:
+        paths = conn.execute(
+            select(feature_builds.c.path).where(
+                feature_builds.c.sport == sport,
+                feature_builds.c.feature_set_version == version,
+                feature_builds.c.id < build_id,
+            )
+        ).scalars()
+        old = {settings.data_dir / str(p) for p in paths}
+    for path in old:
+        if path != kept and path.parent == kept.parent and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _report(on_progress: Progress | None, text: str, step: int) -> None:
@@ -177,8 +212,17 @@ def write_tables(tables: FeatureTables, directory: Path) -> tuple[str, int]:
     return digest.hexdigest(), rows
 
 
-def read_tables(directory: Path, sport: str, definitions: tuple[FeatureDefinition, ...]) -> FeatureTables:
-    """Load a build; refuses files whose stored version differs from the definitions' (stale code or params)."""
+def read_tables(
+    directory: Path, sport: str, definitions: tuple[FeatureDefinition, ...], *, build_id: int | None = None
+) -> FeatureTables:
+    """Load a build; refuses files whose stored version differs from the definitions' (stale code or params), and
+    says what to run when the build's files are gone (deleted by hand, or by an older betpipe's pruning)."""
+    missing = [name for name in (*_FILES, "teams") if not (directory / f"{name}.parquet").is_file()]
+    if missing:
+        label = build_id if build_id is not None else directory.name
+        raise MissingBuildError(
+            f"feature build {label} missing ({directory / missing[0]}.parquet not found): run `betpipe features build`"
+        )
     expected = {name: next(d for d in definitions if isinstance(d, kind)).version for name, kind in _VERSION_OF.items()}
     expected["events"] = feature_set_version(definitions)
     frames: dict[str, pl.DataFrame] = {}
@@ -257,7 +301,7 @@ def current_index(
     index_key = (str(entry.path), entry.build_id)
     if index_key not in _INDEXES:
         _INDEXES.clear()  # one build per process at a time is plenty; keeps memory bounded
-        tables = read_tables(entry.path, sport, default_feature_set(sport))
+        tables = read_tables(entry.path, sport, default_feature_set(sport), build_id=entry.build_id)
         _INDEXES[index_key] = AsOfIndex.build(tables)
     return _INDEXES[index_key], entry
 

@@ -151,7 +151,7 @@ def load_feature_snapshot(engine: Engine, sport: str, settings: Settings) -> Fea
     entry = latest_build(engine, sport, settings)
     if entry is None:
         return None
-    tables = read_tables(entry.path, sport, default_feature_set(sport))
+    tables = read_tables(entry.path, sport, default_feature_set(sport), build_id=entry.build_id)
     index = AsOfIndex.build(tables)
     scheduled = tables.events.filter(pl.col("status") == UPCOMING_STATUS).sort("kickoff_utc", "event_id")
     upcoming = training_frame(index, scheduled)
