@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from numpy.typing import NDArray
 from scipy.optimize import brentq
 
+from betpipe import odds as odds_module
 from betpipe.odds import (
     SOLVER_TOLERANCE,
     MarginMethod,
@@ -96,6 +97,14 @@ def reference(odds: Array, method: MarginMethod) -> Array:
 @pytest.mark.parametrize(("american", "decimal"), [(150, 2.5), (-200, 1.5), (100, 2.0), (-100, 2.0), (-110, 21 / 11)])
 def test_american_known_values(american: float, decimal: float) -> None:
     assert american_to_decimal(american) == pytest.approx(decimal, rel=1e-15)
+
+
+def test_every_whole_american_price_converts_to_the_nearest_float_of_its_exact_decimal() -> None:
+    """Odds API prices in American format are whole numbers; each must land on the float nearest the exact
+    fraction (``1 + a/100`` rounded twice and missed 492 of them, e.g. -115)."""
+    american = np.concatenate([np.arange(-99_900, -99), np.arange(100, 99_901)])
+    exact = [float(1 + Fraction(int(a), 100) if a > 0 else 1 - Fraction(100, int(a))) for a in american]
+    assert american_to_decimal(american).tolist() == exact
 
 
 def test_decimal_to_american_known_values() -> None:
@@ -238,6 +247,72 @@ def test_shin_matches_published_examples_and_brentq() -> None:
 def test_additive_longshot_raises_naming_market() -> None:
     with pytest.raises(ValueError, match=re.escape("market at index 1")):
         remove_margin([[2.0, 2.0, 2.0], [1.25, 4.0, 60.0]], MarginMethod.ADDITIVE)
+
+
+# Issue 14, defect 3: for a batch of data, a market no method result exists for is a NaN row, not an exception.
+UNPRICEABLE = {
+    "price 1.0": [1.0, 3.0, 4.0],
+    "price missing": [2.0, math.nan, 4.0],
+    "additive below zero (Stan James, I1 2005-06)": [1.05, 8.0, 29.0],
+    "odds-ratio solver cannot converge": [1e308, 1e308, 1e308],
+}
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_remove_margin_or_nan_costs_only_the_rows_the_method_cannot_price(method: MarginMethod) -> None:
+    good = np.array([[2.6, 2.4, 4.3], [1.5, 4.2, 7.0], [3.1, 3.3, 2.45]])
+    batch = np.vstack([good[:1], list(UNPRICEABLE.values()), good[1:]])
+    got = odds_module.remove_margin_or_nan(batch, method)
+    np.testing.assert_allclose(got[[0, 5, 6]], remove_margin(good, method), rtol=0, atol=1e-15)
+    for row, odds in enumerate(UNPRICEABLE.values(), start=1):
+        try:
+            alone = remove_margin(odds, method)
+        except (ValueError, RuntimeError):
+            assert np.isnan(got[row]).all(), (method, odds)
+        else:
+            np.testing.assert_allclose(got[row], alone, rtol=0, atol=1e-15)
+    assert np.isnan(got[1:3]).all(), "no method prices a market with a price missing or <= 1"
+    assert np.isnan(got[3]).all() == (method is MarginMethod.ADDITIVE)
+    with pytest.raises(ValueError, match="at least 2 outcomes"):
+        odds_module.remove_margin_or_nan([2.0], method)  # a shape is a wiring error, not data
+
+
+# Issue 14, defect 4: what "as in mberk/shin" can honestly claim for negative overround.
+
+
+def shin_package_two_way_z(implied: Array) -> float:
+    """The closed form mberk/shin uses for two outcomes (Jullien and Salanié)."""
+    total, diff = implied.sum(), implied[0] - implied[1]
+    return float((total - 1) * (diff**2 - total) / (total * (diff**2 - 1)))
+
+
+def shin_package_fixed_point(implied: Array, iterations: int = 1000) -> tuple[float, float]:
+    """mberk/shin's iteration for three or more outcomes: (z, last step); it stops when a step is below 1e-12."""
+    z, step, n = 0.0, math.inf, implied.size
+    for _ in range(iterations):
+        if step <= 1e-12:
+            break
+        previous = z
+        z = float((np.sqrt(z * z + 4 * (1 - z) * implied**2 / implied.sum()).sum() - 2) / (n - 2))
+        step = abs(z - previous)
+    return z, step
+
+
+def test_negative_overround_shin_agrees_with_the_shin_package_for_two_ways_only_and_says_so() -> None:
+    two = 1.0 / np.array([2.1, 2.05])  # sums to 0.964
+    assert float(shin_probabilities(1.0 / two).z) == pytest.approx(shin_package_two_way_z(two), abs=1e-12)
+    three = 1.0 / np.array([2.9, 3.6, 3.2])  # sums to 0.935
+    z, step = shin_package_fixed_point(three)
+    assert step > 0.1, "the package's iteration oscillates on a three-way negative-overround market"
+    assert abs(shin_formula(three, z).sum() - 1) > 0.1, "and what it returns is not a distribution"
+    ours = shin_probabilities(1.0 / three)
+    assert ours.converged
+    assert float(ours.z) < 0
+    np.testing.assert_allclose(ours.probabilities, reference(1.0 / three, MarginMethod.SHIN), atol=1e-12)
+    doc = " ".join((odds_module.__doc__ or "").split())
+    assert "as in mberk/shin)" not in doc, "the docstring must not claim agreement for every market"
+    assert "two-way" in doc
+    assert "does not converge" in doc
 
 
 # ------------------------------------------------------------------------------------------- properties

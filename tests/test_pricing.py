@@ -169,3 +169,34 @@ def test_a_consensus_weight_outside_the_unit_interval_or_without_prices_is_a_con
         market_fair_probabilities(SHARP, CONSENSUS, consensus_weight=1.5)
     with pytest.raises(ValueError, match="needs consensus prices"):
         market_fair_probabilities(SHARP, None, consensus_weight=0.5)
+
+
+# Issue 14, defect 3: one market a method cannot de-margin must cost that row, never the whole batch.
+STAN_JAMES_I1_2005 = [1.05, 8.0, 29.0]  # additive gives the 29.0 longshot a negative probability
+
+
+@pytest.mark.parametrize("method", ["multiplicative", "additive", "power", "shin", "odds_ratio"])
+def test_a_row_the_method_cannot_de_margin_is_nan_and_the_rest_of_the_batch_is_priced(method: str) -> None:
+    # Row 1 defeats additive (a negative longshot); row 3 (prices ~1e308) defeats the odds-ratio solver.
+    batch = np.array([SHARP[0], STAN_JAMES_I1_2005, SHARP[1], [1e308, 1e308, 1e308]])
+    got = market_fair_probabilities(batch, method=method)
+    for row in (0, 2):
+        np.testing.assert_allclose(got[row], remove_margin(batch[row], method), rtol=0, atol=1e-15)
+    for row in (1, 3):
+        try:
+            alone = remove_margin(batch[row], method)
+        except (ValueError, RuntimeError):
+            assert np.isnan(got[row]).all(), (method, row)
+        else:
+            np.testing.assert_allclose(got[row], alone, rtol=0, atol=1e-15)
+    if method == "additive":
+        assert np.isnan(got[1]).all()
+
+
+def test_a_row_only_the_consensus_cannot_de_margin_is_nan_and_the_others_are_pooled() -> None:
+    consensus = np.array([CONSENSUS[0], STAN_JAMES_I1_2005, CONSENSUS[1]])
+    sharp = np.array([SHARP[0], [1.1, 7.0, 21.0], SHARP[1]])
+    pooled = market_fair_probabilities(sharp, consensus, method="additive", consensus_weight=0.25)
+    assert np.isnan(pooled[1]).all()
+    expected = shrink_toward_market(remove_margin(SHARP, "additive"), remove_margin(CONSENSUS, "additive"), 0.25)
+    np.testing.assert_allclose(pooled[[0, 2]], expected, rtol=0, atol=1e-15)

@@ -2,14 +2,20 @@
 
 Pure maths only: this module never does I/O, and it never silently returns probabilities for invalid odds --
 every public function that takes odds validates them and raises ``ValueError`` naming the bad value and its
-position. Everything is vectorised over numpy arrays (scalars and lists are accepted too); results are always
-float64 arrays (0-d for scalar input) so callers never branch on the return type. A *market* lies along the
-last axis: shape ``(n,)`` is one market with n outcomes, shape ``(m, n)`` is m markets, one per row.
+position. The one exception is ``remove_margin_or_nan``, for batches of *data*, where one bad market must not
+sink the others: it gives that market a NaN row instead. Everything is vectorised over numpy arrays (scalars and
+lists are accepted too); results are always float64 arrays (0-d for scalar input) so callers never branch on the
+return type. A *market* lies along the last axis: shape ``(n,)`` is one market with n outcomes, shape ``(m, n)`` is
+m markets, one per row.
 
 Negative overround (implied probabilities summing to < 1, e.g. best prices taken across books) is not an error:
 every method still returns probabilities summing to 1. Additive then adds an equal share, the power exponent
-falls below 1, the odds-ratio constant below 1, and Shin's z turns negative (the formula's continuation, as in
-mberk/shin); a negative z has no insider-trading meaning and only says the prices are not from one book.
+falls below 1, the odds-ratio constant below 1, and Shin's z turns negative: the formula's continuation, whose
+root the bracketed solver here finds for any number of outcomes. For two-way markets that is what mberk/shin
+returns too (its closed form); for three or more ways mberk/shin's fixed-point iteration does not converge on such
+markets (it oscillates and returns probabilities that do not sum to 1), so there the only cross-check is an
+independent root-finder (scipy's brentq, in the tests). A negative z has no insider-trading meaning and only says
+the prices are not from one book.
 
 >>> american_to_decimal([150, -200]).tolist()
 [2.5, 1.5]
@@ -134,7 +140,10 @@ def american_to_decimal(american: npt.ArrayLike) -> FloatArray:
     a = _as_float_array(american, "American odds")
     rule = "American odds must be finite and >= 100 or <= -100"
     _reject(a, ~np.isfinite(a) | ~(np.abs(a) >= 100.0), "American odds", rule)
-    return np.asarray(np.where(a > 0, 1.0 + a / 100.0, 1.0 - 100.0 / a), dtype=np.float64)
+    # One division of exact integers is correctly rounded; ``1 - 100/a`` rounds twice (-115 gave
+    # 1.8695652173913042; the float nearest 43/23 is ...044).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(np.where(a > 0, (a + 100.0) / 100.0, (a - 100.0) / a), dtype=np.float64)
 
 
 def _is_one_fraction(value: object) -> bool:
@@ -339,14 +348,6 @@ def _shin(pi: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, int]:
     return probabilities(z)[0], z, f, iterations
 
 
-def _require_converged(residual: FloatArray, method: MarginMethod, shape: tuple[int, ...]) -> None:
-    failed = ~(np.abs(residual) <= SOLVER_TOLERANCE)
-    if failed.any():
-        where = _market_name(int(np.argmax(failed)), shape)
-        worst = float(np.nanmax(np.abs(residual)))
-        raise RuntimeError(f"{method} margin removal did not converge for {where} (|residual| up to {worst:.3g})")
-
-
 def shin_probabilities(odds: npt.ArrayLike) -> ShinResult:
     """Shin's method with diagnostics; z estimates the share of insider money behind each market.
 
@@ -364,29 +365,71 @@ def shin_probabilities(odds: npt.ArrayLike) -> ShinResult:
     )
 
 
+def _de_margined(pi: FloatArray, method: MarginMethod) -> tuple[FloatArray, NDArray[np.bool_], FloatArray]:
+    """Probabilities per market (row), which rows ``method`` could not de-margin, and the solver residuals.
+
+    A row fails when additive pushes a longshot below zero, or a solver did not meet ``SOLVER_TOLERANCE``; the
+    other rows do not depend on it (every solve is per row).
+    """
+    residual = np.zeros(pi.shape[0])
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        if method is MarginMethod.MULTIPLICATIVE:
+            p = pi / pi.sum(axis=-1, keepdims=True)
+        elif method is MarginMethod.ADDITIVE:
+            p = pi - (pi.sum(axis=-1, keepdims=True) - 1.0) / pi.shape[-1]
+        elif method is MarginMethod.SHIN:
+            p, _, residual, _ = _shin(pi)
+        else:
+            p, residual, _ = (_power if method is MarginMethod.POWER else _odds_ratio)(pi)
+    failed = ~(np.abs(residual) <= SOLVER_TOLERANCE) | ~np.all(np.isfinite(p) & (p >= 0.0), axis=-1)
+    return p, failed, residual
+
+
 def remove_margin(odds: npt.ArrayLike, method: MarginMethod | str = MarginMethod.SHIN) -> FloatArray:
     """Margin-free probabilities per market (last axis), same shape as ``odds``; each market sums to 1.
 
     Margin-free input comes back unchanged under every method. Additive can push an extreme longshot below
-    zero; that raises ``ValueError`` naming the market instead of clipping, which would break the sum.
+    zero; that raises ``ValueError`` naming the market instead of clipping, which would break the sum. Over a
+    batch of data, where one such market must not cost the others, use ``remove_margin_or_nan``.
     """
     method = MarginMethod(method)
     pi, shape = _markets(odds)
-    if method is MarginMethod.MULTIPLICATIVE:
-        p = pi / pi.sum(axis=-1, keepdims=True)
-    elif method is MarginMethod.ADDITIVE:
-        p = pi - (pi.sum(axis=-1, keepdims=True) - 1.0) / pi.shape[-1]
-        negative = (p < 0).any(axis=-1)
-        if negative.any():
-            row = int(np.argmax(negative))
+    p, failed, residual = _de_margined(pi, method)
+    if failed.any():
+        row = int(np.argmax(failed))
+        if method is MarginMethod.ADDITIVE:
             raise ValueError(
                 f"additive margin removal gives a negative probability for {_market_name(row, shape)} "
                 f"(odds {np.round(1.0 / pi[row], 6).tolist()}); use another method for such longshots"
             )
-    else:
-        if method is MarginMethod.SHIN:
-            p, _, f, _ = _shin(pi)
-        else:
-            p, f, _ = (_power if method is MarginMethod.POWER else _odds_ratio)(pi)
-        _require_converged(f, method, shape)
+        raise RuntimeError(
+            f"{method} margin removal did not converge for {_market_name(row, shape)} "
+            f"(|residual| {abs(float(residual[row])):.3g}, tolerance {SOLVER_TOLERANCE:g})"
+        )
     return np.asarray(p.reshape(shape), dtype=np.float64)
+
+
+def remove_margin_or_nan(odds: npt.ArrayLike, method: MarginMethod | str = MarginMethod.SHIN) -> FloatArray:
+    """``remove_margin`` for batches of data: a market with a price that is missing, not finite or <= 1, or one
+    that ``method`` cannot de-margin (additive below zero, a solver that does not converge), is a NaN row; every
+    other row is exactly what ``remove_margin`` gives it.
+
+    Why NaN and not an exception: a backtest or betting run prices thousands of markets at once, and one
+    bookmaker's extreme longshot must cost that market, not the run. NaN is never a probability, so no caller can
+    bet on it by mistake. A wrong shape (fewer than 2 outcomes) or an unknown method is a wiring error and raises.
+
+    >>> remove_margin_or_nan([[2.0, 2.0], [1.0, 3.0]], "additive").tolist()
+    [[0.5, 0.5], [nan, nan]]
+    """
+    method = MarginMethod(method)
+    d = _as_float_array(odds, "decimal odds")
+    if d.ndim == 0 or d.shape[-1] < 2:
+        raise ValueError(f"a market needs at least 2 outcomes along the last axis; got shape {d.shape}")
+    flat = d.reshape(-1, d.shape[-1])
+    out = np.full(flat.shape, np.nan)
+    usable = np.all(np.isfinite(flat) & (flat > 1.0), axis=-1)
+    if usable.any():
+        p, failed, _ = _de_margined(1.0 / flat[usable], method)
+        p[failed] = np.nan
+        out[usable] = p
+    return np.asarray(out.reshape(d.shape), dtype=np.float64)

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.typing import NDArray
 
-from betpipe.odds import MarginMethod, remove_margin
+from betpipe.odds import MarginMethod, remove_margin_or_nan
 
 __all__ = [
     "PROBABILITY_SUM_TOLERANCE",
@@ -141,13 +141,12 @@ def fair_probabilities(
 
 
 def _margin_free(prices: npt.ArrayLike, method: MarginMethod | str) -> FloatArray:
-    """Margin-free probabilities of each row of decimal prices; rows with a price missing or <= 1 are NaN."""
-    d = _floats(prices)
-    out = np.full(d.shape, np.nan)
-    ok = np.all(np.isfinite(d) & (d > 1.0), axis=-1)
-    if np.any(ok):
-        out[ok] = remove_margin(d[ok], method)
-    return out
+    """Margin-free probabilities of each row of decimal prices.
+
+    A row with a price missing or <= 1, or one the method cannot de-margin (additive pushing a longshot below zero,
+    a solver that does not converge), is NaN: one such market in a season must not stop the whole backtest.
+    """
+    return remove_margin_or_nan(_floats(prices), method)
 
 
 def market_fair_probabilities(
@@ -163,8 +162,9 @@ def market_fair_probabilities(
     Why a consensus: the market average (``Avg*``/``BbAv*``) is an aggregate nobody can bet at, but as an *input* it
     carries the other books' information at the same instant, which one sharp book's pre-match quote may not yet
     reflect. The caller must read both sets of prices under the same pre-match time rule. A row with a sharp price
-    missing or <= 1 is NaN; so is one without a usable consensus when ``consensus_weight`` > 0 (no silent fallback
-    to the sharp book alone: that would be a different strategy). ``consensus_weight`` outside [0, 1] raises.
+    missing or <= 1, or one ``method`` cannot de-margin (e.g. additive on a 29.0 longshot at 1.05), is NaN; so is
+    one without a usable consensus when ``consensus_weight`` > 0 (no silent fallback to the sharp book alone: that
+    would be a different strategy). ``consensus_weight`` outside [0, 1] raises.
 
     >>> market_fair_probabilities([2.0, 2.0]).tolist()
     [0.5, 0.5]
