@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -279,3 +280,93 @@ def test_the_scaled_generator_yields_exactly_the_requested_events_over_many_leag
     assert large.results["event_id"].sort().equals(finished.sort())
     assert large.truth.height == LARGE
     assert generate_fixtures_frame(1_000, seed=11).events.height == 1_000
+
+
+# ------------------------------------------------------------------ one store per data set (issue 14, defect 7)
+
+FOOTBALL_CSV = "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG\nE0,01/08/2020,Arsenal,Chelsea,1,0\n"
+SMALL = SampleLeagueConfig(n_teams=4, n_seasons=1)
+
+
+def _event_sources(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(events.c.source, func.count()).group_by(events.c.source)).all()
+    return {str(source): int(count) for source, count in rows}
+
+
+def test_the_sample_league_refuses_a_store_holding_real_data(engine: Engine, tmp_path: Path) -> None:
+    """Mixed, training would hold out synthetic matches as a real champion's last season (and evaluation would
+    score them as real rows): the sample league gets its own store, and nothing of it is written here."""
+    from betpipe.ingest.football_data import ingest_football_data
+    from betpipe.ingest.sample_league import MixedStoreError
+
+    csv = tmp_path / "E0.csv"
+    csv.write_text(FOOTBALL_CSV)
+    ingest_football_data(engine, [csv])
+    before = _event_sources(engine)
+    with pytest.raises(MixedStoreError, match="own store"):
+        ingest_sample(engine, SMALL)
+    assert _event_sources(engine) == before
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).where(raw_payloads.c.source == "sample_league")).scalar() == 0
+
+
+@pytest.fixture
+def cli_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from typer.testing import CliRunner
+
+    from betpipe.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BETPIPE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("BETPIPE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("BETPIPE_CONFIG", raising=False)
+    assert CliRunner().invoke(app, ["db", "upgrade"]).exit_code == 0
+    (tmp_path / "E0.csv").write_text(FOOTBALL_CSV)
+    (tmp_path / "games.csv").write_text(
+        "game_id,season,game_type,week,gameday,weekday,gametime,away_team,away_score,home_team,home_score\n"
+        "2020_01_KC_BAL,2020,REG,1,2020-09-13,Sunday,13:00,KC,20,BAL,27\n"
+    )
+    return tmp_path / "data"
+
+
+def _invoke(*args: str) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from betpipe.cli import app
+
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def _sources_in(data_dir: Path) -> dict[str, int]:
+    from betpipe.db import make_engine
+
+    engine = make_engine(f"sqlite:///{data_dir / 'betpipe.sqlite'}")
+    try:
+        return _event_sources(engine)
+    finally:
+        engine.dispose()
+
+
+def test_ingest_sample_into_a_real_data_store_is_a_one_line_error_naming_the_fix(cli_store: Path) -> None:
+    code, output = _invoke("ingest", "football-data", "E0.csv")
+    assert code == 0, output
+    code, output = _invoke("ingest", "sample", "--teams", "4", "--seasons", "1")
+    assert code == 1
+    assert output.strip().startswith("error: this store already holds real data")
+    assert "BETPIPE_DATA_DIR=" in output
+    assert "Traceback" not in output
+    assert _sources_in(cli_store) == {"football-data": 1}
+
+
+@pytest.mark.parametrize("command", [("football-data", "E0.csv"), ("nflverse", "games.csv")])
+def test_real_ingests_refuse_a_store_holding_the_sample_league(cli_store: Path, command: tuple[str, str]) -> None:
+    code, output = _invoke("ingest", "sample", "--teams", "4", "--seasons", "1")
+    assert code == 0, output
+    before = _sources_in(cli_store)
+    code, output = _invoke("ingest", *command)
+    assert code == 1
+    assert output.strip().startswith("error: this store holds the generated sample league")
+    assert "BETPIPE_DATA_DIR=" in output
+    assert _sources_in(cli_store) == before == {"sample_league": before["sample_league"]}

@@ -26,12 +26,14 @@ def football_data(
 ) -> None:
     """football-data.co.uk CSVs: results, match stats, 1X2 / over-under / Asian handicap odds."""
     from betpipe.ingest import football_data as source
+    from betpipe.ingest.sample_league import ensure_unmixed
 
     config = settings()
     with open_engine(config) as engine:
         if league or season:
             if not (league and season):
                 raise typer.BadParameter("--league and --season go together")
+            ensure_unmixed(engine, sample=False)
             from betpipe.ingest.http import RateLimitedClient
 
             with RateLimitedClient(
@@ -49,6 +51,7 @@ def football_data(
                 raise typer.BadParameter(str(error)) from error
             if not files:
                 raise typer.BadParameter("give CSV files/folders, or --league and --season")
+            ensure_unmixed(engine, sample=False)
             report = _ingest_files_with_progress(engine, files, source.ingest_football_data)
     print_ingest_report(report, "football-data.co.uk")
     exit_if_nothing_read(report)
@@ -68,8 +71,10 @@ def _ingest_files_with_progress(engine: object, files: list[Path], ingest: objec
 def nflverse(path: Path = typer.Argument(..., exists=True, help="nflverse games.csv")) -> None:
     """nflverse games.csv: results, moneylines, spreads and totals (closing-type lines), rest days, venue."""
     from betpipe.ingest.nflverse import ingest_nflverse
+    from betpipe.ingest.sample_league import ensure_unmixed
 
     with open_engine() as engine:
+        ensure_unmixed(engine, sample=False)
         report = ingest_nflverse(engine, path)
     print_ingest_report(report, "nflverse")
     exit_if_nothing_read(report)
@@ -83,12 +88,14 @@ def odds_api(
 ) -> None:
     """Live odds (and optionally scores) from The Odds API v4; the API key comes from BETPIPE_ODDS_API__API_KEY."""
     from betpipe.ingest.odds_api import ingest_odds_api, ingest_odds_api_scores
+    from betpipe.ingest.sample_league import ensure_unmixed
 
     config = settings()
     if config.odds_api.api_key is None:
         raise typer.BadParameter("set BETPIPE_ODDS_API__API_KEY (or [odds_api] api_key in betpipe.toml)")
     # A SourceError (recorded in ingest_runs / api_requests, key masked) becomes the handler's one line, exit 1.
     with open_engine(config) as engine:
+        ensure_unmixed(engine, sample=False)
         report = ingest_odds_api(engine, config, sport, [m.strip() for m in markets.split(",") if m.strip()])
         if scores:
             report = report + ingest_odds_api_scores(engine, config, sport)

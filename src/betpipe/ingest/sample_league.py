@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from betpipe.ingest.records import UTC_DATETIME, NormalisedBatch
 from betpipe.ingest.sample_league_model import (
@@ -300,8 +300,38 @@ def read_sample_payload(body: bytes, locator: str) -> NormalisedBatch:
     return generate_sample_league(SampleLeagueConfig.from_json(body))
 
 
+class MixedStoreError(ValueError):
+    """The sample league and real data asked to share one store."""
+
+
+def ensure_unmixed(engine: Engine, *, sample: bool) -> None:
+    """Refuse to put the generated sample league and real-source events into one store.
+
+    Training holds out "the last season" and evaluation scores every row of a sport: in a mixed store the sample's
+    synthetic matches would become a real champion's held-out metrics and inflate every real evaluation. So each
+    lives in its own store (data dir), checked before anything is written; ``sample`` says which side is arriving."""
+    from betpipe.db.schema import events
+
+    other = events.c.source != SOURCE if sample else events.c.source == SOURCE
+    with engine.connect() as conn:
+        found = conn.execute(select(events.c.source).where(other).limit(1)).scalar()
+    if found is None:
+        return
+    if sample:
+        raise MixedStoreError(
+            f"this store already holds real data (source {found!r}): put the sample league in its own store, "
+            "e.g. BETPIPE_DATA_DIR=betpipe-data/sample betpipe db upgrade, then ingest sample there"
+        )
+    raise MixedStoreError(
+        "this store holds the generated sample league: put real data in its own store, "
+        "e.g. BETPIPE_DATA_DIR=betpipe-data/real betpipe db upgrade, then ingest there"
+    )
+
+
 def ingest_sample(engine: Engine, config: SampleLeagueConfig | None = None) -> IngestReport:
-    """Store the sample league; a second run with the same config writes nothing new."""
+    """Store the sample league; a second run with the same config writes nothing new. Refuses a store that holds
+    real-source events (``ensure_unmixed``)."""
+    ensure_unmixed(engine, sample=True)
     config = config or SampleLeagueConfig()
     body, locator = config.to_json(), config.locator
     return ingest_payload(
