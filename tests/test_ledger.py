@@ -20,7 +20,7 @@ from betpipe.betting import (
     list_bets,
     place_bets,
 )
-from betpipe.betting.books import BookOrder, ticks_down
+from betpipe.betting.books import BookOrder, BookReply, ticks_down
 from betpipe.clock import SimulatedClock
 from betpipe.db.schema import metadata
 from betpipe.db.schema_betting import bet_transitions, bets
@@ -224,3 +224,125 @@ def test_the_migration_creates_exactly_the_betting_tables_of_the_schema(engine: 
             },
         )
         assert compare_metadata(context, metadata) == []
+
+
+# Issue 14, defects 2 and 12: the ledger records and pays exactly the price it is given, within sane bounds.
+ROOMY = RiskLimits(
+    max_stake=Decimal("1000000.00"),
+    max_open_exposure=Decimal("100000000.00"),
+    max_event_exposure=Decimal("100000000.00"),
+    max_competition_exposure=Decimal("100000000.00"),
+    starting_bankroll=Decimal("100000000.00"),
+    bankroll_floor=Decimal("0.00"),
+)
+AMERICAN_MINUS_110 = Decimal(1) + Decimal(100) / Decimal(110)  # 1.90909..., not exact at any number of places
+
+
+@pytest.mark.parametrize(
+    "price",
+    [Decimal("1.83335"), AMERICAN_MINUS_110, Decimal(str(float(AMERICAN_MINUS_110))), Decimal("2.00001")],
+    ids=["five-places", "american-110-exact", "american-110-float", "2.00001"],
+)
+def test_a_price_with_more_than_four_decimals_is_refused_never_rounded(engine: Engine, price: Decimal) -> None:
+    book = CountingBook()
+    [result] = place_bets(
+        engine,
+        [candidate(price=price, stake=Decimal("1000.00"))],
+        account="paper",
+        book=book,
+        clock=_clock(),
+        limits=ROOMY,
+    )
+    assert (result.state, result.control) == ("rejected", "input")
+    assert "more than 4 decimal places" in str(result.reason)
+    assert book.calls == 0
+    bet = get_bet(engine, result.bet_id)
+    assert bet.price == bet.requested_price == Decimal(0)  # no rounded price stands in for the one given
+    assert bet.transitions[0].details == {"price": str(price), "stake": "1000.00"}
+
+
+def test_a_four_decimal_price_with_trailing_zeros_is_exact_and_kept(engine: Engine) -> None:
+    [result] = place_bets(
+        engine, [candidate(price=Decimal("1.833500"))], account="paper", book=PaperBook(), clock=_clock(), limits=ROOMY
+    )
+    assert result.state == "placed"
+    assert get_bet(engine, result.bet_id).price == Decimal("1.8335")
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"price": Decimal("1000000000"), "stake": Decimal("20.00")}, "above the ledger's maximum price 1000"),
+        ({"price": Decimal("1000.0001")}, "above the ledger's maximum price 1000"),
+        ({"price": Decimal("1e30")}, "above the ledger's maximum price 1000"),
+        ({"stake": Decimal("1000000.01")}, "above the ledger's maximum stake 1000000.00"),
+        ({"stake": Decimal("1e40")}, "above the ledger's maximum stake 1000000.00"),
+        ({"stake": Decimal("20000.00"), "price": Decimal("600")}, "payout 12000000.00 above the ledger's maximum"),
+    ],
+    ids=["price-1e9", "price-just-over", "price-1e30", "stake-just-over", "stake-1e40", "payout"],
+)
+def test_prices_stakes_and_payouts_beyond_the_ledgers_bounds_are_rejections_not_tracebacks(
+    engine: Engine, changes: dict[str, object], reason: str
+) -> None:
+    """The ledger is shared by every path and any future book adapter: its bounds do not rely on ingest's."""
+    book = CountingBook()
+    [result] = place_bets(engine, [candidate(**changes)], account="paper", book=book, clock=_clock(), limits=ROOMY)
+    assert (result.state, result.control) == ("rejected", "input")
+    assert reason in str(result.reason)
+    assert book.calls == 0
+    bet = get_bet(engine, result.bet_id)
+    assert (bet.state, bet.reason) == ("rejected", result.reason)
+
+
+def test_the_ledgers_bounds_themselves_are_accepted(engine: Engine) -> None:
+    cands = [candidate(1, price=Decimal("1000"), stake=Decimal("10000.00")), candidate(2, stake=Decimal("1000000.00"))]
+    results = place_bets(engine, cands, account="paper", book=PaperBook(), clock=_clock(), limits=ROOMY)
+    assert [r.state for r in results] == ["placed", "placed"], [r.reason for r in results]
+
+
+def test_the_ledgers_price_cap_is_ingests_cap() -> None:
+    """One bound for a price, wherever it enters: ingest quarantines above it, the ledger rejects above it."""
+    from betpipe.betting.accounts import MAX_PRICE
+    from betpipe.ingest import football_data_odds, nflverse, odds_api_reader
+
+    caps = {football_data_odds.MAX_DECIMAL_ODDS, nflverse.MAX_DECIMAL_ODDS, odds_api_reader.MAX_DECIMAL_PRICE}
+    assert {Decimal(str(cap)) for cap in caps} == {MAX_PRICE}
+
+
+class _OddReplyBook(PaperBook):
+    """A book adapter that fills at a price (or a stake) the ledger cannot record exactly."""
+
+    def __init__(self, price: Decimal, stake: Decimal | None = None) -> None:
+        super().__init__()
+        self.fill_price, self.fill_stake = price, stake
+
+    def place(self, order: BookOrder) -> BookReply:
+        reply = super().place(order)
+        return replace(reply, price=self.fill_price, stake=self.fill_stake or order.stake)
+
+
+@pytest.mark.parametrize(
+    ("price", "stake", "message"),
+    [
+        (Decimal("1.90909"), None, "more than 4 decimal places"),
+        (Decimal("5000"), None, "above the ledger's maximum price"),
+        (Decimal("2.10"), Decimal("10.001"), "stake 10.001"),
+        (Decimal("2.10"), Decimal("11.00"), "more than the 10.00 asked"),
+    ],
+)
+def test_a_fill_the_ledger_cannot_record_exactly_is_an_error_not_a_rounded_bet(
+    sqlite_engine: Engine, price: Decimal, stake: Decimal | None, message: str
+) -> None:
+    """The book did something the ledger cannot vouch for: nothing is committed, and the error says what."""
+    from betpipe.betting.ledger import BookReplyError
+
+    with pytest.raises(BookReplyError, match=message):
+        place_bets(
+            sqlite_engine,
+            [candidate()],
+            account="paper",
+            book=_OddReplyBook(price, stake),
+            clock=_clock(),
+            limits=LIMITS,
+        )
+    assert _count(sqlite_engine) == 0

@@ -29,6 +29,8 @@ LIMITS = RiskLimits(
     max_competition_exposure=Decimal("10000.00"),
     max_bets_per_event=100,
     max_stake=Decimal("1000.00"),
+    daily_loss_limit=Decimal("1000.00"),
+    bankroll_floor=Decimal("0.00"),
 )
 SETTLED_AT = KICKOFF + timedelta(hours=3)
 
@@ -239,3 +241,45 @@ def test_live_settlement_from_the_store_end_to_end(engine: Engine) -> None:
 def test_kickoff_instants_come_back_aware_in_utc(sqlite_engine: Engine) -> None:
     [bet_id] = _place(sqlite_engine, candidate(1))
     assert get_bet(sqlite_engine, bet_id).kickoff == datetime(2024, 3, 2, 15, 0, tzinfo=UTC)
+
+
+def test_a_won_bet_pays_exactly_the_price_recorded_and_a_price_it_cannot_record_is_refused(engine: Engine) -> None:
+    """Issue 14, defect 2: 1.83335 used to be stored as 1.8334 and paid 833.40 on 1000.00; it is now refused."""
+    refused = place_bets(
+        engine,
+        [candidate(1, price=Decimal("1.83335"), stake=Decimal("1000.00"))],
+        account="paper",
+        book=PaperBook(),
+        clock=FixedClock(DECIDED),
+        limits=LIMITS,
+    )
+    assert (refused[0].state, refused[0].control) == ("rejected", "input")
+    [bet_id] = _place(engine, candidate(2, price=Decimal("1.8335"), stake=Decimal("1000.00")))
+    report = settle_bets(
+        engine,
+        account="paper",
+        results={1: EventResult("finished", 1, 0), 2: EventResult("finished", 1, 0)},
+        closing={},
+        clock=FixedClock(SETTLED_AT),
+    )
+    assert [(bet.bet_id, bet.pnl) for bet in report.settled] == [(bet_id, Decimal("833.50"))]
+    stored = get_bet(engine, bet_id)
+    assert stored.pnl == (stored.price - 1) * stored.stake  # paid at the very price recorded, no rounding
+    assert get_bet(engine, refused[0].bet_id).state == "rejected"
+
+
+def test_a_recorded_bet_beyond_the_ledgers_bounds_is_not_settled_automatically(engine: Engine) -> None:
+    """Issue 14, defect 12: a bet recorded before the bounds existed (20.00 at 1e9) must not book +19,999,999,980."""
+    from sqlalchemy import update
+
+    from betpipe.db.schema_betting import bets
+
+    [bet_id] = _place(engine, candidate(1, stake=Decimal("20.00")))
+    with engine.begin() as conn:
+        conn.execute(update(bets).where(bets.c.id == bet_id).values(price_e4=1_000_000_000 * 10_000))
+    report = settle_bets(
+        engine, account="paper", results={1: EventResult("finished", 1, 0)}, closing={}, clock=FixedClock(SETTLED_AT)
+    )
+    assert report.settled == ()
+    assert "above the ledger's maximum price 1000" in report.still_open[bet_id]
+    assert get_bet(engine, bet_id).state == "placed"

@@ -24,6 +24,10 @@ from betpipe.db import as_utc
 from betpipe.db.schema_betting import bets, risk_events, risk_state
 
 __all__ = [
+    "MAX_PAYOUT",
+    "MAX_PRICE",
+    "MAX_STAKE",
+    "PRICE_STEP",
     "AccountStatus",
     "NotHaltedError",
     "RiskEvent",
@@ -38,6 +42,12 @@ __all__ = [
 
 CENT = Decimal("0.01")
 PRICE_SCALE = Decimal(10_000)  # prices are stored in ten-thousandths
+PRICE_STEP = Decimal("0.0001")  # ... so a price with more places cannot be recorded, nor paid, exactly
+# Sanity bounds of the ledger, whatever path or book adapter a bet comes through (the limits in ``RiskLimits`` are
+# configuration and may be lifted; these are not). MAX_PRICE is ingest's cap on a decimal price (docs/faults.md).
+MAX_PRICE = Decimal(1000)
+MAX_STAKE = Decimal("1000000.00")
+MAX_PAYOUT = Decimal("10000000.00")  # stake x price: what a winning bet returns
 
 
 class NotHaltedError(RuntimeError):

@@ -1,11 +1,15 @@
 """The ledger: every bet the strategy decides on, exactly once, with every state change it goes through.
 
 ``place_bets`` is the one way a bet enters the ledger, live and in the backtest alike: one transaction per call that
-holds the account's risk lock, checks each candidate's input and the risk controls against the running exposure,
-asks the book, and records proposed -> rejected (with the reason) or proposed -> placed (with the book's reply). A
-candidate whose idempotency key is already recorded returns the recorded bet: a retry or a crash-and-rerun never
-places twice (the book is asked with the same key as its client reference, so it cannot fill twice either). This
-module never guesses a number: a bad price, stake or probability is a rejection with its reason, not a default.
+holds the account's risk lock, checks each candidate's input and the risk controls against the running exposure
+(cutting a stake to fit a limit's headroom), asks the book, and records proposed -> rejected (with the reason) or
+proposed -> placed (with the book's reply and any cut). A candidate whose idempotency key is already recorded
+returns the recorded bet: a retry or a crash-and-rerun never places twice (the book is asked with the same key as
+its client reference, so it cannot fill twice either). The one exception is a rejection by a risk control, which
+can be lifted (a resume, a new day, settled bets freeing exposure): the same decision is checked again, under the
+same lock, and moves rejected -> proposed -> placed at most once. This module never guesses a number: a bad price,
+stake or probability is a rejection with its reason, not a default, and a price is recorded and paid exactly as
+given (to 0.0001) or not at all.
 """
 
 from __future__ import annotations
@@ -13,17 +17,30 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
-from betpipe.betting.accounts import PRICE_SCALE, account_transaction, cents, load_exposure
+from betpipe.betting.accounts import (
+    account_transaction,
+    cents,
+    load_exposure,
+)
 from betpipe.betting.books import Book, BookOrder, OrderStatus
+from betpipe.betting.checks import BookReplyError, fill_problem, input_violation, price_e4, stake_cents
 from betpipe.betting.records import BetNotFoundError, BetRecord, Transition, bet_record, get_bet, list_bets, transitions
-from betpipe.betting.risk import CONTROLS, RiskControl, RiskLimits, RiskViolation, check_market, first_violation
+from betpipe.betting.risk import (
+    CONTROLS,
+    Assessment,
+    ExposureState,
+    RiskControl,
+    RiskLimits,
+    StakeCut,
+    assess,
+)
 from betpipe.clock import Clock, as_utc_instant
 from betpipe.db.schema_betting import bet_transitions, bets
 
@@ -32,17 +49,22 @@ __all__ = [
     "BetCandidate",
     "BetNotFoundError",
     "BetRecord",
+    "BookReplyError",
     "PlacementResult",
     "Transition",
     "get_bet",
     "input_violation",
     "list_bets",
     "place_bets",
+    "precheck",
     "record_transition",
     "transitions",
 ]
 
 DEFAULT_ACCOUNT = "paper"
+# Rejections that are final for a decision: its own input, and the book's answer (a book remembers its reply to a
+# client reference). Any other control's rejection (halt, limits) can be lifted, so the decision is checked again.
+FINAL_CONTROLS = frozenset({"input", "book"})
 
 
 def _instant_text(value: datetime) -> str:
@@ -110,9 +132,10 @@ class PlacementResult:
     def placed(self) -> bool:
         return self.state not in ("rejected", "proposed")
 
-
-def _price_e4(price: Decimal) -> int:
-    return int((price * PRICE_SCALE).to_integral_value()) if price.is_finite() else 0
+    @property
+    def retryable(self) -> bool:
+        """A rejection by a control that can be lifted: the same decision may be placed later."""
+        return self.state == "rejected" and self.control is not None and self.control not in FINAL_CONTROLS
 
 
 def record_transition(
@@ -148,44 +171,6 @@ _INSERT_TRANSITION = insert(bet_transitions)
 _INSERT_BET = insert(bets).returning(bets.c.id)
 
 
-def input_violation(candidate: BetCandidate, limits: RiskLimits) -> RiskViolation | None:
-    """Bad input is a rejection with its reason, never a crash and never a repaired number."""
-
-    def bad(reason: str) -> RiskViolation:
-        return RiskViolation("input", f"input: {reason}")
-
-    for name in ("decision_time", "kickoff", "price_time"):
-        value = getattr(candidate, name)
-        if value is not None and (value.tzinfo is None or value.utcoffset() is None):
-            return bad(f"{name} {value.isoformat()} has no timezone")
-    if not isinstance(candidate.price, Decimal) or not candidate.price.is_finite():
-        return bad(f"missing price ({candidate.price!r})")
-    if candidate.price <= 1:
-        return bad(f"price {candidate.price} is not a price (must be > 1)")
-    stake = candidate.stake
-    if (
-        not isinstance(stake, Decimal)
-        or not stake.is_finite()
-        or stake <= 0
-        or stake != stake.quantize(Decimal("0.01"))
-    ):
-        return bad(f"stake {stake!r} must be a positive amount with at most two decimals")
-    if not (isinstance(candidate.probability, float | int) and 0.0 < candidate.probability < 1.0):
-        return bad(f"probability {candidate.probability!r} is not in (0, 1)")
-    market_problem = check_market(candidate.market, candidate.selection, candidate.line)
-    if market_problem is not None:
-        return bad(market_problem)
-    if candidate.decision_time >= candidate.kickoff:
-        return bad(f"decided at {_instant_text(candidate.decision_time)}, not before kickoff")
-    if candidate.price_time is not None:
-        if candidate.price_time > candidate.decision_time:
-            return bad("price observed after the decision time")
-        age = candidate.decision_time - candidate.price_time
-        if age > timedelta(seconds=limits.max_price_age_seconds):
-            return bad(f"stale price: observed {age} before the decision, limit {limits.max_price_age_seconds:.0f} s")
-    return None
-
-
 def _finite_or_zero(value: float) -> float:
     return float(value) if isinstance(value, float | int) and math.isfinite(value) else 0.0
 
@@ -194,14 +179,28 @@ def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _propose(conn: Connection, candidate: BetCandidate, key: str, account: str, now: datetime) -> int:
+def _row_values(candidate: BetCandidate) -> dict[str, Any]:
+    """The candidate's numbers as the row stores them (exact, or 0 where the input was rejected as not exact)."""
     price_ok = isinstance(candidate.price, Decimal) and candidate.price.is_finite()
-    stake_ok = isinstance(candidate.stake, Decimal) and candidate.stake.is_finite()
     probability = _finite_or_zero(candidate.probability)
     edge = candidate.edge
     if edge is None and price_ok:
         edge = probability * float(candidate.price) - 1
-    price_e4 = _price_e4(candidate.price) if price_ok else 0
+    exact_e4 = price_e4(candidate.price)
+    return {
+        "requested_price_e4": exact_e4,
+        "price_e4": exact_e4,
+        "stake_cents": stake_cents(candidate.stake),
+        "probability": probability,
+        "edge": None if edge is None or not math.isfinite(edge) else edge,
+    }
+
+
+def _asked(candidate: BetCandidate) -> dict[str, Any]:
+    return {"price": str(candidate.price), "stake": str(candidate.stake)}
+
+
+def _propose(conn: Connection, candidate: BetCandidate, key: str, account: str, now: datetime) -> int:
     bet_id = conn.execute(
         _INSERT_BET,
         {
@@ -211,11 +210,7 @@ def _propose(conn: Connection, candidate: BetCandidate, key: str, account: str, 
             "market": candidate.market,
             "selection": candidate.selection,
             "line": _finite_or_zero(candidate.line),
-            "requested_price_e4": price_e4,
-            "price_e4": price_e4,
-            "stake_cents": int((candidate.stake * 100).to_integral_value()) if stake_ok else 0,
-            "probability": probability,
-            "edge": None if edge is None or not math.isfinite(edge) else edge,
+            **_row_values(candidate),
             "book": candidate.book,
             "strategy": candidate.strategy,
             "model_version": candidate.model_version,
@@ -226,12 +221,28 @@ def _propose(conn: Connection, candidate: BetCandidate, key: str, account: str, 
             "created_at": now,
         },
     ).scalar_one()
-    record_transition(conn, bet_id, None, "proposed", now, details={"price": str(candidate.price)})
+    record_transition(conn, bet_id, None, "proposed", now, details=_asked(candidate))
     return int(bet_id)
 
 
+def _reopen(conn: Connection, prior: PlacementResult, candidate: BetCandidate, now: datetime) -> None:
+    """A decision rejected by a control that has since been lifted is proposed again, as it is decided now."""
+    conn.execute(update(bets).where(bets.c.id == prior.bet_id).values(**_row_values(candidate), reason=None))
+    record_transition(
+        conn,
+        prior.bet_id,
+        "rejected",
+        "proposed",
+        now,
+        reason=f"checked again: the {prior.control} rejection may no longer hold",
+        details=_asked(candidate) | {"retry_of": prior.control},
+    )
+
+
 def _existing(conn: Connection, keys: Sequence[str]) -> dict[str, PlacementResult]:
+    """The recorded bets among ``keys``; a rejected one carries the control that rejected it (from its transition)."""
     found: dict[str, PlacementResult] = {}
+    rejected: dict[int, str] = {}
     for start in range(0, len(keys), 500):
         rows = conn.execute(select(bets).where(bets.c.idempotency_key.in_(keys[start : start + 500]))).mappings()
         for row in rows:
@@ -239,7 +250,35 @@ def _existing(conn: Connection, keys: Sequence[str]) -> dict[str, PlacementResul
             found[record.idempotency_key] = PlacementResult(
                 record.id, record.idempotency_key, record.state, record.reason, record.price, record.stake, True
             )
+            if record.state == "rejected":
+                rejected[record.id] = record.idempotency_key
+    ids = list(rejected)
+    for start in range(0, len(ids), 500):
+        steps = conn.execute(
+            select(bet_transitions.c.bet_id, bet_transitions.c.details)
+            .where(bet_transitions.c.bet_id.in_(ids[start : start + 500]), bet_transitions.c.to_state == "rejected")
+            .order_by(bet_transitions.c.id)
+        )
+        for bet_id, details in steps:  # the last rejection of a bet wins
+            control = details.get("control") if isinstance(details, dict) else None
+            key = rejected[int(bet_id)]
+            found[key] = replace(found[key], control=control if isinstance(control, str) else None)
     return found
+
+
+def precheck(
+    candidate: BetCandidate,
+    state: ExposureState,
+    limits: RiskLimits,
+    controls: Sequence[RiskControl] = CONTROLS,
+) -> Assessment:
+    """The input check, then the risk controls (which may cut the stake): what ``place_bets`` decides for a
+    candidate it has not placed before. Pure; a dry run can call it on the same running state."""
+    violation = input_violation(candidate, limits)
+    if violation is not None:
+        stake = candidate.stake if isinstance(candidate.stake, Decimal) else Decimal(0)
+        return Assessment(stake, violation)
+    return assess(candidate, state, limits, controls)
 
 
 def place_bets(
@@ -256,6 +295,8 @@ def place_bets(
 
     An exception from the book (an outcome it cannot vouch for) rolls the whole call back and propagates: rerunning
     the same candidates asks the book again with the same client references, and it answers with the first fill.
+    A recorded decision is returned as it stands (``duplicate=True``), unless a lifted control rejected it: then it
+    is checked again, and written again only when it now passes.
     """
     candidates = list(candidates)
     keys = [candidate.key_for(account) for candidate in candidates]
@@ -264,14 +305,23 @@ def place_bets(
         state = load_exposure(conn, row, as_utc_instant(clock.now()))
         known = _existing(conn, keys)
         for candidate, key in zip(candidates, keys, strict=True):
-            if key in known:
-                results.append(known[key])
+            prior = known.get(key)
+            if prior is not None and not prior.retryable:
+                results.append(prior)
                 continue
             now = as_utc_instant(clock.now())
-            bet_id = _propose(conn, candidate, key, account, now)
-            violation = input_violation(candidate, limits) or first_violation(candidate, state, limits, controls)
+            verdict = precheck(candidate, state, limits, controls)
+            violation = verdict.violation
+            if prior is not None:
+                if violation is not None:  # still rejected: nothing new to record
+                    results.append(replace(prior, reason=violation.reason, control=violation.control))
+                    continue
+                bet_id = prior.bet_id
+                _reopen(conn, prior, candidate, now)
+            else:
+                bet_id = _propose(conn, candidate, key, account, now)
             if violation is None:
-                result = _send(conn, bet_id, key, candidate, book, clock)
+                result = _send(conn, bet_id, key, candidate, verdict, book, clock)
                 if result.placed:
                     state.add(candidate.event_id, candidate.competition, result.stake)
             else:
@@ -285,38 +335,48 @@ def place_bets(
                     details={"control": violation.control},
                 )
                 conn.execute(update(bets).where(bets.c.id == bet_id).values(reason=violation.reason))
-                stake = candidate.stake if isinstance(candidate.stake, Decimal) else Decimal(0)
                 result = PlacementResult(
-                    bet_id, key, "rejected", violation.reason, None, stake, False, violation.control
+                    bet_id, key, "rejected", violation.reason, None, verdict.stake, False, violation.control
                 )
-            known[key] = PlacementResult(
-                result.bet_id, key, result.state, result.reason, result.price, result.stake, True, result.control
-            )
+            known[key] = replace(result, duplicate=True)
             results.append(result)
     return results
 
 
 def _send(
-    conn: Connection, bet_id: int, key: str, candidate: BetCandidate, book: Book, clock: Clock
+    conn: Connection, bet_id: int, key: str, candidate: BetCandidate, verdict: Assessment, book: Book, clock: Clock
 ) -> PlacementResult:
+    cut: StakeCut | None = verdict.cut
     order = BookOrder(
-        key, candidate.event_id, candidate.market, candidate.selection, candidate.line, candidate.price, candidate.stake
+        key, candidate.event_id, candidate.market, candidate.selection, candidate.line, candidate.price, verdict.stake
     )
     reply = book.place(order)
     now = as_utc_instant(clock.now())
+    noted: dict[str, Any] = {"cut": cut.details()} if cut is not None else {}
     if reply.status is not OrderStatus.PLACED or reply.price is None or reply.stake is None:
         reason = reply.reason or f"{book.name}: order not placed ({reply.status})"
-        record_transition(conn, bet_id, "proposed", "rejected", now, reason=reason, details={"control": "book"})
+        details = {"control": "book"} | noted
+        record_transition(conn, bet_id, "proposed", "rejected", now, reason=reason, details=details)
         conn.execute(update(bets).where(bets.c.id == bet_id).values(reason=reason))
-        return PlacementResult(bet_id, key, "rejected", reason, None, candidate.stake, False, "book")
+        return PlacementResult(bet_id, key, "rejected", reason, None, verdict.stake, False, "book")
+    problem = fill_problem(reply, order)
+    if problem is not None:
+        raise BookReplyError(
+            f"{book.name} filled order {key[:12]} but its reply cannot be recorded exactly ({problem}); nothing was "
+            "committed: check the order at the book"
+        )
     conn.execute(
         update(bets)
         .where(bets.c.id == bet_id)
-        .values(price_e4=_price_e4(reply.price), stake_cents=cents(reply.stake), book_ref=reply.book_ref, placed_at=now)
+        .values(price_e4=price_e4(reply.price), stake_cents=cents(reply.stake), book_ref=reply.book_ref, placed_at=now)
     )
-    details = {"book": book.name, "book_ref": reply.book_ref, "price": str(reply.price), "stake": str(reply.stake)}
-    record_transition(conn, bet_id, "proposed", "placed", now, details=details)
-    return PlacementResult(bet_id, key, "placed", None, reply.price, reply.stake)
+    filled: dict[str, Any] = {"book": book.name, "book_ref": reply.book_ref}
+    filled |= {"price": str(reply.price), "stake": str(reply.stake)}
+    cut_reason = cut.reason if cut is not None else None
+    record_transition(conn, bet_id, "proposed", "placed", now, reason=cut_reason, details=filled | noted)
+    return PlacementResult(
+        bet_id, key, "placed", cut_reason, reply.price, reply.stake, control=cut.control if cut is not None else None
+    )
 
 
 # The settlement half of the ledger's public surface lives in its own module; importable from here too.

@@ -1,10 +1,13 @@
 """Risk controls, one class per limit (flumine's trading-control style), run on an account's running exposure.
 
-Each control's ``_validate`` looks at one candidate against the exposure as it stands *including the bets already
-accepted earlier in the same call*, and reports a breach through the single ``_violation`` path. The ledger runs
-them inside the database transaction that holds the account's risk lock, so concurrent placers cannot both see room
-that only one of them may use. This module never touches a database, a clock or a book: it is pure arithmetic on
-Decimal amounts, which is what lets the backtest and the live pipeline share it unchanged.
+Each control looks at one candidate against the exposure as it stands *including the bets already accepted earlier
+in the same call*. A control about size (a stake, an exposure, a loss or the floor) has a ``headroom``: a stake above
+it is cut to fit (a bettor asks for "as much as the limit allows", not "all or nothing"), and only a cut that leaves
+less than the minimum stake is a rejection. A control that is not about size (the halt, bets per day, bets per event)
+reports a breach through the single ``_violation`` path. The ledger runs them inside the database transaction that
+holds the account's risk lock, so concurrent placers cannot both see room that only one of them may use. This
+module never touches a database, a clock or a book: it is pure arithmetic on Decimal amounts, which is what lets
+the backtest and the live pipeline share it unchanged.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from betpipe.sports import UnknownMarketError, market_rules
@@ -22,10 +25,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONTROLS",
+    "Assessment",
     "ExposureState",
     "RiskControl",
     "RiskLimits",
     "RiskViolation",
+    "StakeCut",
+    "assess",
     "first_violation",
 ]
 
@@ -44,6 +50,9 @@ class RiskLimits:
     max_bets_per_event: int = 1
     bankroll_floor: Decimal = Decimal("500.00")
     max_price_age_seconds: float = 6 * 3600.0
+    # A stake cut to fit a limit is rounded down to ``stake_increment`` and dropped below ``min_stake``.
+    min_stake: Decimal = Decimal("0.01")
+    stake_increment: Decimal = Decimal("0.01")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RiskLimits:
@@ -110,15 +119,50 @@ class RiskViolation:
     reason: str
 
 
+@dataclass(frozen=True)
+class StakeCut:
+    """A stake reduced to fit a limit: what was asked, what is left, and the (binding) rule that cut it."""
+
+    control: str
+    before: Decimal
+    after: Decimal
+    reason: str
+
+    def details(self) -> dict[str, str]:
+        return {"from": str(self.before), "to": str(self.after), "rule": self.control}
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The controls' verdict on one candidate: rejected (``violation``), or accepted at ``stake`` (cut or not)."""
+
+    stake: Decimal
+    violation: RiskViolation | None = None
+    cut: StakeCut | None = None
+
+
 class RiskControl:
-    """One limit. Subclasses implement ``_validate`` and call ``_violation`` on a breach, never anything else."""
+    """One limit. ``_validate`` rejects on what is not about size; ``headroom`` (size controls) is what is left."""
 
     NAME: ClassVar[str] = "control"
 
     def __call__(self, candidate: Candidate, state: ExposureState, limits: RiskLimits) -> RiskViolation | None:
-        return self._validate(candidate, state, limits)
+        """All or nothing: a breach of the rule or a stake above the headroom (``assess`` cuts instead)."""
+        violation = self._validate(candidate, state, limits)
+        if violation is None:
+            room = self.headroom(candidate, state, limits)
+            if room is not None and candidate.stake > room:
+                return self._violation(self._excess(candidate, candidate.stake, state, limits))
+        return violation
 
     def _validate(self, candidate: Candidate, state: ExposureState, limits: RiskLimits) -> RiskViolation | None:
+        return None
+
+    def headroom(self, candidate: Candidate, state: ExposureState, limits: RiskLimits) -> Decimal | None:
+        """The largest stake this limit still allows; None for a control that is not about size."""
+        return None
+
+    def _excess(self, candidate: Candidate, stake: Decimal, state: ExposureState, limits: RiskLimits) -> str:
         raise NotImplementedError
 
     def _violation(self, reason: str) -> RiskViolation:
@@ -137,37 +181,41 @@ class HaltControl(RiskControl):
 
 
 class DailyLossControl(RiskControl):
-    """No new bet once today's settled losses reach the limit (settlement date, the clock's UTC day)."""
+    """Today's settled losses (settlement date, the clock's UTC day) plus this stake stay within the limit."""
 
     NAME = "daily_loss"
 
-    def _validate(self, candidate: Candidate, state: ExposureState, limits: RiskLimits) -> RiskViolation | None:
+    def headroom(self, candidate: Candidate, state: ExposureState, limits: RiskLimits) -> Decimal:
+        return limits.daily_loss_limit - state.loss_today
+
+    def _excess(self, candidate: Candidate, stake: Decimal, state: ExposureState, limits: RiskLimits) -> str:
         if state.loss_today >= limits.daily_loss_limit:
-            return self._violation(f"loss today {state.loss_today} has reached the limit {limits.daily_loss_limit}")
-        return None
+            return f"loss today {state.loss_today} has reached the limit {limits.daily_loss_limit}"
+        return f"loss today {state.loss_today}, limit {limits.daily_loss_limit}: a stake of {stake} could pass it"
 
 
 class StakeControl(RiskControl):
     NAME = "single_stake"
 
-    def _validate(self, candidate: Candidate, state: ExposureState, limits: RiskLimits) -> RiskViolation | None:
-        if candidate.stake > limits.max_stake:
-            return self._violation(f"stake {candidate.stake} above the limit {limits.max_stake}")
-        return None
+    def headroom(self, candidate: Candidate, state: ExposureState, limits: RiskLimits) -> Decimal:
+        return limits.max_stake
+
+    def _excess(self, candidate: Candidate, stake: Decimal, state: ExposureState, limits: RiskLimits) -> str:
+        return f"stake {stake} above the limit {limits.max_stake}"
 
 
 class OpenExposureControl(RiskControl):
     NAME = "open_exposure"
 
-    def _validate(self, candidate: Candidate, state: ExposureState, limits: RiskLimits) -> RiskViolation | None:
-        after = state.open_exposure + candidate.stake
-        if after > limits.max_open_exposure:
-            return self._violation(f"open exposure would be {after}, limit {limits.max_open_exposure}")
-        return None
+    def headroom(self, candidate: Candidate, state: ExposureState, limits: RiskLimits) -> Decimal:
+        return limits.max_open_exposure - state.open_exposure
+
+    def _excess(self, candidate: Candidate, stake: Decimal, state: ExposureState, limits: RiskLimits) -> str:
+        return f"open exposure would be {state.open_exposure + stake}, limit {limits.max_open_exposure}"
 
 
 class EventControl(RiskControl):
-    """Bets per event and stake per event: correlated selections of one game are one risk."""
+    """Bets per event (rejects) and stake per event (cuts): correlated selections of one game are one risk."""
 
     NAME = "event"
 
@@ -177,12 +225,14 @@ class EventControl(RiskControl):
             return self._violation(
                 f"event {candidate.event_id} already has {count} bet(s), limit {limits.max_bets_per_event}"
             )
-        after = state.event_exposure.get(candidate.event_id, Decimal(0)) + candidate.stake
-        if after > limits.max_event_exposure:
-            return self._violation(
-                f"exposure on event {candidate.event_id} would be {after}, limit {limits.max_event_exposure}"
-            )
         return None
+
+    def headroom(self, candidate: Candidate, state: ExposureState, limits: RiskLimits) -> Decimal:
+        return limits.max_event_exposure - state.event_exposure.get(candidate.event_id, Decimal(0))
+
+    def _excess(self, candidate: Candidate, stake: Decimal, state: ExposureState, limits: RiskLimits) -> str:
+        after = state.event_exposure.get(candidate.event_id, Decimal(0)) + stake
+        return f"exposure on event {candidate.event_id} would be {after}, limit {limits.max_event_exposure}"
 
 
 class BetsPerDayControl(RiskControl):
@@ -197,13 +247,12 @@ class BetsPerDayControl(RiskControl):
 class CompetitionExposureControl(RiskControl):
     NAME = "competition_exposure"
 
-    def _validate(self, candidate: Candidate, state: ExposureState, limits: RiskLimits) -> RiskViolation | None:
-        after = state.competition_exposure.get(candidate.competition, Decimal(0)) + candidate.stake
-        if after > limits.max_competition_exposure:
-            return self._violation(
-                f"exposure on {candidate.competition} would be {after}, limit {limits.max_competition_exposure}"
-            )
-        return None
+    def headroom(self, candidate: Candidate, state: ExposureState, limits: RiskLimits) -> Decimal:
+        return limits.max_competition_exposure - state.competition_exposure.get(candidate.competition, Decimal(0))
+
+    def _excess(self, candidate: Candidate, stake: Decimal, state: ExposureState, limits: RiskLimits) -> str:
+        after = state.competition_exposure.get(candidate.competition, Decimal(0)) + stake
+        return f"exposure on {candidate.competition} would be {after}, limit {limits.max_competition_exposure}"
 
 
 class BankrollFloorControl(RiskControl):
@@ -211,11 +260,12 @@ class BankrollFloorControl(RiskControl):
 
     NAME = "bankroll_floor"
 
-    def _validate(self, candidate: Candidate, state: ExposureState, limits: RiskLimits) -> RiskViolation | None:
-        worst = state.bankroll(limits) - state.open_exposure - candidate.stake
-        if worst < limits.bankroll_floor:
-            return self._violation(f"worst-case bankroll {worst} below the floor {limits.bankroll_floor}")
-        return None
+    def headroom(self, candidate: Candidate, state: ExposureState, limits: RiskLimits) -> Decimal:
+        return state.bankroll(limits) - state.open_exposure - limits.bankroll_floor
+
+    def _excess(self, candidate: Candidate, stake: Decimal, state: ExposureState, limits: RiskLimits) -> str:
+        worst = state.bankroll(limits) - state.open_exposure - stake
+        return f"worst-case bankroll {worst} below the floor {limits.bankroll_floor}"
 
 
 CONTROLS: tuple[RiskControl, ...] = (
@@ -230,18 +280,56 @@ CONTROLS: tuple[RiskControl, ...] = (
 )
 
 
+def _round_down(amount: Decimal, limits: RiskLimits) -> Decimal:
+    if amount <= 0:
+        return Decimal("0.00")
+    step = limits.stake_increment if limits.stake_increment > 0 else Decimal("0.01")
+    units = (amount / step).to_integral_value(rounding=ROUND_FLOOR)
+    return (units * step).quantize(Decimal("0.01"), rounding=ROUND_FLOOR)
+
+
+def assess(
+    candidate: Candidate,
+    state: ExposureState,
+    limits: RiskLimits,
+    controls: Sequence[RiskControl] = CONTROLS,
+) -> Assessment:
+    """Run the controls in order: the first rule breach rejects; a stake above a headroom is cut to fit.
+
+    The cut is rounded down to ``limits.stake_increment``; when that leaves less than ``limits.min_stake`` (no room
+    at all included) the candidate is rejected by the control that cut it, with the reason the limit gives.
+    """
+    stake = candidate.stake
+    cut: StakeCut | None = None
+    for control in controls:
+        violation = control._validate(candidate, state, limits)
+        if violation is not None:
+            return Assessment(stake, violation, cut)
+        room = control.headroom(candidate, state, limits)
+        if room is None or stake <= room:
+            continue
+        why = control._excess(candidate, stake, state, limits)
+        fitted = _round_down(room, limits)
+        if fitted <= 0:
+            return Assessment(stake, control._violation(why), cut)
+        if fitted < limits.min_stake:
+            reason = f"{why}; cut to {fitted} to fit, below the minimum stake {limits.min_stake}"
+            return Assessment(stake, control._violation(reason), cut)
+        cut = StakeCut(
+            control.NAME, candidate.stake, fitted, f"cut {candidate.stake} -> {fitted} to fit {control.NAME}: {why}"
+        )
+        stake = fitted
+    return Assessment(stake, None, cut)
+
+
 def first_violation(
     candidate: Candidate,
     state: ExposureState,
     limits: RiskLimits,
     controls: Sequence[RiskControl] = CONTROLS,
 ) -> RiskViolation | None:
-    """The first control (in order) the candidate breaches, or None when every one lets it through."""
-    for control in controls:
-        violation = control(candidate, state, limits)
-        if violation is not None:
-            return violation
-    return None
+    """The control that rejects the candidate (a stake above a headroom is cut, not rejected), or None."""
+    return assess(candidate, state, limits, controls).violation
 
 
 def check_market(market: str, selection: str, line: float) -> str | None:

@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine, RowMapping, bindparam, insert, select, update
 
-from betpipe.betting.accounts import PRICE_SCALE, account_transaction, cents, from_cents
+from betpipe.betting.accounts import MAX_PAYOUT, MAX_PRICE, PRICE_SCALE, account_transaction, cents, from_cents
 from betpipe.clock import Clock, as_utc_instant
 from betpipe.db.schema import bookmakers, events, odds_snapshots, results
 from betpipe.db.schema_betting import bet_transitions, bets
@@ -122,6 +122,15 @@ def _grade(row: RowMapping, result: EventResult | None) -> tuple[Grade | None, s
     return grade, None
 
 
+def _beyond_bounds(price: Decimal, stake: Decimal) -> str | None:
+    """A bet recorded before the ledger had bounds (or written around it) is not paid automatically."""
+    if price > MAX_PRICE:
+        return f"price {price.normalize():f} above the ledger's maximum price {MAX_PRICE}: not settled automatically"
+    if stake * price > MAX_PAYOUT:
+        return f"payout {stake * price} above the ledger's maximum {MAX_PAYOUT}: not settled automatically"
+    return None
+
+
 def settle_bets(
     engine: Engine,
     *,
@@ -149,8 +158,12 @@ def settle_bets(
             if grade is None:
                 still_open[bet_id] = reason or "not settleable"
                 continue
-            price = (Decimal(row["price_e4"]) / PRICE_SCALE).quantize(Decimal("0.0001"))
+            price = Decimal(row["price_e4"]) / PRICE_SCALE  # exact: a whole number of ten-thousandths
             stake = from_cents(row["stake_cents"])
+            beyond = _beyond_bounds(price, stake)
+            if beyond is not None:
+                still_open[bet_id] = beyond
+                continue
             pnl = (stake * profit_per_unit(grade, price)).quantize(CENT, rounding=ROUND_HALF_EVEN)
             clv: float | None = None
             clv_reason: str | None
