@@ -2,20 +2,18 @@
 
 Pure maths only: this module never does I/O, and it never silently returns probabilities for invalid odds --
 every public function that takes odds validates them and raises ``ValueError`` naming the bad value and its
-position. The one exception is ``remove_margin_or_nan``, for batches of *data*, where one bad market must not
-sink the others: it gives that market a NaN row instead. Everything is vectorised over numpy arrays (scalars and
-lists are accepted too); results are always float64 arrays (0-d for scalar input) so callers never branch on the
-return type. A *market* lies along the last axis: shape ``(n,)`` is one market with n outcomes, shape ``(m, n)`` is
-m markets, one per row.
+position (``remove_margin_or_nan``, for batches of data, gives a bad market a NaN row instead). Everything is
+vectorised over numpy arrays (scalars and lists are accepted too); results are always float64 arrays (0-d for
+scalar input) so callers never branch on the return type. A *market* lies along the last axis: shape ``(n,)`` is
+one market with n outcomes, shape ``(m, n)`` is m markets, one per row.
 
 Negative overround (implied probabilities summing to < 1, e.g. best prices taken across books) is not an error:
 every method still returns probabilities summing to 1. Additive then adds an equal share, the power exponent
-falls below 1, the odds-ratio constant below 1, and Shin's z turns negative: the formula's continuation, whose
-root the bracketed solver here finds for any number of outcomes. For two-way markets that is what mberk/shin
-returns too (its closed form); for three or more ways mberk/shin's fixed-point iteration does not converge on such
-markets (it oscillates and returns probabilities that do not sum to 1), so there the only cross-check is an
-independent root-finder (scipy's brentq, in the tests). A negative z has no insider-trading meaning and only says
-the prices are not from one book.
+falls below 1, the odds-ratio constant below 1, and Shin's z turns negative (the formula's continuation, solved
+here for any number of outcomes). Only for two-way markets is that what mberk/shin returns (its closed form); on a
+three-or-more-way market its fixed-point iteration does not converge (it oscillates, and its probabilities do not
+sum to 1), so the cross-check there is scipy's brentq (tests). A negative z has no insider-trading meaning and only
+says the prices are not from one book.
 
 >>> american_to_decimal([150, -200]).tolist()
 [2.5, 1.5]
@@ -366,11 +364,8 @@ def shin_probabilities(odds: npt.ArrayLike) -> ShinResult:
 
 
 def _de_margined(pi: FloatArray, method: MarginMethod) -> tuple[FloatArray, NDArray[np.bool_], FloatArray]:
-    """Probabilities per market (row), which rows ``method`` could not de-margin, and the solver residuals.
-
-    A row fails when additive pushes a longshot below zero, or a solver did not meet ``SOLVER_TOLERANCE``; the
-    other rows do not depend on it (every solve is per row).
-    """
+    """Probabilities per row, the rows ``method`` could not de-margin (additive below zero, a solver short of
+    ``SOLVER_TOLERANCE``) and the residuals; rows never affect each other (every solve is per row)."""
     residual = np.zeros(pi.shape[0])
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
         if method is MarginMethod.MULTIPLICATIVE:
@@ -410,13 +405,11 @@ def remove_margin(odds: npt.ArrayLike, method: MarginMethod | str = MarginMethod
 
 
 def remove_margin_or_nan(odds: npt.ArrayLike, method: MarginMethod | str = MarginMethod.SHIN) -> FloatArray:
-    """``remove_margin`` for batches of data: a market with a price that is missing, not finite or <= 1, or one
-    that ``method`` cannot de-margin (additive below zero, a solver that does not converge), is a NaN row; every
-    other row is exactly what ``remove_margin`` gives it.
-
-    Why NaN and not an exception: a backtest or betting run prices thousands of markets at once, and one
-    bookmaker's extreme longshot must cost that market, not the run. NaN is never a probability, so no caller can
-    bet on it by mistake. A wrong shape (fewer than 2 outcomes) or an unknown method is a wiring error and raises.
+    """``remove_margin`` for batches of data: a market with a price missing, not finite or <= 1, or one ``method``
+    cannot de-margin (additive below zero, an unconverged solve), is a NaN row; every other row is what
+    ``remove_margin`` gives it. A run prices thousands of markets at once, and one book's extreme longshot must cost
+    that market, not the run; NaN is never a probability, so nobody bets on it. A shape of fewer than 2 outcomes or
+    an unknown method is a wiring error and raises.
 
     >>> remove_margin_or_nan([[2.0, 2.0], [1.0, 3.0]], "additive").tolist()
     [[0.5, 0.5], [nan, nan]]

@@ -302,7 +302,11 @@ def ingest_odds_api_payload(
     odds_format: OddsFormat | None = None,
     content_type: str = "application/json",
 ) -> IngestReport:
-    """Store one ``/odds`` response (fetched live or saved to a file); re-ingesting the same bytes changes nothing."""
+    """Store one ``/odds`` response (fetched live or saved to a file); re-ingesting the same bytes changes nothing.
+
+    ``odds_format`` is the format the response was requested in; None takes it from the locator's ``oddsFormat``,
+    and when that is absent too the prices decide.
+    """
     reader = partial(read_odds_api_odds, captured_at=captured_at, odds_format=odds_format)
     return _ingest(engine, locator, body, reader, content_type)
 
@@ -356,14 +360,19 @@ def ingest_odds_api(
     markets: Sequence[str],
     *,
     client: OddsApiClient | None = None,
+    odds_format: OddsFormat = "decimal",
 ) -> IngestReport:
-    """Fetch and store current odds for ``sport``; a failed fetch is recorded as a failed run, then re-raised."""
+    """Fetch and store current odds for ``sport``; a failed fetch is recorded as a failed run, then re-raised.
+
+    The prices are read in ``odds_format`` (the one requested), and a response whose prices are in another is
+    refused whole, never half-read (``odds_api_prices``).
+    """
     payload = _fetch(
         engine,
         settings,
         client,
         f"/v4/sports/{sport}/odds",
-        lambda c: c.odds(sport, markets=markets, regions=settings.odds_api.regions),
+        lambda c: c.odds(sport, markets=markets, regions=settings.odds_api.regions, odds_format=odds_format),
     )
     return ingest_odds_api_payload(
         engine, payload.body, payload.locator, captured_at=payload.fetched_at, content_type=payload.content_type

@@ -15,18 +15,41 @@ import math
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import numpy as np
 import polars as pl
 
-from betpipe.ingest.http import SourceError
-from betpipe.ingest.records import ODDS_SCHEMA, NormalisedBatch, QuarantinedRow
-from betpipe.odds import american_to_decimal
+from betpipe.ingest.odds_api_prices import (
+    MAX_AMERICAN_ODDS,
+    MAX_DECIMAL_PRICE,
+    MAX_IMPLIED_SUM,
+    MIN_IMPLIED_SUM,
+    BadPayloadError,
+    OddsFormat,
+    number,
+    priced,
+)
+from betpipe.ingest.records import NormalisedBatch, QuarantinedRow
+
+__all__ = [
+    "MAX_AMERICAN_ODDS",
+    "MAX_DECIMAL_PRICE",
+    "MAX_IMPLIED_SUM",
+    "MIN_IMPLIED_SUM",
+    "SOURCE",
+    "BadPayloadError",
+    "OddsFormat",
+    "competition_for",
+    "load_events",
+    "odds_format_of",
+    "parse_time",
+    "read_odds_api_odds",
+    "read_odds_api_scores",
+    "season_for",
+]
 
 SOURCE = "odds_api"
-OddsFormat = Literal["decimal", "american"]
 
 # sport key -> (sport, competition code, competition name); codes match the authoritative historical sources
 SPORT_KEYS: dict[str, tuple[str, str, str]] = {
@@ -44,8 +67,6 @@ SPORT_KEYS: dict[str, tuple[str, str, str]] = {
 SPORT_PREFIXES = {"americanfootball": "american_football", "icehockey": "ice_hockey"}
 H2H_SELECTIONS = {"Draw": "draw"}
 TOTAL_SELECTIONS = {"over": "over", "under": "under"}
-MAX_DECIMAL_PRICE = 1000.0  # the same bounds as the file sources (docs/faults.md): beyond, a feed error
-MAX_AMERICAN_ODDS = 99_900.0  # +99900 = decimal 1000
 MAX_LINE = 500.0  # handicaps and totals of every sport (NBA totals ~250) stay well inside
 MAX_SCORE = {"soccer": 30, "american_football": 120}
 DEFAULT_MAX_SCORE = 400
@@ -54,10 +75,6 @@ LATEST_KICKOFF = datetime(2100, 1, 1, tzinfo=UTC)
 _SPORT_KEY = re.compile(r"[a-z0-9][a-z0-9_]{0,63}")
 _BOOKMAKER_KEY = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _SCORE = re.compile(r"[0-9]{1,4}")
-
-
-class BadPayloadError(SourceError, ValueError):
-    """The response as a whole cannot be read; a ``ValueError`` so ``ingest_payload`` keeps and quarantines it."""
 
 
 def competition_for(sport_key: str, title: str | None = None) -> tuple[str, str, str]:
@@ -78,9 +95,11 @@ def season_for(sport: str, kickoff: datetime) -> str | None:
     return None
 
 
-def odds_format_of(locator: str) -> OddsFormat:
-    """The ``oddsFormat`` a stored response was requested with (from its locator); decimal by default."""
-    values = parse_qs(urlsplit(locator).query).get("oddsFormat", ["decimal"])
+def odds_format_of(locator: str) -> OddsFormat | None:
+    """The ``oddsFormat`` a stored response was requested with (from its locator); None when it does not say."""
+    values = parse_qs(urlsplit(locator).query).get("oddsFormat")
+    if not values:
+        return None
     return "american" if values[-1].lower() == "american" else "decimal"
 
 
@@ -187,15 +206,6 @@ def _selection(market_key: str, name: object, event: dict[str, Any]) -> str | No
     return H2H_SELECTIONS.get(str(name)) if market_key == "h2h" else None
 
 
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        return float(value)
-    except OverflowError:  # an integer too large for a float
-        return None
-
-
 def _plausible_line(line: float) -> bool:
     return math.isfinite(line) and abs(line) <= MAX_LINE and (line * 4).is_integer()
 
@@ -237,7 +247,7 @@ def _outcomes(
                 label = outcome.get("name") if isinstance(outcome, dict) else None
                 label = label[:100] if isinstance(label, str) else label
                 selection = _selection(key, label, event)
-                point = _number(outcome.get("point")) if isinstance(outcome, dict) else None
+                point = number(outcome.get("point")) if isinstance(outcome, dict) else None
                 line = 0.0 if key == "h2h" else point
                 if selection == "away" and line is not None:
                     line = -line + 0.0  # the stored line is always the home side's handicap
@@ -253,34 +263,14 @@ def _outcomes(
                 yield (ref, book_key, name, selection, line, price, when, f"{where}:{label}:{line}")
 
 
-def _priced(rows: list[tuple[Any, ...]], odds_format: OddsFormat, quarantined: list[QuarantinedRow]) -> pl.DataFrame:
-    """Validated decimal prices; NaN, non-numbers, prices <= 1 and invalid American odds are quarantined."""
-    raw = np.array([_number(r[5]) if _number(r[5]) is not None else np.nan for r in rows], dtype=np.float64)
-    if odds_format == "american":
-        valid = np.isfinite(raw) & (np.abs(raw) >= 100.0) & (np.abs(raw) <= MAX_AMERICAN_ODDS)
-        price = np.full(raw.shape, np.nan)
-        price[valid] = american_to_decimal(raw[valid]) if valid.any() else raw[valid]
-        rule = f"not valid American odds (want -{MAX_AMERICAN_ODDS:g}..-100 or 100..{MAX_AMERICAN_ODDS:g})"
-    else:
-        valid = np.isfinite(raw) & (raw > 1.0) & (raw <= MAX_DECIMAL_PRICE)
-        price = raw
-        rule = f"not a valid decimal price (want a number > 1 and <= {MAX_DECIMAL_PRICE:g})"
-    for index in np.flatnonzero(~valid):
-        row = rows[int(index)]
-        shown = repr(row[5])[:40]
-        quarantined.append(QuarantinedRow.of(row[7], {"price": shown}, f"price {shown} is {rule}"))
-    kept = [(*rows[i][:5], float(price[i]), rows[i][6]) for i in np.flatnonzero(valid)]
-    schema = {k: v for k, v in ODDS_SCHEMA.items() if k != "kind"}
-    return pl.DataFrame(kept, schema=schema, orient="row")
-
-
 def read_odds_api_odds(
     body: bytes, locator: str, *, captured_at: datetime, odds_format: OddsFormat | None = None
 ) -> NormalisedBatch:
     """Parse a ``/v4/sports/{sport}/odds`` response fetched at ``captured_at``.
 
-    ``odds_format`` defaults to the ``oddsFormat`` in the locator. A price captured at or after kick-off is
-    ``in_play``, before it ``live``; events already under way at the fetch time get status ``in_play``.
+    ``odds_format`` defaults to the ``oddsFormat`` in the locator; the prices must agree with it, and decide when
+    neither says (``odds_api_prices``). A price captured at or after kick-off is ``in_play``, before it ``live``;
+    events already under way at the fetch time get status ``in_play``.
     """
     items = load_events(body, locator)
     quarantined: list[QuarantinedRow] = []
@@ -295,7 +285,7 @@ def read_odds_api_odds(
         events.append(event)
         rows.extend(_outcomes({**item, "sport": event["sport"]}, captured_at, quarantined))
     frame = pl.DataFrame(events, schema=NormalisedBatch(SOURCE, locator, 0).events.schema)
-    odds = _priced(rows, odds_format or odds_format_of(locator), quarantined)
+    odds = priced(rows, odds_format or odds_format_of(locator), locator, quarantined)
     odds = odds.join(frame.select("row_ref", "kickoff_utc"), on="row_ref", how="left").with_columns(
         pl.when(pl.col("captured_at") >= pl.col("kickoff_utc"))
         .then(pl.lit("in_play"))
