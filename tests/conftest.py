@@ -20,10 +20,27 @@ PG_URL_ENV = "BETPIPE_TEST_DATABASE_URL"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def _hypothesis_outside_the_repository() -> None:
-    """The suite must not write into the repository: hypothesis keeps its example database and constants cache in
-    ``.hypothesis/`` of the working directory unless told otherwise, and its per-example deadline is a wall-clock
-    assertion that fails on a busy CI box. ``HYPOTHESIS_STORAGE_DIRECTORY`` still wins when set."""
+HYPOTHESIS_CI_EXAMPLES = 100
+"""Examples per property in the pinned ``ci`` profile (Hypothesis's own default, stated so a change is deliberate)."""
+
+
+def _hypothesis_profiles() -> str:
+    """Register the two Hypothesis profiles and load one; returns its name.
+
+    ``ci`` (pinned): ``derandomize=True`` draws the same examples on every run of the same code, ``database=None``
+    replays nothing a previous run (or another clone sharing ``~/.cache``) stored, ``deadline=None`` because a
+    per-example deadline is a wall-clock assertion that fails on a busy box, and ``HYPOTHESIS_CI_EXAMPLES`` examples.
+    Loaded when ``CI`` is set, by ``make test`` and ``.ci/run`` (``HYPOTHESIS_PROFILE=ci``): a red run is a defect
+    that fails again on every machine, never a draw.
+
+    ``dev`` (the default otherwise): fresh random examples on every run, to find new failures; a failure is saved and
+    replayed first next time from a database private to this checkout (``<user cache>/hypothesis/examples/<hash of
+    the checkout's path>``, outside the repository), so one clone's failure never leaks into another's run.
+    ``HYPOTHESIS_PROFILE`` picks a profile explicitly; ``HYPOTHESIS_STORAGE_DIRECTORY`` moves Hypothesis's home
+    (never the repository's ``.hypothesis/``).
+    """
+    import hashlib
+
     from hypothesis import HealthCheck, settings
     from hypothesis.configuration import set_hypothesis_home_dir
     from hypothesis.database import DirectoryBasedExampleDatabase
@@ -32,16 +49,21 @@ def _hypothesis_outside_the_repository() -> None:
 
     home = Path(os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY") or user_cache_dir() / "hypothesis")
     set_hypothesis_home_dir(home)
+    checkout = hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:16]
+    common = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
     settings.register_profile(
-        "betpipe",
-        database=DirectoryBasedExampleDatabase(home / "examples"),
-        deadline=None,
-        suppress_health_check=[HealthCheck.too_slow],
+        "ci", derandomize=True, database=None, max_examples=HYPOTHESIS_CI_EXAMPLES, print_blob=True, **common
     )
-    settings.load_profile("betpipe")
+    examples = DirectoryBasedExampleDatabase(home / "examples" / checkout)
+    # derandomize is explicit: Hypothesis loads its own "ci" profile (derandomized) when it sees a CI variable.
+    settings.register_profile("dev", derandomize=False, database=examples, **common)
+    on_ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+    name = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if on_ci else "dev")
+    settings.load_profile(name)
+    return name
 
 
-_hypothesis_outside_the_repository()
+HYPOTHESIS_PROFILE = _hypothesis_profiles()
 
 
 def _shared_data_dir() -> Path:

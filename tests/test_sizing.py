@@ -14,8 +14,10 @@ from scipy.optimize import minimize
 from betpipe.betting import policy as policy_module
 from betpipe.betting import sizing
 from betpipe.betting.sizing import (
+    EDGE_TOLERANCE,
     NoBetReason,
     StakingPolicy,
+    has_edge,
     kelly_fraction,
     simultaneous_kelly,
     size_event,
@@ -119,17 +121,42 @@ def test_simultaneous_kelly_on_a_favourable_book_bets_everything_in_proportion()
     np.testing.assert_allclose(simultaneous_kelly(p, np.array([2.2, 3.5, 5.5])), p)
 
 
+# A fair two-way book whose p * price is 1 + 2.2e-16 in floats: the example that made this property flake (issue 14).
+_FAIR_BOOK_FLOAT_NOISE = (np.array([0.44444444444444453, 0.5555555555555556]), np.array([2.25, 1.8]))
+
+
 @given(_events())
+@example(_FAIR_BOOK_FLOAT_NOISE)
 def test_simultaneous_kelly_fractions_are_non_negative_sum_to_at_most_one_and_cover_every_edge(
     event: tuple[np.ndarray, np.ndarray],
 ) -> None:
+    """"An edge" is the module's one rule, ``has_edge``: float noise of 1e-16 on a fair price is no edge."""
     p, prices = event
     f = simultaneous_kelly(p, prices)
+    edges = p * prices - 1.0
     assert np.all(f >= 0.0)
     assert f.sum() <= 1.0 + 1e-12
-    assert np.all(f[p * prices > 1.0] > 0.0)
-    if not np.any(p * prices > 1.0):
+    assert np.all(f[has_edge(edges)] > 0.0)
+    if not np.any(has_edge(edges)):
         assert np.all(f == 0.0)
+    assert np.array_equal(kelly_fraction(p, prices) > 0.0, has_edge(edges))
+
+
+@pytest.mark.parametrize("staking", ["kelly", "kelly,simultaneous", "flat:1", "flat:1,simultaneous"])
+def test_float_noise_on_a_fair_price_is_no_edge_for_every_policy(staking: str) -> None:
+    """1 + 2.2e-16 at a fair price is not an edge: no flat stake on it, and the reason is no_edge, not a stake
+    'too small' (the two used different rules before: ``edge > 0`` here, a 1e-12 tie in simultaneous Kelly)."""
+    p, prices = _FAIR_BOOK_FLOAT_NOISE
+    assert p[0] * prices[0] - 1.0 > 0.0  # the float noise this is about
+    sized = size_event_explained(p, prices, BANK, StakingPolicy.parse(staking))
+    assert sized.stakes == [0, 0]
+    assert sized.reasons == [NoBetReason.NO_EDGE, NoBetReason.NO_EDGE]
+    assert kelly_fraction(p, prices).tolist() == [0.0, 0.0]
+
+
+def test_an_edge_just_above_the_tolerance_or_the_minimum_is_still_an_edge() -> None:
+    assert has_edge(np.array([EDGE_TOLERANCE * 2, EDGE_TOLERANCE, 0.0])).tolist() == [True, False, False]
+    assert has_edge(np.array([0.02 + 1e-9, 0.02 + 1e-17]), 0.02).tolist() == [True, False]
 
 
 @given(_events())

@@ -29,11 +29,13 @@ from betpipe.betting.policy import StakingPolicy
 from betpipe.betting.pricing import edge, is_distribution, shrink_toward_market
 
 __all__ = [
+    "EDGE_TOLERANCE",
     "EventSizing",
     "NoBetReason",
     "SizedEvents",
     "StakingPolicy",
     "bet_fractions",
+    "has_edge",
     "kelly_fraction",
     "simultaneous_kelly",
     "size_event",
@@ -46,7 +48,10 @@ FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.int64]
 
-_TIE = 1e-12  # p * price within this of the reserve rate is a tie, not a bet
+EDGE_TOLERANCE = 1e-12
+"""An edge ``p * price - 1`` must exceed ``min_edge`` by more than this to be an edge (``has_edge``): a fair price
+computes as 1 +- 2e-16 in floats, and that noise is not a reason to bet. The same margin makes a tie with the reserve
+rate in simultaneous Kelly. Far below any real edge: a price of 1000 moves p * price by 1e-3 per 1e-6 of p."""
 _ROUNDING_SLACK = 1e-12  # float noise in f * bankroll / increment must not cost a whole increment
 
 
@@ -80,8 +85,20 @@ def _rows(values: npt.ArrayLike) -> FloatArray:
     return arr.reshape(1, -1) if arr.ndim == 1 else arr
 
 
+def has_edge(edges: npt.ArrayLike, min_edge: float = 0.0) -> BoolArray:
+    """The one rule for "this selection has an edge": ``edge > min_edge + EDGE_TOLERANCE`` (NaN: no edge).
+
+    Every sizing path asks this (single Kelly, simultaneous Kelly, flat stakes, the ``no_edge`` reason), so a
+    selection is never an edge to one of them and float noise to another.
+    """
+    e = np.asarray(edges, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.asarray(e > float(min_edge) + EDGE_TOLERANCE)
+
+
 def kelly_fraction(p: npt.ArrayLike, price: npt.ArrayLike) -> FloatArray:
-    """Full Kelly for one bet alone, ``(p * price - 1) / (price - 1)``, floored at 0; 0 for invalid inputs.
+    """Full Kelly for one bet alone, ``(p * price - 1) / (price - 1)``; 0 without an edge (``has_edge``) and for
+    invalid inputs.
 
     >>> kelly_fraction([0.55, 0.40, 0.5], [2.0, 2.0, 1.0]).round(3).tolist()
     [0.1, 0.0, 0.0]
@@ -90,7 +107,7 @@ def kelly_fraction(p: npt.ArrayLike, price: npt.ArrayLike) -> FloatArray:
     e = edge(p, d)
     with np.errstate(invalid="ignore", divide="ignore"):
         f = e / (d - 1.0)
-    return np.where(np.isfinite(f) & (f > 0.0), f, 0.0)
+    return np.where(np.isfinite(f) & has_edge(e), f, 0.0)
 
 
 def _simultaneous_rows(p: FloatArray, prices: FloatArray, allowed: BoolArray) -> FloatArray:
@@ -111,8 +128,10 @@ def _simultaneous_rows(p: FloatArray, prices: FloatArray, allowed: BoolArray) ->
     num = 1.0 - np.concatenate([zero, np.cumsum(ps, axis=1)[:, :-1]], axis=1)
     den = 1.0 - np.concatenate([zero, np.cumsum(qs, axis=1)[:, :-1]], axis=1)
     reserve_before = _reserve(num, den)
-    # A tie (p * price == R, e.g. a fair two-way book) changes no outcome's wealth: leave it out, bet less.
-    included = np.cumprod(ers > reserve_before + _TIE, axis=1).astype(bool)
+    # A tie (p * price within EDGE_TOLERANCE of R, e.g. a fair two-way book) changes no outcome's wealth: leave it
+    # out, bet less. The first outcome meets R = 1, so this is has_edge(edge) exactly as single Kelly and flat ask it.
+    with np.errstate(invalid="ignore"):
+        included = np.cumprod(has_edge(ers - reserve_before), axis=1).astype(bool)
     reserve = _reserve(1.0 - np.sum(ps * included, axis=1), 1.0 - np.sum(qs * included, axis=1))
     f_sorted = np.where(included, np.maximum(ps - reserve[:, None] * qs, 0.0), 0.0)
     out = np.empty_like(f_sorted)
@@ -133,7 +152,8 @@ def simultaneous_kelly(p: npt.ArrayLike, prices: npt.ArrayLike, *, allowed: npt.
 
     ``p`` must be a distribution over all k outcomes (else all zeros). Outcomes with an invalid price or
     ``allowed`` False are never bet. Unrestricted, the optimum may include a small *negative*-edge hedge in a
-    3-way market (see the module example); ``size_events`` passes ``allowed = edge > min_edge`` so it never does.
+    3-way market (see the module example); ``size_events`` passes
+    ``allowed = has_edge(edge, min_edge)`` so it never does.
     Works on ``(k,)`` or ``(n, k)``; the sum of each row is <= 1.
     """
     p_arr, d_arr = _rows(p), _rows(prices)
@@ -173,7 +193,7 @@ def _plan(p: npt.ArrayLike, prices: npt.ArrayLike, policy: StakingPolicy, market
         q = shrink_toward_market(q, m_arr, policy.shrink)
     mark(~(np.isfinite(d_arr) & (d_arr > 1.0)), NoBetReason.INVALID_PRICE)
     e = edge(q, d_arr)
-    mark(~(e > policy.min_edge), NoBetReason.NO_EDGE)
+    mark(~has_edge(e, policy.min_edge), NoBetReason.NO_EDGE)
     eligible = reasons == 0
     if not policy.simultaneous:
         best = np.argmax(np.where(eligible, e, -np.inf), axis=1)
