@@ -20,7 +20,7 @@ from betpipe.db.bulk import as_utc
 from betpipe.features import default_feature_set, feature_set_version, training_matrix
 from betpipe.logs import get_logger
 from betpipe.modeling import brier, default_specs, labels_from_outcome, log_loss, rps
-from betpipe.modeling.evaluate import RULES
+from betpipe.modeling.evaluate import RULES, EvaluationReport
 from betpipe.registry import ModelVersion, TrainingLineage, register_model
 from betpipe.sports import sport_rules
 from betpipe.threads import configure_threads
@@ -163,6 +163,38 @@ def train_model(
     log.info("model registered", sport=sport, model=model, version_id=version.id, rows=played.height, **metrics)
     step("registered", 4)
     return TrainingResult(version, holdout_season, holdout_rows, metrics)
+
+
+@dataclass(frozen=True)
+class BestChoice:
+    """The trainable model an evaluation ranks best, with the figures that say why."""
+
+    model: str
+    metric: str
+    rows: int
+    ranking: list[tuple[str, float]]
+    runner_up: tuple[float, float, float] | None  # Δ metric (best − runner-up), 95% CI low, high
+
+    def reason(self) -> str:
+        head = f"best {self.metric.upper()} {self.ranking[0][1]:.4f} on {self.rows} walk-forward rows"
+        others = [f"{name} {value:.4f}" for name, value in self.ranking[1:]]
+        if not others:
+            return f"{head} (the only trainable model evaluated)"
+        text = f"{head} vs {', '.join(others)}"
+        if self.runner_up is not None:
+            mean, low, high = self.runner_up
+            text += f"; Δ to {self.ranking[1][0]} {mean:+.4f} (95% CI {low:+.4f} .. {high:+.4f})"
+        return text
+
+
+def best_trainable(report: EvaluationReport) -> BestChoice:
+    """The trainable model the report ranks best on its headline metric (RPS for 1X2, Brier for two-way); market
+    anchors are yardsticks, not candidates. Promoting anything else would crown a model the evaluation says loses."""
+    ranking = report.ranking(trainable_models(report.sport))
+    if not ranking:
+        raise ValueError("the evaluation scored no trainable model: drop --model filters that leave only anchors")
+    runner_up = report.paired_difference(ranking[0][0], ranking[1][0]) if len(ranking) > 1 else None
+    return BestChoice(ranking[0][0], report.primary, report.rows, ranking, runner_up)
 
 
 def comparison_rows(

@@ -9,10 +9,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from betpipe.cli._common import console, open_engine, progress_display, settings
+
+if TYPE_CHECKING:
+    from betpipe.modeling import EvaluationReport
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -92,6 +96,9 @@ def evaluate(
     first_season: str | None = typer.Option(None, help="First season scored (default: EVALUATION.md's)."),
     markdown: Path | None = typer.Option(None, help="Also write the report as Markdown to this file."),
     reliability: Path | None = typer.Option(None, help="Write the best model's reliability plot (SVG) here."),
+    promote_best: bool = typer.Option(
+        False, help="Then train the trainable model ranked best (headline metric) on everything and make it champion."
+    ),
 ) -> None:
     """Walk-forward by season; every model and market anchor on the same rows, paired bootstrap 95% CIs."""
     from betpipe.modeling import default_specs, format_markdown
@@ -128,3 +135,26 @@ def evaluate(
         labels = ("home", "draw", "away") if report.predictions[best].shape[1] == 3 else ("home", "away")
         reliability.write_text(reliability_svg(report.reliability(best), title=f"{sport}: {best}", labels=labels))
         console.print(f"wrote {reliability} (reliability of {best})")
+    if promote_best:
+        _train_and_promote_best(report, competition or None)
+
+
+def _train_and_promote_best(report: EvaluationReport, competitions: list[str] | None) -> None:
+    """Promote what the evaluation just ranked best, never a model fixed in advance, and print why."""
+    from betpipe.registry import promote as promote_version
+    from betpipe.training import best_trainable, train_model
+
+    choice = best_trainable(report)
+    config = settings()
+    with open_engine(config) as engine:
+        with progress_bar(f"train {choice.model}") as on_progress:
+            result = train_model(
+                engine,
+                sport=report.sport,
+                model=choice.model,
+                settings=config,
+                competitions=competitions,
+                on_progress=on_progress,
+            )
+        promote_version(engine, result.version.id, reason=f"betpipe evaluate --promote-best: {choice.reason()}")
+    console.print(f"promoted {choice.model} (id {result.version.id}) to champion: {choice.reason()}")

@@ -127,6 +127,24 @@ class EvaluationReport:
         models = self.table.filter(~pl.col("anchor"))
         return str(models.sort(self.primary).get_column("model")[0])
 
+    def ranking(self, candidates: Sequence[str]) -> list[tuple[str, float]]:
+        """(model, headline metric) of the ``candidates`` this report scored, best first (lowest loss; ties by name,
+        so the order never depends on the line-up's order)."""
+        wanted = set(candidates)
+        rows = self.table.filter(pl.col("model").is_in(list(wanted)))
+        ranked = sorted(
+            zip(rows.get_column("model"), rows.get_column(self.primary), strict=True), key=lambda r: (r[1], r[0])
+        )
+        return [(str(name), float(value)) for name, value in ranked]
+
+    def paired_difference(self, model: str, other: str) -> tuple[float, float, float]:
+        """Δ headline metric (model − other) on the same rows with its paired bootstrap 95% CI: (mean, low, high)."""
+        (ci,) = bootstrap_mean_ci(
+            _loss_rows(self.primary, self.predictions[model], self.labels)
+            - _loss_rows(self.primary, self.predictions[other], self.labels)
+        )
+        return ci.mean, ci.low, ci.high
+
     def reliability(self, model: str) -> pl.DataFrame:
         return reliability_table(self.predictions[model], self.labels)
 
