@@ -368,3 +368,22 @@ def test_eight_workers_retrying_halt_rejected_decisions_at_once_place_each_once(
             conn.execute(select(bet_transitions.c.bet_id).where(bet_transitions.c.to_state == "placed")).scalars().all()
         )
     assert sorted(steps) == sorted(placed_here)
+
+
+def test_the_dry_run_answers_as_place_bets_would_after_a_resume_and_for_a_cut(engine: Engine) -> None:
+    from betpipe.pipeline_betting import dry_run_checks
+
+    halt_account(engine, "paper", reason="feed looks wrong", actor="ops", clock=CLOCK)
+    place_bets(engine, [candidate(1)], account="paper", book=PaperBook(), clock=CLOCK, limits=ROOMY)
+    cut = replace(ROOMY, max_stake=Decimal("4.00"))
+    halted = dry_run_checks(engine, [candidate(1)], account="paper", limits=cut, clock=CLOCK)
+    assert str(halted[0]).startswith("halt: account is halted")
+    resume_account(engine, "paper", reason="feed fixed", actor="ops", clock=CLOCK)
+    cands = [candidate(1), candidate(2)]
+    assert dry_run_checks(engine, cands, account="paper", limits=cut, clock=CLOCK) == [None, None]
+    [placed, _] = place_bets(engine, cands, account="paper", book=PaperBook(), clock=CLOCK, limits=cut)
+    assert (placed.state, placed.stake) == ("placed", Decimal("4.00"))
+    assert (
+        dry_run_checks(engine, cands, account="paper", limits=cut, clock=CLOCK)
+        == ["already in the ledger (same decision)"] * 2
+    )

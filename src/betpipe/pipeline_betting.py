@@ -20,16 +20,15 @@ from sqlalchemy import Engine, select
 
 from betpipe.betting.accounts import RiskRow, account_status, load_exposure
 from betpipe.betting.books import Book, PaperBook
-from betpipe.betting.ledger import BetCandidate, PlacementResult, input_violation, place_bets
+from betpipe.betting.ledger import BetCandidate, PlacementResult, place_bets, precheck, recorded_decisions
 from betpipe.betting.policy import StakingPolicy
 from betpipe.betting.pricing import market_fair_probabilities
-from betpipe.betting.risk import RiskLimits, first_violation
+from betpipe.betting.risk import RiskLimits
 from betpipe.betting.strategy import PRICE_TIME_COLUMN, Decision, Strategy, decide
 from betpipe.clock import Clock, as_utc_instant
 from betpipe.config import Settings
 from betpipe.db.bulk import as_utc
 from betpipe.db.schema import bookmakers, competitions, events, odds_snapshots
-from betpipe.db.schema_betting import bets
 from betpipe.registry import ModelCache, RegistryError
 from betpipe.serving.features import load_feature_snapshot
 from betpipe.serving.predict import SportPredictor
@@ -249,8 +248,10 @@ def dry_run_checks(
 ) -> list[str | None]:
     """Per candidate: why ``place_bets`` would reject it now (input, risk control, already in the ledger), or None.
 
-    The same controls in the same order against the same running exposure, read without the account lock and
-    without writing: an answer for display, not a reservation (``place_bets`` re-checks under the lock).
+    The same checks as ``place_bets`` (``ledger.precheck``: a stake above a limit's headroom is cut, not rejected,
+    and a decision a lifted control rejected is checked again) against the same running exposure, read without the
+    account lock and without writing: an answer for display, not a reservation (``place_bets`` re-checks under the
+    lock).
     """
     status = account_status(engine, account, limits=limits, clock=clock)
     row = RiskRow(account, status.halted, status.halted_reason, status.halted_at)
@@ -259,15 +260,16 @@ def dry_run_checks(
     out: list[str | None] = []
     with engine.connect() as conn:
         state = load_exposure(conn, row, now)
-        recorded = set(conn.execute(select(bets.c.idempotency_key).where(bets.c.idempotency_key.in_(keys))).scalars())
+        recorded = recorded_decisions(conn, keys)
     for candidate, key in zip(candidates, keys, strict=True):
-        if key in recorded:
+        prior = recorded.get(key)
+        if prior is not None and not prior.retryable:
             out.append("already in the ledger (same decision)")
             continue
-        violation = input_violation(candidate, limits) or first_violation(candidate, state, limits)
-        if violation is None:
-            state.add(candidate.event_id, candidate.competition, candidate.stake)
-        out.append(None if violation is None else violation.reason)
+        verdict = precheck(candidate, state, limits)
+        if verdict.violation is None:
+            state.add(candidate.event_id, candidate.competition, verdict.stake)
+        out.append(None if verdict.violation is None else verdict.violation.reason)
     return out
 
 

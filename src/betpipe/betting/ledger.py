@@ -58,6 +58,7 @@ __all__ = [
     "place_bets",
     "precheck",
     "record_transition",
+    "recorded_decisions",
     "transitions",
 ]
 
@@ -239,7 +240,7 @@ def _reopen(conn: Connection, prior: PlacementResult, candidate: BetCandidate, n
     )
 
 
-def _existing(conn: Connection, keys: Sequence[str]) -> dict[str, PlacementResult]:
+def recorded_decisions(conn: Connection, keys: Sequence[str]) -> dict[str, PlacementResult]:
     """The recorded bets among ``keys``; a rejected one carries the control that rejected it (from its transition)."""
     found: dict[str, PlacementResult] = {}
     rejected: dict[int, str] = {}
@@ -303,7 +304,7 @@ def place_bets(
     results: list[PlacementResult] = []
     with account_transaction(engine, account, clock) as (conn, row):
         state = load_exposure(conn, row, as_utc_instant(clock.now()))
-        known = _existing(conn, keys)
+        known = recorded_decisions(conn, keys)
         for candidate, key in zip(candidates, keys, strict=True):
             prior = known.get(key)
             if prior is not None and not prior.retryable:
