@@ -8,7 +8,7 @@ export BETPIPE_SHARED_DATA ?= $(abspath $(SHARED))
 # The PostgreSQL leg of `make bench` (a throw-away schema is created and dropped); unset it to skip.
 export BETPIPE_BENCH_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: venv demo test lint bench clean evaluate test-tools
+.PHONY: venv demo test lint bench clean evaluate ci-tools
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml requirements.lock
 venv: $(STAMP)
 
 ## demo: the whole chain on the built-in sample league, in a fresh store under betpipe-data/demo: ingest, features,
-## train + promote, backtest, paper-bet the next matchday (one scheduler cycle), play it out and settle, bankroll
+## evaluate the models and promote the best-ranked one (`evaluate --promote-best`), backtest, paper-bet the next
+## matchday (one scheduler cycle), play it out and settle, bankroll
 DEMO_DIR := betpipe-data/demo
 DEMO_ENV := BETPIPE_DATA_DIR=$(DEMO_DIR) BETPIPE_DATABASE_URL=sqlite:///$(DEMO_DIR)/betpipe.sqlite \
 	BETPIPE_PIPELINE__BOOK=sample_soft BETPIPE_PIPELINE__SHARP_BOOK=sample_sharp BETPIPE_PIPELINE__SOURCE=none \
@@ -32,8 +33,8 @@ demo: $(STAMP)
 	$(DEMO_ENV) $(BIN)/betpipe data summary
 	$(DEMO_ENV) $(BIN)/betpipe features build
 	$(DEMO_ENV) $(BIN)/betpipe features sanity-check --competition SAMPLE
-	$(DEMO_ENV) $(BIN)/betpipe train --sport soccer --model gbm --promote
-	$(DEMO_ENV) $(BIN)/betpipe evaluate --sport soccer --model elo_logit --model dixon_coles --model gbm
+	@echo "evaluate the candidates walk-forward against the market, then train and promote the one ranked best:"
+	$(DEMO_ENV) $(BIN)/betpipe evaluate --sport soccer --model elo_logit --model dixon_coles --model gbm --promote-best
 	$(DEMO_ENV) $(BIN)/betpipe models list
 	$(DEMO_ENV) $(BIN)/betpipe backtest --competition SAMPLE --from 2020-2021 --to 2024-2025 --book sample_soft \
 		--sharp-book sample_sharp --in-process --out $(DEMO_DIR)/backtest
@@ -43,21 +44,20 @@ demo: $(STAMP)
 	$(DEMO_ENV) $(BIN)/betpipe bankroll
 	@echo "backtest HTML report: $$(ls $(abspath $(DEMO_DIR))/backtest/*.html)"
 
-## test-tools: Debian packages some tests drive, installed the same way here and on CI: chromium (the dashboard
-## screenshot test) and docker-compose (checks compose.yaml where docker has no compose plugin). Without root or apt
-## the step says so and only those tests skip.
-test-tools:
+## ci-tools: Debian packages only CI installs (as root; .ci/run calls this, `make test` never does): chromium for the
+## dashboard screenshot test. compose.yaml needs no docker: it is checked against the compose specification's JSON
+## schema (check-jsonschema, a dev dependency), and by `docker compose config` only where docker already is.
+## Without root or apt the step says so and only the screenshot test skips.
+ci-tools:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium) \
 		|| echo "chromium could not be installed: the dashboard browser test will skip"
-	@docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 \
-		|| (apt-get update -qq && apt-get install -y -qq docker-compose) \
-		|| echo "docker-compose could not be installed: the compose file check will skip"
 
-## test: the whole suite, on SQLite and (when BETPIPE_TEST_DATABASE_URL is set) on PostgreSQL.
+## test: the whole suite, on SQLite and (when BETPIPE_TEST_DATABASE_URL is set) on PostgreSQL. It installs nothing
+## outside .venv: tests whose tools are missing (chromium, docker) skip and say why.
 ## Nothing is written into the repository: pytest's, Python's, numba's and hypothesis's caches go to CACHE_DIR.
 ## `tests` is named, so the run never depends on where pytest finds its rootdir and never collects nothing (exit 5).
 CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/betpipe
-test: $(STAMP) test-tools
+test: $(STAMP)
 	PYTHONPYCACHEPREFIX=$(CACHE_DIR)/pycache NUMBA_CACHE_DIR=$(CACHE_DIR)/numba HYPOTHESIS_STORAGE_DIRECTORY=$(CACHE_DIR)/hypothesis \
 		HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n 2 --dist loadfile -q -o cache_dir=$(CACHE_DIR)/pytest tests
 

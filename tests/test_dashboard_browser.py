@@ -1,8 +1,8 @@
 """`betpipe dashboard` started for real on 127.0.0.1, each page photographed in Debian's headless Chromium: the
 screenshot exists and is not blank (a rendered page has charts, tables and text: many distinct colours).
 
-Chromium is installed by the test setup (`make test` runs the Makefile's `chromium` step, apt-get on Debian); the
-test skips with that hint only when the browser is still missing.
+Chromium is a system package: CI installs it (`.ci/run` runs `make ci-tools`, apt-get on Debian); `make test` never
+installs one, so the test skips with that hint where the browser is missing.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ PAGES = {"": "Model health", "betting": "Betting", "risk": "Risk", "system": "Sy
 MIN_COLOURS = 500  # the bare Streamlit shell (toolbar only) has ~200 with anti-aliasing; a drawn page 1,000+
 
 pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium not installed: `make test` installs it (apt-get install chromium)"
+    CHROMIUM is None,
+    reason="chromium not installed: `make test` installs no system package; `make ci-tools` (as root) installs it",
 )
 
 

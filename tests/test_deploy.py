@@ -1,12 +1,14 @@
-"""The deployment files: ``docker compose config`` accepts compose.yaml (when docker with the compose plugin is
-present), and every ``BETPIPE_*`` setting compose passes names a real setting, so a typo cannot silently fall back
-to a default in production."""
+"""The deployment files: compose.yaml matches the compose specification's JSON schema (always: check-jsonschema is a
+dev dependency, no docker needed), ``docker compose config`` accepts it where docker is already installed (nothing
+installs docker for this), and every ``BETPIPE_*`` setting compose passes names a real setting, so a typo cannot
+silently fall back to a default in production."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ ENV = {"BETPIPE_API_TOKEN": "compose-check", "POSTGRES_PASSWORD": "compose-check
 
 
 def _compose_command() -> list[str] | None:
-    """``docker compose`` (the plugin) when present, else the standalone ``docker-compose`` (`make test-tools`)."""
+    """``docker compose`` (the plugin) when present, else a standalone ``docker-compose``; never installed here."""
     if shutil.which("docker") is not None:
         probe = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
         if probe.returncode == 0:
@@ -30,10 +32,44 @@ def _compose_command() -> list[str] | None:
     return [standalone] if standalone else None
 
 
+NO_DOCKER = (
+    "neither `docker compose` nor `docker-compose` is installed (nothing installs docker for the tests): "
+    "`docker compose config` not run; the compose-spec schema check still ran"
+)
+
+
+def _schema_check(path: Path) -> subprocess.CompletedProcess[str]:
+    """check-jsonschema's vendored copy of the compose specification's schema: structure and key names, offline."""
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_compose_file_matches_the_compose_specification() -> None:
+    result = _schema_check(COMPOSE)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("wrong", "right"),
+    [("servicez:", "services:"), ("    restartt: unless-stopped", "    restart: unless-stopped")],
+)
+def test_the_schema_check_refuses_a_misspelt_key(tmp_path: Path, wrong: str, right: str) -> None:
+    """The check above can fail: a misspelt top-level or service key is refused."""
+    broken = tmp_path / "compose.yaml"
+    broken.write_text(COMPOSE.read_text().replace(right, wrong, 1))
+    result = _schema_check(broken)
+    assert result.returncode != 0
+    assert wrong.strip().rstrip(":").split(":")[0] in result.stdout
+
+
 def test_docker_compose_config_accepts_the_compose_file() -> None:
     compose = _compose_command()
     if compose is None:
-        pytest.skip("neither `docker compose` nor `docker-compose` is installed (make test-tools): config not run")
+        pytest.skip(NO_DOCKER)
     result = subprocess.run(
         [*compose, "-f", str(COMPOSE), "config", "--quiet"],
         env={**os.environ, **ENV},
@@ -49,7 +85,7 @@ def test_the_compose_check_refuses_a_broken_compose_file(tmp_path: Path) -> None
     """The check above can fail: a misspelt top-level key is refused."""
     compose = _compose_command()
     if compose is None:
-        pytest.skip("neither `docker compose` nor `docker-compose` is installed (make test-tools): config not run")
+        pytest.skip(NO_DOCKER)
     broken = tmp_path / "compose.yaml"
     broken.write_text(COMPOSE.read_text().replace("services:", "servicez:", 1))
     result = subprocess.run(
@@ -90,3 +126,18 @@ def test_compose_runs_postgres_the_service_and_the_scheduler_with_real_settings(
     dockerfile = (REPO / "Dockerfile").read_text()
     assert "FROM python:3.11-slim" in dockerfile
     assert "requirements.lock" in dockerfile
+
+
+def test_make_test_changes_nothing_outside_the_virtualenv() -> None:
+    """A user's `make test` must not install system packages; CI's tools come from `make ci-tools` in .ci/run."""
+    if shutil.which("make") is None:
+        pytest.skip("make not installed: the Makefile's recipes cannot be listed")
+    planned = subprocess.run(
+        ["make", "-n", "-B", "test"], capture_output=True, text=True, check=False, cwd=REPO, env={**os.environ}
+    )
+    assert planned.returncode == 0, planned.stderr
+    for word in ("apt-get", "apt ", "dpkg", "sudo"):
+        assert word not in planned.stdout, f"`make test` would run {word!r}"
+    steps = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()]
+    assert "make ci-tools" in steps
+    assert steps.index("make ci-tools") < steps.index("make test")
