@@ -10,9 +10,9 @@ import os
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +22,31 @@ from pydantic_settings import (
 
 DEFAULT_DATA_DIR = Path("betpipe-data")
 CONFIG_FILE_ENV = "BETPIPE_CONFIG"
+ACCOUNT_MAX_LENGTH = 100  # the ledger's ``account`` columns are VARCHAR(100)
+
+
+def account_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a ledger account, or None: the one rule the settings and the CLI options share.
+
+    '' or ' paper' is a typo, not an account; more than the column holds fails on PostgreSQL mid-transaction."""
+    if not name.strip():
+        return "an account name cannot be empty"
+    if len(name) > ACCOUNT_MAX_LENGTH:
+        return f"an account name has at most {ACCOUNT_MAX_LENGTH} characters (got {len(name)})"
+    if name != name.strip():
+        return f"account {name!r} has leading or trailing blanks"
+    return None
+
+
+def _valid_account(name: str) -> str:
+    problem = account_problem(name)
+    if problem is not None:
+        raise ValueError(problem)
+    return name
+
+
+Account = Annotated[str, AfterValidator(_valid_account)]
+"""A ledger account name, checked by ``account_problem`` wherever a setting names one."""
 
 
 class OddsApiSettings(BaseModel):
@@ -53,23 +78,32 @@ class FootballDataSettings(BaseModel):
 class BankrollSettings(BaseModel):
     """Money settings. Decimal, never float: these end up in the ledger."""
 
-    bankroll: Decimal = Decimal("1000.00")
-    currency: str = "EUR"
-    kelly_fraction: Decimal = Decimal("0.25")
-    max_stake_fraction: Decimal = Decimal("0.02")
-    daily_loss_limit: Decimal = Decimal("50.00")
-    max_open_exposure: Decimal = Decimal("200.00")
-    max_event_exposure: Decimal = Decimal("40.00")
+    bankroll: Decimal = Field(default=Decimal("1000.00"), gt=0, allow_inf_nan=False)
+    currency: str = "EUR"  # ISO 4217: what the ledger's amounts are in
+    kelly_fraction: Decimal = Field(default=Decimal("0.25"), gt=0, le=1, allow_inf_nan=False)
+    max_stake_fraction: Decimal = Field(default=Decimal("0.02"), gt=0, le=1, allow_inf_nan=False)
+    daily_loss_limit: Decimal = Field(default=Decimal("50.00"), ge=0, allow_inf_nan=False)
+    max_open_exposure: Decimal = Field(default=Decimal("200.00"), ge=0, allow_inf_nan=False)
+    max_event_exposure: Decimal = Field(default=Decimal("40.00"), ge=0, allow_inf_nan=False)
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_code(cls, value: str) -> str:
+        """``eur`` and ``EUR`` are the same currency; an empty code would label every amount with nothing."""
+        code = value.strip().upper()
+        if not re.fullmatch("[A-Z]{3}", code):
+            raise ValueError(f"{value!r} is not a three-letter currency code such as EUR")
+        return code
 
 
 class RiskSettings(BaseModel):
     """Risk limits beyond the bankroll-wide ones (betting/risk.py); enforced in the transaction that records a bet."""
 
-    max_stake: Decimal = Decimal("50.00")
-    max_competition_exposure: Decimal = Decimal("100.00")
+    max_stake: Decimal = Field(default=Decimal("50.00"), ge=0, allow_inf_nan=False)
+    max_competition_exposure: Decimal = Field(default=Decimal("100.00"), ge=0, allow_inf_nan=False)
     max_bets_per_day: int = Field(default=50, ge=0)
     max_bets_per_event: int = Field(default=1, ge=0)
-    bankroll_floor: Decimal = Decimal("500.00")
+    bankroll_floor: Decimal = Field(default=Decimal("500.00"), allow_inf_nan=False)  # below bankroll.bankroll
     max_price_age_seconds: float = Field(default=6 * 3600.0, gt=0)
 
 
@@ -122,7 +156,7 @@ class MonitoringSettings(BaseModel):
     deviations) and Jensen-Shannon distance (base 2) above it. See docs/monitoring.md.
     """
 
-    accounts: list[str] = Field(default_factory=lambda: ["paper"])
+    accounts: list[Account] = Field(default_factory=lambda: ["paper"])
     metrics_lookback_days: int = Field(default=7, ge=1)
     drift_window_days: int = Field(default=7, ge=1)
     drift_min_rows: int = Field(default=30, ge=2)
@@ -171,7 +205,7 @@ class PipelineSettings(BaseModel):
     football_data_season: str | None = None  # e.g. 2025-2026
     sport: str = "soccer"
     competitions: list[str] = Field(default_factory=list)  # empty: every competition with scheduled events
-    account: str = "paper"
+    account: Account = "paper"
     book: str = "bet365"
     sharp_book: str = "pinnacle"
     strategy: str = Field(default="blend", pattern="^(model|market|blend)$")
@@ -212,6 +246,14 @@ class Settings(BaseSettings):
     @classmethod
     def settings_customise_sources(
         cls,
+    @model_validator(mode="after")
+    def _floor_below_bankroll(self) -> Settings:
+        """A floor at or above the starting bankroll halts the first bet: the two settings contradict each other."""
+        floor, bankroll = self.risk.bankroll_floor, self.bankroll.bankroll
+        if floor >= bankroll:
+            raise ValueError(f"risk.bankroll_floor ({floor}) must be below bankroll.bankroll ({bankroll})")
+        return self
+
         settings_cls: type[BaseSettings],
         init_settings: PydanticBaseSettingsSource,
         env_settings: PydanticBaseSettingsSource,

@@ -42,6 +42,8 @@ __all__ = [
     "live_strategy",
     "next_matchday_eve",
     "opportunities",
+    "scheduled_events",
+    "why_no_bet",
 ]
 
 PRE_MATCH_KINDS = ("opening", "live")  # football-data / sample pre-match, The Odds API before kickoff
@@ -143,9 +145,29 @@ def next_matchday_eve(engine: Engine, sport: str, *, lead: timedelta = timedelta
     return None if first is None else as_utc(first) - lead
 
 
+def scheduled_events(engine: Engine, sport: str, now: datetime, competitions_: Sequence[str] = ()) -> int:
+    """How many events of ``sport`` (of ``competitions_``, when given) are scheduled to kick off after ``now``."""
+    from sqlalchemy import func
+
+    query = (
+        select(func.count())
+        .select_from(events.join(competitions, competitions.c.id == events.c.competition_id))
+        .where(events.c.sport == sport, events.c.status == "scheduled", events.c.kickoff_utc > as_utc_instant(now))
+    )
+    if competitions_:
+        query = query.where(competitions.c.code.in_(list(competitions_)))
+    with engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
 @dataclass(frozen=True)
 class Opportunities:
-    """What the strategy would bet now, with the inputs it decided on."""
+    """What the strategy would bet now, with the inputs it decided on.
+
+    With no candidate, ``reason`` says why in one line, and ``can_bet`` tells "could not bet at all" (no scheduled
+    event, no price to take, no champion, only stale prices: a state to fix) from "looked and found no edge" (a
+    normal answer). With candidates, ``reason`` is empty.
+    """
 
     strategy: Strategy
     decision: Decision
@@ -153,6 +175,30 @@ class Opportunities:
     events: pl.DataFrame  # the priced rows ``decide`` saw (event_id, competition, kickoff_utc, decided_at, book_*)
     now: datetime
     notes: list[str] = field(default_factory=list)
+    reason: str = ""
+    can_bet: bool = True
+
+
+def _top(no_bet: dict[str, int], keys: Sequence[str]) -> str:
+    return "; ".join(f"{no_bet[k]} x {k}" for k in sorted(keys, key=lambda k: (-no_bet[k], k)))
+
+
+def why_no_bet(decision: Decision, *, priced: int, min_edge: float) -> tuple[str, bool]:
+    """(reason, could it bet at all) for a decision on ``priced`` priced events that produced no candidate.
+
+    Sizing reasons mean prices were looked at and none was worth a stake: "no edge", a normal answer. Anything else
+    (every price stale, captured too late, no probability) means nothing could be priced: the run could not bet.
+    """
+    sizing = [k for k in decision.no_bet if k.startswith("sizing:")]
+    if sizing:
+        found = _top(decision.no_bet, sizing)
+        return f"no edge: {priced} priced event(s), no selection with edge >= {min_edge:g} ({found})", True
+    stale = [k for k in decision.no_bet if k.startswith("stale price")]
+    if stale and len(stale) == len(decision.no_bet):
+        found = _top(decision.no_bet, stale)
+        return f"stale prices: {priced} priced event(s), every price older than the limit ({found})", False
+    detail = _top(decision.no_bet, list(decision.no_bet)) or "no usable price"
+    return f"no bettable prices: {priced} priced event(s), none could be priced ({detail})", False
 
 
 def _fair_market(frame: pl.DataFrame, names: Sequence[str]) -> np.ndarray[Any, Any]:
@@ -190,6 +236,11 @@ def opportunities(
     now = as_utc_instant(clock.now())
     notes: list[str] = []
     wanted = [competition] if competition else list(p.competitions)
+    where = f" in {', '.join(wanted)}" if wanted else ""
+    scheduled = scheduled_events(engine, p.sport, now, wanted)
+    if not scheduled:
+        reason = f"no scheduled {p.sport} events{where} after {now.isoformat()}: nothing to bet on"
+        return Opportunities(strategy, Decision([]), None, pl.DataFrame(), now, notes, reason, can_bet=False)
     prices = latest_prices(engine, sport=p.sport, books=[strategy.book, p.sharp_book], now=now, competitions_=wanted)
     book_rows = prices.filter(pl.col("book") == strategy.book).select(
         "event_id", "competition", "kickoff_utc", pl.col("decided_at").alias(PRICE_TIME_COLUMN),
@@ -199,6 +250,7 @@ def opportunities(
         "event_id", pl.col("decided_at").alias("sharp_at"), *[pl.col(n).alias(f"sharp_{n}") for n in names]
     )
     frame = book_rows.join(sharp, on="event_id", how="left").sort("kickoff_utc", "event_id")
+    priced = frame.height
     max_age = timedelta(seconds=RiskLimits.from_settings(settings).max_price_age_seconds)
     if frame.height:  # a sharp price older than the limit at the decision instant is no market view at all
         stale = (pl.col(PRICE_TIME_COLUMN) - pl.col("sharp_at")) > pl.duration(seconds=max_age.total_seconds())
@@ -216,7 +268,9 @@ def opportunities(
                 notes.append(str(error))
         if predictor is None:
             notes.append("no champion model with a feature build: no model probabilities, no bets")
-            return Opportunities(strategy, Decision([], {"no champion model": frame.height}), None, frame, now, notes)
+            reason = f"no {p.sport} champion model with a feature build to price {frame.height} event(s): promote one"
+            decision = Decision([], {"no champion model": frame.height})
+            return Opportunities(strategy, decision, None, frame, now, notes, reason, can_bet=False)
         model_version = predictor.champion.version.id
         row_of = predictor.features.row_of_event
         ids = frame.get_column("event_id").to_list()
@@ -240,7 +294,17 @@ def opportunities(
         model_version=model_version,
         max_price_age=max_age,
     )
-    return Opportunities(strategy, decision, model_version, frame, now, notes)
+    reason, can_bet = "", True
+    if not priced:
+        reason = (
+            f"no prices: {scheduled} scheduled event(s){where}, none with a pre-match {strategy.book} price known now"
+        )
+        can_bet = False
+    elif not frame.height:
+        reason, can_bet = f"none of the {priced} priced event(s) is in the feature build: run `features build`", False
+    elif not decision.candidates:
+        reason, can_bet = why_no_bet(decision, priced=frame.height, min_edge=p.min_edge)
+    return Opportunities(strategy, decision, model_version, frame, now, notes, reason, can_bet)
 
 
 def dry_run_checks(

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import polars as pl
 
+from betpipe.backtest.checks import check_inputs, why_no_bets
 from betpipe.backtest.html import render_html
 from betpipe.backtest.report import BETS_SCHEMA, equal_count_clv_difference, paired_clv_difference, summarise
 from betpipe.backtest.simulate import run
@@ -23,9 +24,24 @@ from betpipe.backtest.spec import BacktestSpec
 from betpipe.config import Settings
 from betpipe.db import make_engine
 
-__all__ = ["Executor", "StrategyReport", "run_many", "run_one_json", "write_reports"]
+__all__ = [
+    "Executor",
+    "SchedulerUnavailableError",
+    "StrategyReport",
+    "check_inputs",
+    "run_many",
+    "run_one_json",
+    "why_no_bets",
+    "write_reports",
+]
 
 Executor = Literal["local", "inprocess"]
+SCHEDULER_CONNECT_SECONDS = 5.0
+"""How long to wait for an existing Dask scheduler (``--scheduler``): Dask's own default is 30 s of silent retries."""
+
+
+class SchedulerUnavailableError(RuntimeError):
+    """No Dask scheduler answered at the given address: nothing ran, nothing was written."""
 
 
 def run_one_json(spec_json: dict[str, Any], settings_json: dict[str, Any], ledger_dir: str) -> dict[str, Any]:
@@ -76,13 +92,22 @@ def run_many(
     scheduler: str | None = None,
     workers: int = 2,
 ) -> list[dict[str, Any]]:
-    """Every spec, split per competition, run once each; results sorted by run id (order-independent)."""
+    """Every spec, split per competition, run once each; results sorted by run id (order-independent).
+
+    The specs are checked against the store first (``check_inputs``) and an existing scheduler must answer within
+    ``SCHEDULER_CONNECT_SECONDS``: either failure raises before anything is written under ``out_dir``.
+    """
+    engine = make_engine(settings.effective_database_url)
+    try:
+        check_inputs(specs, engine)
+    finally:
+        engine.dispose()
     runs = sorted({s.run_id: s for spec in specs for s in spec.split()}.items())
     ledger_dir = out_dir / "ledgers"
-    ledger_dir.mkdir(parents=True, exist_ok=True)
     settings_json = settings.model_dump(mode="json") | {"database_url": settings.effective_database_url}
     args = [(spec.to_json(), settings_json, str(ledger_dir)) for _, spec in runs]
     if scheduler is None and executor == "inprocess":
+        ledger_dir.mkdir(parents=True, exist_ok=True)
         results = [run_one_json(*a) for a in args]
     else:
         from dask.distributed import Client, LocalCluster
@@ -90,7 +115,10 @@ def run_many(
         cluster = None
         if scheduler is None:
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)  # type: ignore[no-untyped-call]
-        client = Client(scheduler or cluster)  # type: ignore[no-untyped-call]
+            client = Client(cluster)  # type: ignore[no-untyped-call]
+        else:
+            client = _connect(scheduler)
+        ledger_dir.mkdir(parents=True, exist_ok=True)
         try:
             futures = [client.submit(run_one_json, *a, pure=False) for a in args]
             results = client.gather(futures)  # type: ignore[no-untyped-call]
@@ -99,6 +127,18 @@ def run_many(
             if cluster is not None:
                 cluster.close()
     return sorted(results, key=lambda r: str(r["run_id"]))
+
+
+def _connect(address: str) -> Any:
+    from dask.distributed import Client
+
+    try:
+        return Client(address, timeout=SCHEDULER_CONNECT_SECONDS)  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError, ValueError) as error:  # refused, timed out, or not an address Dask can parse
+        raise SchedulerUnavailableError(
+            f"no Dask scheduler answered at {address} within {SCHEDULER_CONNECT_SECONDS:g} s "
+            f"({type(error).__name__}): start it, or drop --scheduler to run on a local cluster"
+        ) from error
 
 
 @dataclass(frozen=True)

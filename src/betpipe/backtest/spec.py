@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Literal
@@ -29,6 +30,9 @@ UNCAPPED_LIMITS: dict[str, str] = {
 }
 """Risk limits lifted (``BacktestSpec.limits``) for EVALUATION.md's flat-stake protocol: every selection with an edge
 is bet, so a bet never depends on what other events did to the bankroll or the limits."""
+
+MAX_REFIT_DAYS = 36_600.0
+"""A century: refitting less often than that is refitting once, and a longer interval overflows a date."""
 
 Strategy = Literal["model", "market", "blend"]
 STRATEGIES: tuple[str, ...] = ("model", "market", "blend")
@@ -94,8 +98,10 @@ class BacktestSpec:
             raise ValueError(f"consensus weight must be in [0, 1]; got {self.consensus_weight}")
         if self.consensus_weight > 0 and not self.consensus_books:
             raise ValueError("a consensus weight > 0 needs at least one consensus book")
-        if self.refit_days <= 0:
-            raise ValueError(f"refit_days must be > 0; got {self.refit_days}")
+        if not 0 < self.refit_days <= MAX_REFIT_DAYS:  # also refuses inf and nan, which no timedelta can hold
+            raise ValueError(f"refit_days must be in (0, {MAX_REFIT_DAYS:g}]; got {self.refit_days}")
+        if not math.isfinite(self.min_edge):
+            raise ValueError(f"min_edge must be a finite number; got {self.min_edge}")
         if self.bankroll <= 0:
             raise ValueError(f"bankroll must be > 0; got {self.bankroll}")
         self.policy()  # a bad staking text fails here, before any work

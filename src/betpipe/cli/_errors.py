@@ -48,7 +48,12 @@ def one_line(text: str) -> str:
 
 
 def _config_message(error: Any) -> str:
-    problems = [f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in error.errors()]
+    """Each problem as ``setting: why``; a check across settings names them in its own words, so it has no prefix."""
+    problems = []
+    for e in error.errors():
+        why = str(e["msg"]).removeprefix("Value error, ")
+        where = ".".join(str(p) for p in e["loc"])
+        problems.append(f"{where}: {why}" if where else why)
     return f"invalid configuration ({'; '.join(problems)}): fix the BETPIPE_* variables or betpipe.toml"
 
 

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from betpipe.cli._common import console, fail_clearly, open_engine, settings
+from betpipe.cli._errors import STATE, USAGE, CliError
 
 
 def _ci(value: dict[str, float] | None, scale: float = 100.0) -> str:
@@ -36,7 +37,7 @@ def backtest(
     consensus_weight: float = typer.Option(
         0.0, help="Weight of the margin-free market-average consensus (an input only, never a price) in the market leg."
     ),
-    refit_days: float = typer.Option(30.0, help="Refit the model on the past every this many days."),
+    refit_days: float = typer.Option(30.0, help="Refit the model on the past every this many days (up to 36600)."),
     min_edge: float = typer.Option(0.02, help="Bet only when p x price - 1 exceeds this."),
     out: Path = typer.Option(Path("backtest-report"), help="Directory for JSON, HTML and per-run ledgers."),
     scheduler: str | None = typer.Option(None, help="Address of an existing Dask scheduler (default: a local one)."),
@@ -46,8 +47,10 @@ def backtest(
 ) -> None:
     """Walk-forward backtest at one book's pre-match prices; CLV against the sharp book's margin-free close."""
     from betpipe.backtest import BacktestSpec, run_many, write_reports
+    from betpipe.backtest.checks import BacktestInputError, why_no_bets
+    from betpipe.backtest.runner import SchedulerUnavailableError
 
-    with fail_clearly(ValueError, LookupError):
+    try:
         specs = [
             BacktestSpec(
                 competitions=tuple(competition), first_season=first, last_season=last, sport=sport, book=book,
@@ -57,13 +60,24 @@ def backtest(
             )
             for name in strategy
         ]  # fmt: skip
-        config = settings()
-        with open_engine(config):  # the store must exist at the current schema; never creates a file
-            pass
+    except ValueError as error:  # an option out of range: the command line is wrong
+        raise CliError(str(error), exit_code=USAGE) from None
+    config = settings()
+    with open_engine(config):  # the store must exist at the current schema; never creates a file
+        pass
+    try:
         results = run_many(
             specs, settings=config, out_dir=out, executor="inprocess" if in_process else "local",
             scheduler=scheduler,
         )  # fmt: skip
+    except BacktestInputError as error:  # a competition, season range or book the store does not have
+        raise CliError(str(error), exit_code=USAGE) from None
+    except SchedulerUnavailableError as error:
+        raise CliError(str(error), exit_code=STATE) from None
+    verdict = why_no_bets(results)
+    if verdict is not None and not verdict[1]:  # nothing could be priced: no report of an empty run
+        raise CliError(verdict[0], exit_code=STATE)
+    with fail_clearly(ValueError, LookupError):
         reports = write_reports(results, out_dir=out)
     table = Table(title=f"backtest {', '.join(competition)} {first}..{last} at {book}")
     for column in ("strategy", "bets", "turnover", "yield %", "ROI %", "mean CLV %", "CLV>0", "max DD", "hit"):
@@ -78,3 +92,5 @@ def backtest(
     console.print(table)
     for report in reports:
         console.print(f"{report.name}: HTML report {report.html_path}  JSON {report.json_path}")
+    if verdict is not None:
+        console.print(verdict[0])

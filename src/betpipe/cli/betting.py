@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from betpipe.cli._common import console, fail_clearly, open_engine, settings
+from betpipe.cli._inputs import MAX_ID, STATE_FILTERS, check_account_text, check_state, known_account
 
 if TYPE_CHECKING:
     from betpipe.betting.risk import RiskLimits
@@ -38,14 +39,15 @@ def _actor() -> str:
 @bets_app.command("list")
 def bets_list(
     account: str | None = typer.Option(None, help=ACCOUNT_HELP + "; all accounts when omitted"),
-    state: str | None = typer.Option(
-        None, help="proposed, rejected, placed, won, lost, void, half_won, half_lost, or open / settled"
-    ),
-    limit: int = typer.Option(50, min=1, help="newest first, at most this many"),
+    state: str | None = typer.Option(None, help=", ".join(STATE_FILTERS)),
+    limit: int = typer.Option(50, min=1, max=MAX_ID, help="newest first, at most this many"),
 ) -> None:
     """List bets, newest first: state, price taken, stake, P&L and CLV."""
     from betpipe.betting import list_bets
 
+    check_state(state)
+    if account is not None:
+        check_account_text(account)
     with open_engine() as engine:
         records = list_bets(engine, account=account, state=state, limit=limit)
     table = Table(title=f"{len(records)} bet(s)")
@@ -71,7 +73,9 @@ def bets_list(
 
 
 @bets_app.command("show")
-def bets_show(bet_id: int = typer.Argument(..., help="the bet's id (from `betpipe bets list`)")) -> None:
+def bets_show(
+    bet_id: int = typer.Argument(..., min=1, max=MAX_ID, help="the bet's id (from `betpipe bets list`)"),
+) -> None:
     """One bet in full, with every state change it went through."""
     from betpipe.betting import BetNotFoundError, get_bet
 
@@ -114,7 +118,9 @@ def bets_settle(
     from betpipe.betting import list_bets, load_settlement_inputs, settle_bets
     from betpipe.clock import SYSTEM_CLOCK
 
-    with open_engine() as engine:
+    config = settings()
+    with open_engine(config) as engine:
+        known_account(engine, account, config)
         open_bets = list_bets(engine, account=account, state="open", limit=None)
         results, closing = load_settlement_inputs(
             engine, [bet.event_id for bet in open_bets], reference_book=reference_book
@@ -144,7 +150,9 @@ def risk_status(account: str = typer.Option("paper", help=ACCOUNT_HELP)) -> None
     from betpipe.clock import SYSTEM_CLOCK
 
     limits = _limits()
-    with open_engine() as engine:
+    config = settings()
+    with open_engine(config) as engine:
+        known_account(engine, account, config)
         status = account_status(engine, account, limits=limits, clock=SYSTEM_CLOCK)
     if status.halted:
         since = status.halted_at.isoformat() if status.halted_at else "?"
@@ -173,7 +181,9 @@ def risk_halt(
     from betpipe.betting import halt_account
     from betpipe.clock import SYSTEM_CLOCK
 
-    with open_engine() as engine, fail_clearly(ValueError):
+    config = settings()
+    with open_engine(config) as engine, fail_clearly(ValueError):
+        known_account(engine, account, config)
         halt_account(engine, account, reason=reason, actor=_actor(), clock=SYSTEM_CLOCK)
     console.print(f"account {account!r} halted: {reason}")
 
@@ -187,7 +197,9 @@ def risk_resume(
     from betpipe.betting import NotHaltedError, resume_account
     from betpipe.clock import SYSTEM_CLOCK
 
-    with open_engine() as engine, fail_clearly(NotHaltedError, ValueError):
+    config = settings()
+    with open_engine(config) as engine, fail_clearly(NotHaltedError, ValueError):
+        known_account(engine, account, config)
         resume_account(engine, account, reason=reason, actor=_actor(), clock=SYSTEM_CLOCK)
     console.print(f"account {account!r} resumed: {reason}")
 
@@ -198,7 +210,9 @@ def bankroll(account: str = typer.Option("paper", help=ACCOUNT_HELP)) -> None:
     from betpipe.clock import SYSTEM_CLOCK
 
     limits = _limits()
-    with open_engine() as engine:
+    config = settings()
+    with open_engine(config) as engine:
+        known_account(engine, account, config)
         status = account_status(engine, account, limits=limits, clock=SYSTEM_CLOCK)
     currency = settings().bankroll.currency
     table = Table(title=f"bankroll of {account!r} ({currency})")

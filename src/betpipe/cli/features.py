@@ -9,6 +9,7 @@ from rich.table import Table
 
 from betpipe.cli._common import console, open_engine, progress_display, settings
 from betpipe.cli._errors import CliError
+from betpipe.cli._inputs import MAX_ID
 
 app = typer.Typer(help="Features and the point-in-time feature store.", no_args_is_help=True)
 
@@ -54,7 +55,7 @@ def build(
 
 @app.command("show")
 def show(
-    event_id: int = typer.Argument(..., help="Event id."),
+    event_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Event id."),
     as_of: datetime | None = typer.Option(None, help="Instant (UTC) the values are as known at; default now."),
 ) -> None:
     """One event's feature vector as known at an instant: values, definition versions and when each was known."""

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from betpipe.cli._common import console, open_engine, settings
 from betpipe.cli._errors import CliError
+from betpipe.cli._inputs import MAX_ID
 
 if TYPE_CHECKING:
     from betpipe.registry import ModelVersion
@@ -68,7 +69,7 @@ def _metric(name: str, value: float) -> str:
 
 
 @app.command("show")
-def show(version_id: int = typer.Argument(..., help="Model version id.")) -> None:
+def show(version_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Model version id.")) -> None:
     """One version: lineage, parameters, metrics, code version, alias history."""
     from betpipe.registry import show_version
 
@@ -106,7 +107,7 @@ def show(version_id: int = typer.Argument(..., help="Model version id.")) -> Non
 
 @app.command("promote")
 def promote_version(
-    version_id: int = typer.Argument(..., help="Model version id."),
+    version_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Model version id."),
     alias: str = typer.Option("champion", help="champion or challenger."),
     reason: str = typer.Option(..., help="Why: recorded in the alias history."),
 ) -> None:
@@ -138,8 +139,8 @@ def rollback_champion(
 
 @app.command("compare")
 def compare(
-    version_a: int = typer.Argument(..., help="First version id (A)."),
-    version_b: int = typer.Argument(..., help="Second version id (B)."),
+    version_a: int = typer.Argument(..., min=1, max=MAX_ID, help="First version id (A)."),
+    version_b: int = typer.Argument(..., min=1, max=MAX_ID, help="Second version id (B)."),
 ) -> None:
     """Score two versions on exactly the same rows: played events after both were trained, else the last season."""
     from betpipe.registry import compare_versions
@@ -177,8 +178,12 @@ def compare(
 def ab_report_command(
     sport: str = typer.Option("soccer", help="Sport."),
     market: str | None = typer.Option(None, help="Market [default: the sport's prediction market]."),
-    champion_id: int | None = typer.Option(None, help="Version id of arm A [default: the champion]."),
-    challenger_id: int | None = typer.Option(None, help="Version id of arm B [default: the challenger]."),
+    champion_id: int | None = typer.Option(
+        None, min=1, max=MAX_ID, help="Version id of arm A [default: the champion]."
+    ),
+    challenger_id: int | None = typer.Option(
+        None, min=1, max=MAX_ID, help="Version id of arm B [default: the challenger]."
+    ),
 ) -> None:
     """Champion vs challenger on settled events both predicted before kickoff: paired CIs, and their bets' CLV."""
     from betpipe.registry import RegistryError

@@ -14,7 +14,8 @@ import typer
 from rich.table import Table
 
 from betpipe.cli._common import console, fail_clearly, open_engine, settings
-from betpipe.cli._errors import CliError
+from betpipe.cli._errors import STATE, USAGE, CliError
+from betpipe.cli._inputs import check_competition, check_instant
 from betpipe.clock import SYSTEM_CLOCK, Clock, FixedClock
 
 if TYPE_CHECKING:
@@ -48,12 +49,15 @@ def _clock(as_of: str | None, engine: Engine, config: Settings) -> Clock:
         eve = next_matchday_eve(engine, config.pipeline.sport)
         if eve is None:
             raise CliError(f"no scheduled {config.pipeline.sport} event in the store: nothing to replay")
-        return FixedClock(eve + timedelta(days=float(days[1:] or 0)))
+        try:
+            return FixedClock(check_instant(eve + timedelta(days=float(days[1:] or 0))))
+        except OverflowError:  # past datetime's last year: the same answer as any other instant out of range
+            raise CliError(f"--as-of: {as_of!r} is out of range", exit_code=USAGE) from None
     try:
         instant = datetime.fromisoformat(as_of)
     except ValueError as error:
         raise typer.BadParameter(f"{as_of!r} is not an ISO 8601 instant", param_hint="--as-of") from error
-    return FixedClock(instant if instant.tzinfo else instant.replace(tzinfo=UTC))
+    return FixedClock(check_instant(instant if instant.tzinfo else instant.replace(tzinfo=UTC)))
 
 
 def run(
@@ -100,9 +104,12 @@ def bet_run(
 
     config = settings()
     with open_engine(config) as engine, fail_clearly(RegistryError, LookupError, ValueError):
+        check_competition(engine, config.pipeline.sport, competition)
         clock = _clock(as_of, engine, config)
         result = betting_run(engine, config, clock, competition=competition, dry_run=dry_run)
     found = result.opportunities
+    if not found.can_bet:  # nothing could be priced or sized: a state to fix, not an answer
+        raise CliError(f"cannot bet: {found.reason}", exit_code=STATE)
     candidates = found.decision.candidates
     if dry_run:
         outcome = [reason or "would be placed" for reason in result.checks]
@@ -125,5 +132,7 @@ def bet_run(
         console.print(f"no bet: {count} x {reason}")
     for note in found.notes:
         console.print(f"note: {note}")
+    if found.reason:
+        console.print(f"nothing to bet: {found.reason}")
     if not dry_run:
         console.print(f"placed {result.placed} new bet(s) in account {config.pipeline.account!r}")
