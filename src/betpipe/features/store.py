@@ -33,6 +33,7 @@ from sqlalchemy import Engine, desc, insert, select
 from betpipe.clock import SYSTEM_CLOCK, Clock
 from betpipe.config import Settings
 from betpipe.db.bulk import as_utc
+from betpipe.db.engine import private_dir
 from betpipe.db.schema_features import feature_builds
 from betpipe.features.asof import AsOfIndex
 from betpipe.features.compute import FeatureTables, compute_tables
@@ -194,7 +195,7 @@ def _report(on_progress: Progress | None, text: str, step: int) -> None:
 def write_tables(tables: FeatureTables, directory: Path) -> tuple[str, int]:
     """Write every table (definition version in a column of each) atomically; returns (content hash, rows)."""
     staging = directory.with_name(directory.name + ".tmp")
-    staging.mkdir(parents=True, exist_ok=True)
+    private_dir(staging)  # under the data dir: 0700, like the store itself
     digest = hashlib.sha256()
     rows = 0
     versions = {name: tables.definition(kind).version for name, kind in _VERSION_OF.items()}

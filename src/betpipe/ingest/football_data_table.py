@@ -1,9 +1,12 @@
 """football-data.co.uk bytes to a table of text cells, one physical line per row, every odd line accounted for.
 
-A football-data row never spans lines, so each line is decoded and split on its own: an unbalanced quote, an
-undecodable byte, a 5 MB line or a row cut short costs that row (quarantined with its line number and a reason),
-never the rows after it, and never the file. It never interprets a cell beyond splitting it and never addresses a
-column by position except ``Div`` to tell separator rows from matches.
+Each line is decoded and split on its own: an unbalanced quote, an undecodable byte, a 5 MB line or a row cut short
+costs that row (quarantined with its line number and a reason), never the rows after it, and never the file. The one
+exception is RFC 4180's: a quoted cell that holds a line break joins the lines it spans into one row, provided the
+quote closes within a few lines into a row of the header's shape (``_quoted_line_breaks``); otherwise the line with
+the open quote is quarantined alone. Row references keep the physical number of a row's first line. It never
+interprets a cell beyond splitting it and never addresses a column by position except ``Div`` to tell separator rows
+from matches.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ MAX_LINE_CHARS = 64 * 1024
 _LINE_BREAK = re.compile(rb"\r\n|\n|\r")
 _TEXT_LINE_BREAK = re.compile(r"\r\n|\n|\r")
 _SHOWN_CHARS = 200
+# A quoted cell may hold line breaks (RFC 4180; a referee's name typed over two lines). More lines than this in one
+# cell is not a cell but an unclosed quote.
+MAX_CELL_LINES = 10
 
 
 def _decode_lines(body: bytes) -> tuple[list[str | None], bool]:
@@ -63,6 +69,36 @@ def _split(line: str) -> list[str]:
     return next(csv.reader([line], strict=True))
 
 
+def _quoted_line_breaks(
+    first: str, lines: list[str | None], number: int, needed: int, width: int
+) -> tuple[list[str], int] | None:
+    """The row that starts on line ``number`` (1-based) and whose quoted cell holds line breaks (RFC 4180), with
+    the number of the line it ends on; None when the open quote is a stray one.
+
+    The join is accepted only when it closes within ``MAX_CELL_LINES`` lines and ``MAX_LINE_CHARS`` characters, gives
+    a row of the header's shape, and no continuation line is a whole row by itself: an unclosed quote and a stray
+    closing quote further down then cost their own lines only, never the match rows between them."""
+    text = first
+    for end in range(number + 1, min(number + MAX_CELL_LINES, len(lines)) + 1):
+        line = lines[end - 1]
+        if line is None or len(text) + len(line) + 1 > MAX_LINE_CHARS or _whole_row(line, needed):
+            return None
+        text = f"{text}\n{line}"
+        try:
+            row = _split(text)
+        except csv.Error:
+            continue
+        return (row, end) if needed <= len(row) <= width else None
+    return None
+
+
+def _whole_row(line: str, needed: int) -> bool:
+    try:
+        return len(_split(line)) >= needed
+    except csv.Error:
+        return False
+
+
 def _shown(line: str) -> str:
     return line if len(line) <= _SHOWN_CHARS else f"{line[:_SHOWN_CHARS]}… ({len(line)} characters)"
 
@@ -90,7 +126,10 @@ def read_table(body: bytes, locator: str) -> tuple[pl.DataFrame, list[Quarantine
     numbers: list[int] = []
     quarantined: list[QuarantinedRow] = []
     last = len(lines)
-    for number, line in enumerate(lines[1:], start=2):
+    number = 1  # the header is line 1
+    while number < last:
+        number += 1
+        line = lines[number - 1]
         ref = f"{locator}#row{number}"
 
         def reject(record: object, reason: str, ref: str = ref) -> None:
@@ -105,22 +144,28 @@ def read_table(body: bytes, locator: str) -> tuple[pl.DataFrame, list[Quarantine
         try:
             row = _split(line)
         except csv.Error as error:
-            if line.replace(",", "").replace('"', "").strip():
-                reject(_shown(line), f"unbalanced quotes: the row cannot be split into columns ({error})")
-            continue
+            joined = _quoted_line_breaks(line, lines, number, needed, width)
+            if joined is None:
+                if line.replace(",", "").replace('"', "").strip():
+                    reject(_shown(line), f"unbalanced quotes: the row cannot be split into columns ({error})")
+                continue
+            row, end = joined
+        else:
+            end = number
         if not any(cell.strip() for cell in row):
             continue
         if len(row) <= div or not row[div].strip():
             reject(row, "missing Div: a row with data but no division code")
         elif len(row) > width and any(cell.strip() for cell in row[width:]):
             reject(row, f"row has {len(row)} fields but the header has {width}: columns cannot be matched")
-        elif len(row) < needed and number == last and not terminated:
+        elif len(row) < needed and end == last and not terminated:
             reject(row, f"file ends inside this row ({len(row)} of {width} fields, no line break): truncated")
         elif len(row) < needed:
             reject(row, f"row has {len(row)} fields but the header has {width}: cut short")
         else:
             rows.append(row[:width] + [""] * (width - len(row)))
             numbers.append(number)
+        number = end
     columns = {name: [row[i] for row in rows] for i, name in enumerate(header)}
     frame = pl.DataFrame(columns, schema=dict.fromkeys(header, pl.Utf8))
     frame = frame.select(

@@ -5,7 +5,9 @@ shared by all threads) and failure handling are the same everywhere. Every way a
 timeout, a body trickled past the overall deadline, an oversized or undecodable body, a redirect loop) ends in a
 ``SourceError`` naming the reason, never in a raw httpx exception. It must never log, raise or return a URL with a
 credential in it: query parameters named like ``apiKey``/``api_key``/``token`` are masked in every message, and the
-``httpx`` loggers get a redaction filter because httpx logs each request URL itself.
+``httpx`` loggers get a redaction filter because httpx logs each request URL itself. A server that echoes the key
+back in a successful body (a debug field, a "next page" URL) does not get it stored either: the body a caller receives
+has the request's credentials and every credential-like query parameter masked (``redact_bytes``).
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
@@ -27,7 +30,12 @@ log = logging.getLogger(__name__)
 
 SECRET_PARAM = re.compile(r"(?i)^(api[_-]?key|apikey|key|access[_-]?token|token|secret|password)$")
 _SECRET_IN_TEXT = re.compile(r"(?i)([?&](?:api[_-]?key|apikey|key|access[_-]?token|token|secret|password)=)[^&\s\"'#]*")
+_SECRET_IN_BYTES = re.compile(_SECRET_IN_TEXT.pattern.encode())
+_SECRET_HEADER = re.compile(r"(?i)^(authorization|x[_-]api[_-]?key|api[_-]?key|apikey|x[_-]?auth[_-]?token)$")
 MASK = "****"
+# A credential shorter than this is not masked inside bodies: replacing every "abc" would corrupt the data, and no
+# real key is that short (The Odds API's are 32 characters). Messages mask every credential whatever its length.
+MIN_SECRET_CHARS = 8
 BODY_EXCERPT_CHARS = 200
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_REDIRECTS = 5
@@ -55,6 +63,18 @@ class _RetryableError(Exception):
 def redact(text: str) -> str:
     """``text`` with the values of credential-like query parameters replaced by a mask."""
     return _SECRET_IN_TEXT.sub(rf"\g<1>{MASK}", text)
+
+
+def redact_bytes(body: bytes, secrets: Iterable[str] = ()) -> bytes:
+    """``body`` with credential-like query parameter values and every occurrence of ``secrets`` (as given and
+    URL-encoded) masked: what may be stored of a response."""
+    body = _SECRET_IN_BYTES.sub(rb"\g<1>" + MASK.encode(), body)
+    for secret in secrets:
+        if len(secret) < MIN_SECRET_CHARS:
+            continue
+        for form in dict.fromkeys((secret, quote(secret, safe=""))):
+            body = body.replace(form.encode(), MASK.encode())
+    return body
 
 
 def mask_url(url: httpx.URL | str) -> str:
@@ -178,6 +198,7 @@ class RateLimitedClient:
         self._limiter = MinimumInterval(requests_per_second)
         self._max_attempts = max_attempts
         self._on_response = on_response
+        self._header_secrets = [v for k, v in (headers or {}).items() if _SECRET_HEADER.match(k) and v]
         self._backoff = wait_exponential_jitter(
             multiplier=backoff_initial_seconds, max=backoff_max_seconds, jitter=backoff_initial_seconds
         )
@@ -209,6 +230,7 @@ class RateLimitedClient:
     def get(self, path: str, params: dict[str, str] | None = None) -> httpx.Response:
         """The successful (2xx/3xx) response, or ``SourceError`` with the masked URL and the reason."""
         secrets = [value for name, value in (params or {}).items() if SECRET_PARAM.match(name) and value]
+        secrets += self._header_secrets
         request = self._client.build_request("GET", path, params=params)
         shown = mask_url(request.url)
         retrying = Retrying(
@@ -293,7 +315,7 @@ class RateLimitedClient:
     def _read(
         self, streamed: httpx.Response, deadline: float | None, shown: str, secrets: list[str], attempts: int
     ) -> httpx.Response:
-        """The whole (decoded) body as a plain response, within the deadline and the size cap."""
+        """The whole (decoded) body as a plain response, within the deadline and the size cap, credentials masked."""
         declared = streamed.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self._max_bytes:
             self._refuse_size(streamed, shown, attempts, f"announces {int(declared)} bytes")
@@ -321,7 +343,7 @@ class RateLimitedClient:
         return httpx.Response(
             streamed.status_code,
             headers=headers,
-            content=b"".join(chunks),
+            content=redact_bytes(b"".join(chunks), secrets),
             request=streamed.request,
             history=list(streamed.history),
             extensions=extensions,

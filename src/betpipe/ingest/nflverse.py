@@ -10,6 +10,8 @@ neither row. Plausibility bounds are in docs/faults.md.
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +69,7 @@ def read_nflverse(body: bytes, locator: str) -> NormalisedBatch:
     """Parse one nflverse games file; raises ``ValueError`` only when the file as a whole is unusable."""
     # Invalid UTF-8 becomes U+FFFD: a mangled team code is then unknown (quarantined), a mangled stadium harmless.
     raw = pl.read_csv(body, infer_schema_length=0, encoding="utf8-lossy")
+    truncated = _truncated_last_row(body, len(raw.columns))
     missing = [name for name in REQUIRED_COLUMNS if name not in raw.columns]
     if missing:
         raise ValueError(f"not an nflverse games file: missing column(s) {', '.join(missing)}")
@@ -88,6 +91,10 @@ def read_nflverse(body: bytes, locator: str) -> NormalisedBatch:
     )
     content = pl.concat_str([pl.col(c).fill_null("") for c in raw.columns], separator="\x1f").hash()
     frame = _parse(raw.with_row_index("_row", offset=1).with_columns(content.alias("_content")))
+    last_row = pl.col("_row") == raw.height
+    frame = frame.with_columns(
+        pl.when(last_row).then(pl.lit(truncated, dtype=pl.Utf8)).otherwise(pl.lit(None, dtype=pl.Utf8)).alias("_cut")
+    )
     # Evaluated once on the whole file: the duplicate checks are window expressions over every row.
     frame = frame.with_columns(_event_problems(frame).alias("_problem"))
     bad = frame.filter(pl.col("_problem").is_not_null())
@@ -111,6 +118,22 @@ def read_nflverse(body: bytes, locator: str) -> NormalisedBatch:
         odds=odds,
         quarantined=quarantined + odds_quarantine,
     )
+
+
+def _truncated_last_row(body: bytes, width: int) -> str | None:
+    """Why the last row is cut off, or None. A file that ends without a line break inside a row with fewer fields
+    than the header was cut in transfer: polars pads the missing cells with nulls (and keeps a half-written score,
+    ``28`` read as ``2``), so the row would land as a game with a wrong or partial result. Same rule as the
+    football-data reader's."""
+    if not body or body.endswith((b"\n", b"\r")):
+        return None
+    last: list[str] = []
+    for record in csv.reader(io.StringIO(body.decode("utf-8", errors="replace"), newline="")):
+        if any(cell.strip() for cell in record):
+            last = record
+    if not last or len(last) >= width:
+        return None
+    return f"file ends inside this row ({len(last)} of {width} fields, no line break): truncated"
 
 
 def _parse(raw: pl.DataFrame) -> pl.DataFrame:
@@ -164,6 +187,7 @@ def _event_problems(frame: pl.DataFrame) -> pl.Expr:
     one_score = pl.col("_home_score_text").is_null() != pl.col("_away_score_text").is_null()
     year = pl.col("_day").dt.year()
     checks: list[tuple[pl.Expr, pl.Expr]] = [
+        (pl.col("_cut").is_not_null(), pl.col("_cut")),
         (game_id.is_null(), pl.lit("missing game_id")),
         (
             versions > 1,

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from betpipe.clock import SYSTEM_CLOCK, Clock
 from betpipe.db.bulk import UpsertCounts, upsert
 from betpipe.db.schema import ingest_runs, quarantine, raw_payloads
+from betpipe.ingest.http import redact, redact_bytes
 from betpipe.ingest.records import QuarantinedRow
 
 ROW_REF_CHARS = 200  # quarantine.row_ref
@@ -84,7 +85,11 @@ def store_raw_payload(
     """Append the payload unless the identical bytes are already stored for this locator; return its id.
 
     ``INSERT .. ON CONFLICT DO NOTHING`` then a look-up: two writers storing the same bytes at once both get the
-    one row instead of one of them failing on the unique key."""
+    one row instead of one of them failing on the unique key. Credential-like query parameters (``apiKey=..``) are
+    masked in the locator and the body first: whatever path a payload came by, no key is stored (the HTTP client
+    has already masked the request's own key, ``http.redact_bytes``)."""
+    locator = redact(locator)
+    body = redact_bytes(body)
     digest = hashlib.sha256(body).hexdigest()
     dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     conn.execute(
@@ -118,17 +123,28 @@ def quarantine_rows(
     *,
     clock: Clock = SYSTEM_CLOCK,
 ) -> int:
-    """Upsert quarantine records (one per row reference; a later run's reason replaces an earlier one)."""
-    records: dict[str, tuple[object, ...]] = {}
+    """Upsert quarantine records (one per row reference; a later run's reason replaces an earlier one).
+
+    A record is one per (content, row), not per path: when the same bytes were already stored under another
+    locator (the file given through a symlink, a hard link, ``./``, or its folder), a row that is quarantined there
+    updates that record instead of adding a second one."""
+    locator = redact(locator)
+    earlier = _same_content_records(conn, source, locator, raw_payload_id)
+    records: dict[tuple[str, str], tuple[object, ...]] = {}
     for row in rows:
         ref = _fit_ref(row.row_ref)
-        records[ref] = (
+        payload_id: int | None = raw_payload_id
+        if (found := earlier.get(_relative_ref(ref, locator))) is not None:
+            at, ref, payload_id = found
+        else:
+            at = locator
+        records[(at, ref)] = (
             source,
-            locator,
+            at,
             ref,
             clean_text(row.record, RECORD_CHARS),
             clean_text(row.reason or "no reason given (a reader bug: report it)", REASON_CHARS),
-            raw_payload_id,
+            payload_id,
         )
     upsert(
         conn,
@@ -143,9 +159,46 @@ def quarantine_rows(
     return len(records)
 
 
+def _relative_ref(ref: str, locator: str) -> str:
+    """A row reference without its locator prefix (``E0/2022-2023.csv#row5`` -> ``#row5``): the row's place in
+    the content, whatever path the content came by."""
+    return ref.removeprefix(locator) if locator else ref
+
+
+def _same_content_records(
+    conn: Connection, source: str, locator: str, raw_payload_id: int | None
+) -> dict[str, tuple[str, str, int]]:
+    """Quarantine records of the same source and the same bytes stored under other locators, by relative row
+    reference: (locator, row_ref, raw payload id). The oldest wins if a store already holds several."""
+    if raw_payload_id is None:
+        return {}
+    digest = select(raw_payloads.c.sha256).where(raw_payloads.c.id == raw_payload_id).scalar_subquery()
+    twins = [
+        int(payload_id)
+        for payload_id in conn.execute(
+            select(raw_payloads.c.id).where(
+                raw_payloads.c.source == source,
+                raw_payloads.c.sha256 == digest,
+                raw_payloads.c.locator != locator,
+            )
+        ).scalars()
+    ]
+    if not twins:
+        return {}
+    found: dict[str, tuple[str, str, int]] = {}
+    records = conn.execute(
+        select(quarantine.c.locator, quarantine.c.row_ref, quarantine.c.raw_payload_id)
+        .where(quarantine.c.source == source, quarantine.c.raw_payload_id.in_(twins))
+        .order_by(quarantine.c.id.desc())
+    )
+    for where, ref, payload_id in records:
+        found[_relative_ref(str(ref), str(where))] = (str(where), str(ref), int(payload_id))
+    return found
+
+
 def start_run(conn: Connection, source: str, locator: str, *, clock: Clock = SYSTEM_CLOCK) -> int:
     result = conn.execute(
-        insert(ingest_runs).values(source=source, locator=locator, started_at=clock.now(), status="running")
+        insert(ingest_runs).values(source=source, locator=redact(locator), started_at=clock.now(), status="running")
     )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from betpipe.db.engine import private_dir
 from betpipe.registry.errors import ArtifactIntegrityError, UnsafeArtifactError
 
 ALLOWED_SUFFIXES = frozenset({".json", ".npz", ".txt"})
@@ -97,7 +98,7 @@ def manifest_bytes(model_type: str, files: dict[str, str]) -> bytes:
 
 def store_artifact(root: Path, model_type: str, save: Callable[[Path], None]) -> StoredArtifact:
     """Let ``save`` write the model into a staging folder, then file it under the manifest's hash (idempotent)."""
-    root.mkdir(parents=True, exist_ok=True)
+    private_dir(root)  # under the data dir: 0700, like the store itself
     staging = root / f".staging-{uuid.uuid4().hex}"
     try:
         raw_dir = staging / "raw"
