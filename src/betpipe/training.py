@@ -183,7 +183,8 @@ class BestChoice:
         text = f"{head} vs {', '.join(others)}"
         if self.runner_up is not None:
             mean, low, high = self.runner_up
-            text += f"; Δ to {self.ranking[1][0]} {mean:+.4f} (95% CI {low:+.4f} .. {high:+.4f})"
+            text += f"; Δ to {self.ranking[1][0]} {mean:+.4f} (95% CI {low:+.4f} .. {high:+.4f}"
+            text += ", CI includes 0: a near tie)" if low <= 0 <= high else ")"
         return text
 
 
