@@ -60,7 +60,7 @@ def live_strategy(settings: Settings, *, book: str | None = None) -> Strategy:
     return Strategy(
         name=f"live:{head}|{book}|{p.staking}|t={p.min_edge:g}",
         source=p.strategy,  # type: ignore[arg-type]
-        policy=StakingPolicy.parse(p.staking, min_edge=p.min_edge),
+        policy=StakingPolicy.from_settings(settings),  # [bankroll] fraction and cap fill what staking leaves out
         book=book,
         market=rules.prediction_market,
         outcomes=rules.outcomes,

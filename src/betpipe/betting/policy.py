@@ -9,6 +9,14 @@ naming it, at parse time, never later in the hot path).
 Decimal('0.25')
 >>> str(StakingPolicy.parse("kelly:0.5, simultaneous, shrink=0.5, max_fraction=0.02"))
 'kelly:0.5,simultaneous,max_fraction=0.02,shrink=0.5'
+
+The live account's policy (``StakingPolicy.from_settings``) is its ``[pipeline]`` staking text with the account's
+``[bankroll]`` Kelly fraction and cap filling whatever that text does not state:
+
+>>> str(StakingPolicy.parse_with_defaults("kelly,simultaneous", kelly_fraction="0.1", max_fraction="0.02"))
+'kelly:0.1,simultaneous,max_fraction=0.02'
+>>> str(StakingPolicy.parse_with_defaults("kelly:0.5,max_fraction=0.05", kelly_fraction="0.1", max_fraction="0.02"))
+'kelly:0.5,max_fraction=0.05'
 """
 
 from __future__ import annotations
@@ -17,7 +25,10 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+if TYPE_CHECKING:
+    from betpipe.config import Settings
 
 __all__ = ["StakingPolicy"]
 
@@ -119,6 +130,66 @@ class StakingPolicy:
         """``kind[:value][,option]...``: ``kelly`` (full), ``kelly:0.25``, ``flat:10``, then flags
         ``simultaneous``/``single`` and ``key=value`` for fraction, stake, min_edge, min_stake, max_stake,
         max_fraction, increment, shrink. Keyword ``overrides`` (field names) win over the text."""
+        return cls._build({}, cls._text_fields(text), overrides)
+
+    @classmethod
+    def parse_with_defaults(
+        cls,
+        text: str,
+        *,
+        kelly_fraction: Decimal | str | None = None,
+        max_fraction: Decimal | str | None = None,
+        max_stake: Decimal | str | None = None,
+        **overrides: Any,
+    ) -> StakingPolicy:
+        """``parse`` where the keywords fill only what ``text`` leaves unstated (None: the class default).
+
+        Precedence, highest first: ``overrides``, the text (``kelly:0.5``, ``max_fraction=``, ``max_stake=``), these
+        defaults. ``kelly_fraction`` only applies to a Kelly policy; the caps apply to flat stakes too.
+        """
+        fields = cls._text_fields(text)
+        defaults: dict[str, Any] = {"max_fraction": max_fraction, "max_stake": max_stake}
+        if fields["kind"] == "kelly":
+            defaults["kelly_fraction"] = kelly_fraction
+        return cls._build({k: v for k, v in defaults.items() if v is not None}, fields, overrides)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StakingPolicy:
+        """The live account's policy: ``[pipeline]`` ``staking`` and ``min_edge``, with ``[bankroll]``
+        ``kelly_fraction`` and ``max_stake_fraction`` and ``[risk]`` ``max_stake`` as the defaults of what the text
+        does not state. So sizing itself keeps each stake within the account's caps, and the risk controls are a
+        safety net behind it, not the sizing rule.
+
+        A staking text nobody configured states nothing: the built-in ``[pipeline]`` default counts as ``kelly``, so
+        ``BETPIPE_BANKROLL__KELLY_FRACTION`` sets the fraction unless ``BETPIPE_PIPELINE__STAKING`` names one.
+        """
+        p, bankroll, risk = settings.pipeline, settings.bankroll, settings.risk
+        text = p.staking if "staking" in p.model_fields_set else "kelly"
+        try:
+            return cls.parse_with_defaults(
+                text,
+                kelly_fraction=bankroll.kelly_fraction,
+                max_fraction=bankroll.max_stake_fraction,
+                max_stake=risk.max_stake,
+                min_edge=p.min_edge,
+            )
+        except ValueError as error:  # name the settings: the user wrote those, not a policy
+            raise ValueError(
+                f"staking settings: {error} (pipeline.staking {text!r}, bankroll.kelly_fraction "
+                f"{bankroll.kelly_fraction}, bankroll.max_stake_fraction {bankroll.max_stake_fraction}, "
+                f"risk.max_stake {risk.max_stake}, pipeline.min_edge {p.min_edge})"
+            ) from None
+
+    @classmethod
+    def _build(cls, defaults: dict[str, Any], fields: dict[str, Any], overrides: dict[str, Any]) -> StakingPolicy:
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown staking policy field(s): {', '.join(sorted(unknown))}")
+        return cls(**{**defaults, **fields, **overrides})
+
+    @staticmethod
+    def _text_fields(text: str) -> dict[str, Any]:
+        """The fields a staking text states, and only those."""
         if not isinstance(text, str) or not text.strip():
             raise ValueError("a staking policy is text like 'kelly:0.25' or 'flat:1'; got an empty value")
         head, *options = (part.strip() for part in text.strip().lower().split(","))
@@ -146,10 +217,7 @@ class StakingPolicy:
             else:
                 known = ", ".join([*_FLAGS, *(f"{k}=" for k in _OPTIONS)])
                 raise ValueError(f"unknown staking option {option!r} in {text!r}; known: {known}")
-        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown staking policy field(s): {', '.join(sorted(unknown))}")
-        return cls(**{**fields, **overrides})
+        return fields
 
     def __str__(self) -> str:
         default = StakingPolicy()
