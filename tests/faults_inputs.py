@@ -160,6 +160,7 @@ def _football_cases() -> list[Case]:
     extra = [*good[:3], [*good[3], "oops"], *good[4:]]
     short = [*good[:3], good[3][:8], *good[4:]]
     no_div = [*good[:3], ["", *good[3][1:]], *good[4:]]
+    referees = [[*row, '"Mike\nDean"' if i == 3 else "A Ref"] for i, row in enumerate(good)]
     return [
         _fd(
             "encoding",
@@ -235,6 +236,14 @@ def _football_cases() -> list[Case]:
             "cut short",
         ),
         _fd("structure", "a data row without Div", football_csv(no_div), n, n - 1, "quarantined", "missing Div"),
+        _fd(
+            "structure",
+            "a quoted line break inside a cell (RFC 4180)",
+            football_csv(referees, header=f"{FD_HEADER},Referee"),
+            n,
+            n,
+            "stored",
+        ),
         _fd("structure", "no Div column: not football-data", b"a,b\n1,2\n", 0, 0, "refused", "no Div column"),
         _fd("structure", "an empty file", b"", 0, 0, "refused", "not a football-data CSV"),
         _fd(
@@ -352,6 +361,8 @@ def _nfl_cases() -> list[Case]:
     good = nfl_rows()
     n = len(good)
     changed_copy = nfl_with(good, 4, home_score="99")
+    whole = nfl_csv(good)
+    cut = whole[: whole.rindex(b",Home,") - 1]  # the last game's home_score 28 -> 2, the rest of the file gone
     return [
         _nv(
             "encoding",
@@ -380,6 +391,7 @@ def _nfl_cases() -> list[Case]:
             "refused",
             "missing column",
         ),
+        _nv("structure", "truncated last row (28 would become 2)", cut, n, n - 1, "quarantined", "truncated"),
         _nv(
             "structure",
             "an empty gameday",

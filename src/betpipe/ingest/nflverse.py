@@ -5,7 +5,8 @@ team, an unparseable date or an impossible score is quarantined with its row num
 American odds is quarantined on its own while the game itself is kept. Relocated franchises map to one team
 (OAK->LV, SD->LAC, STL->LA) so a rating follows the franchise; the code as written is kept in the attributes. A code
 that is no NFL franchise is quarantined, never made a new team; a ``game_id`` given twice with different data keeps
-neither row. Plausibility bounds are in docs/faults.md.
+neither row; a last row cut short by a truncated transfer (no final line break, fewer fields than the header) is
+quarantined, not padded with nulls. Plausibility bounds are in docs/faults.md.
 """
 
 from __future__ import annotations
