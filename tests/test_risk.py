@@ -387,3 +387,14 @@ def test_the_dry_run_answers_as_place_bets_would_after_a_resume_and_for_a_cut(en
         dry_run_checks(engine, cands, account="paper", limits=cut, clock=CLOCK)
         == ["already in the ledger (same decision)"] * 2
     )
+
+
+def test_a_halt_rejected_decision_is_not_placed_after_kickoff(engine: Engine) -> None:
+    halt_account(engine, "paper", reason="maintenance", actor="ops", clock=CLOCK)
+    [first] = place_bets(engine, [candidate(1)], account="paper", book=PaperBook(), clock=CLOCK, limits=ROOMY)
+    resume_account(engine, "paper", reason="done", actor="ops", clock=CLOCK)
+    late = FixedClock(KICKOFF + timedelta(minutes=5))
+    [again] = place_bets(engine, [candidate(1)], account="paper", book=PaperBook(), clock=late, limits=ROOMY)
+    assert (again.state, again.bet_id, again.duplicate) == ("rejected", first.bet_id, True)
+    assert "after kickoff" in str(again.reason)
+    assert _steps(engine, first.bet_id) == [(None, "proposed"), ("proposed", "rejected")]

@@ -38,6 +38,7 @@ from betpipe.betting.risk import (
     ExposureState,
     RiskControl,
     RiskLimits,
+    RiskViolation,
     StakeCut,
     assess,
 )
@@ -313,6 +314,8 @@ def place_bets(
             now = as_utc_instant(clock.now())
             verdict = precheck(candidate, state, limits, controls)
             violation = verdict.violation
+            if prior is not None and violation is None and now >= _aware(candidate.kickoff):
+                violation = RiskViolation("input", "input: checked again after kickoff: a decision is not placed late")
             if prior is not None:
                 if violation is not None:  # still rejected: nothing new to record
                     results.append(replace(prior, reason=violation.reason, control=violation.control))
