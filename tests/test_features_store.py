@@ -21,6 +21,7 @@ CONTRACT = {
     "competition": pl.Utf8,
     "season": pl.Utf8,
     "kickoff_utc": pl.Datetime("us", "UTC"),
+    "kickoff_time_known": pl.Boolean,
     "home_team_id": pl.Int64,
     "away_team_id": pl.Int64,
     "neutral_site": pl.Boolean,
@@ -28,6 +29,7 @@ CONTRACT = {
     "home_score": pl.Int64,
     "away_score": pl.Int64,
     "outcome": pl.Int8,
+    "result_known_at": pl.Datetime("us", "UTC"),
 }
 REQUIRED_FEATURES = (
     "f_elo_home",

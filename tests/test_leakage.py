@@ -7,7 +7,7 @@ the last test plants a deliberate leak and checks the guard catches it, so the g
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,8 @@ from betpipe.features.asof import AsOfIndex, training_frame
 from betpipe.features.compute import compute_tables
 from betpipe.features.definitions import Market, default_feature_set
 from betpipe.features.market import BENCH_BOOKS
-from betpipe.features.source import load_events, load_quotes
+from betpipe.features.source import EVENT_COLUMNS, QUOTE_SCHEMA, load_events, load_quotes
+from betpipe.features.timeline import to_ms
 from test_features_data import league_batch, load_league
 
 Builder = Callable[[pl.DataFrame, pl.DataFrame], pl.DataFrame]
@@ -178,3 +179,92 @@ def test_features_through_the_database_do_not_move_when_later_results_are_correc
     for column in feature_columns(before):
         assert before.filter(early)[column].equals(after.filter(early)[column]), column
     assert not before["home_score"].equals(after["home_score"])
+
+
+# ----------------------------------------------------------------------------------- date-only kickoffs (issue 14.1)
+
+UK = "Europe/London"
+NO_QUOTES = pl.DataFrame(schema=QUOTE_SCHEMA)
+
+
+def uk(day: datetime, hour: int, minute: int = 0) -> datetime:
+    """``day``'s date at hour:minute UK local, as aware UTC."""
+    local = pl.datetime(day.year, day.month, day.day, hour, minute, time_zone=UK)
+    moment: datetime = pl.select(local.dt.convert_time_zone("UTC")).item()
+    return moment
+
+
+def date_only_weekends(weekends: int = 5) -> pl.DataFrame:
+    """football-data before 2019-20: only dates, so every kickoff is the 15:00 UK placeholder and time-unknown.
+
+    Six teams; each weekend a Friday game (really played in the evening), two Saturday games and a Monday game of the
+    Friday home side. football-data collects the prices of Saturday and Monday games on the Friday by 17:00 UK, so
+    all three are decided at that Friday step.
+    """
+    first_friday = datetime(2018, 8, 10, tzinfo=UTC)
+    rows = []
+    for w in range(weekends):
+        friday = first_friday + timedelta(days=7 * w)
+        order = [(w + i) % 6 + 1 for i in range(6)]
+        fixtures = [
+            (friday, order[0], order[1]),
+            (friday + timedelta(days=1), order[2], order[3]),
+            (friday + timedelta(days=1), order[4], order[5]),
+            (friday + timedelta(days=3), order[0], order[2]),
+        ]
+        for g, (day, home, away) in enumerate(fixtures):
+            rows.append(
+                {
+                    "event_id": 100 * w + g + 1,
+                    "sport": "soccer",
+                    "competition": "E0",
+                    "season": "2018-2019",
+                    "kickoff_utc": uk(day, 15),
+                    "kickoff_time_known": False,
+                    "home_team_id": home,
+                    "away_team_id": away,
+                    "neutral_site": False,
+                    "status": "finished",
+                    "home_score": (w + g) % 3,
+                    "away_score": (w * g) % 2,
+                }
+            )
+    frame = pl.DataFrame(rows)
+    missing = [pl.lit(None).alias(c) for c in EVENT_COLUMNS if c not in frame.columns]
+    return frame.with_columns(missing).select([pl.col(c).cast(t) for c, t in EVENT_COLUMNS.items()])
+
+
+def features_as_of(events: pl.DataFrame, event_id: int, as_of: datetime) -> dict[str, float | None]:
+    """Elo and form of one event read at ``as_of`` through the as-of index, as the backtest's decision features are."""
+    index = AsOfIndex.build(compute_tables(events, NO_QUOTES, "soccer", default_feature_set("soccer")))
+    row = index.tables.events.filter(pl.col("event_id") == event_id)
+    at = to_ms(pl.Series([as_of], dtype=pl.Datetime("us", "UTC")))
+    home, away = row["home_idx"].to_numpy(), row["away_idx"].to_numpy()
+    elo, _ = index.elo_columns(home, away, at, row["season_year"].to_numpy(), row["neutral_site"].to_numpy())
+    values: dict[str, float | None] = {name: float(column[0]) for name, column in elo.items()}
+    for series in index.form_columns(index.form_rows(home, away, at)):
+        values[series.name] = series[0]
+    return values
+
+
+def test_a_date_only_friday_result_stays_unknown_all_that_friday() -> None:
+    """Issue 14.1: a Friday game dated without a time (placeholder 15:00 UK) counted as played at 17:00 UK, the step
+    at which the weekend is decided, though it really kicked off in the evening. Its result must not reach features
+    read at that step or at any later instant of that Friday; from the next day on it must."""
+    events = date_only_weekends()
+    friday_game, monday_game = 401, 404  # the last weekend: Friday A-B, then A's Monday game, decided on the Friday
+    perturbed = perturb_results(events, pl.col("event_id") == friday_game, seed=3)
+    friday = datetime(2018, 9, 7, tzinfo=UTC)
+    for hour, minute in ((17, 0), (19, 0), (21, 45), (23, 59)):
+        at = uk(friday, hour, minute)
+        before, after = features_as_of(events, monday_game, at), features_as_of(perturbed, monday_game, at)
+        changed = [name for name in before if before[name] != after[name]]
+        assert not changed, f"the Friday game's result reached features read at {at} (UK {hour}:{minute:02}): {changed}"
+    saturday = uk(friday + timedelta(days=1), 12)
+    assert features_as_of(events, monday_game, saturday) != features_as_of(perturbed, monday_game, saturday)
+    rows = pl.col("event_id") == monday_game  # the training row, read at Monday's kickoff, sees it too
+    assert (
+        not honest_matrix(events, NO_QUOTES)
+        .filter(rows)["f_elo_home"]
+        .equals(honest_matrix(perturbed, NO_QUOTES).filter(rows)["f_elo_home"])
+    )

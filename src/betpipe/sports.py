@@ -1,4 +1,4 @@
-"""One home for sport and market rules: outcomes and their coding, how long a game lasts, which markets exist,
+"""One home for sport and market rules: outcomes and their coding, when a result becomes known, which markets exist,
 and how a selection in each market is graded from a final score.
 
 Every other package asks here instead of repeating ``{"soccer": "1x2", ...}``; the ledger settles with
@@ -9,19 +9,22 @@ this module never touches a database or a clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 
 __all__ = [
     "MARKETS",
+    "RESULT_RULE",
     "SPORTS",
     "Grade",
     "MarketRules",
+    "ResultTiming",
     "SportRules",
     "UnknownMarketError",
     "UnknownSportError",
@@ -29,6 +32,7 @@ __all__ = [
     "market_rules",
     "outcome_codes",
     "profit_per_unit",
+    "result_rule_fingerprint",
     "sport_rules",
 ]
 
@@ -68,6 +72,55 @@ MARKETS: dict[str, MarketRules] = {
 }
 
 
+RESULT_RULE = (
+    "result-known v2: kickoff + duration when the kickoff time is known; "
+    "when only the date is known, the end of that local day + duration"
+)
+"""The one rule for when a result becomes known; feature versions hash it (``result_rule_fingerprint``)."""
+
+
+@dataclass(frozen=True)
+class ResultTiming:
+    """When a game's result becomes known, the one rule every reader of results applies (features as-of, model
+    refits, settlement in a backtest).
+
+    A source that gives only a date (football-data before 2019-20, some nflverse rows) gets a placeholder kickoff
+    (15:00 UK; 13:00 US Eastern) and ``kickoff_time_known = False``. The real game may start hours after the
+    placeholder (a Friday 20:00 UK match), so kickoff + duration would reveal its result while it is still to be
+    played. Such a result counts as known only at the end of its local day (next midnight in ``day_zone``) plus the
+    duration: no game of that date can still be running then, and the next day's games see it.
+    """
+
+    duration: timedelta  # kickoff + duration = when a timed result is known, never earlier
+    day_zone: str  # the zone of a source's date without a time: its local day ends at midnight there
+
+    def known_at(self, kickoff_utc: datetime, time_known: bool) -> datetime:
+        """The instant (aware UTC) a result of a game kicking off at ``kickoff_utc`` (aware) is known."""
+        kickoff = pl.lit(kickoff_utc).cast(pl.Datetime("us", "UTC"))
+        known: datetime = pl.select(self.known_at_expr(kickoff, pl.lit(time_known, dtype=pl.Boolean))).item()
+        return known
+
+    def known_at_expr(self, kickoff_utc: pl.Expr, time_known: pl.Expr) -> pl.Expr:
+        """``known_at`` on polars columns (aware UTC kickoffs; a null ``time_known`` counts as unknown)."""
+        next_day = kickoff_utc.dt.convert_time_zone(self.day_zone).dt.date() + pl.duration(days=1)
+        naive = next_day.cast(pl.Datetime("us"))
+
+        # A midnight repeated by a clock change counts as its later instant; one skipped (a few zones, never the
+        # sports' own) as 01:00, and failing that as midnight UTC a day later: later, never earlier.
+        def local(at: pl.Expr) -> pl.Expr:
+            zoned = at.dt.replace_time_zone(self.day_zone, ambiguous="latest", non_existent="null")
+            return zoned.dt.convert_time_zone("UTC")
+
+        end_of_day = pl.coalesce(
+            local(naive),
+            local(naive + pl.duration(hours=1)),
+            (naive + pl.duration(days=1)).dt.replace_time_zone("UTC"),
+        )
+        timed = kickoff_utc.dt.cast_time_unit("us").dt.convert_time_zone("UTC")
+        start = pl.when(time_known.fill_null(False)).then(timed).otherwise(end_of_day.dt.cast_time_unit("us"))
+        return start + pl.duration(microseconds=self.duration // timedelta(microseconds=1))
+
+
 @dataclass(frozen=True)
 class SportRules:
     """How a sport is predicted and settled."""
@@ -75,9 +128,10 @@ class SportRules:
     name: str
     prediction_market: str  # the market the win/draw/loss models predict
     outcomes: tuple[str, ...]  # class labels of that market, in ``predict_proba`` column order
-    duration: timedelta  # kickoff + duration = when a result is known, never earlier
+    duration: timedelta  # kickoff + duration = when a timed result is known, never earlier (see ``ResultTiming``)
     draws: bool  # can the game end level (a class in 1X2, void in two-way markets)
     markets: tuple[str, ...]
+    day_zone: str  # where the sport's sources date a game whose kickoff time they do not give
 
     @property
     def n_outcomes(self) -> int:
@@ -86,6 +140,10 @@ class SportRules:
     @property
     def result_delay_hours(self) -> float:
         return self.duration.total_seconds() / 3600.0
+
+    @property
+    def timing(self) -> ResultTiming:
+        return ResultTiming(self.duration, self.day_zone)
 
 
 SPORTS: dict[str, SportRules] = {
@@ -96,6 +154,7 @@ SPORTS: dict[str, SportRules] = {
         timedelta(hours=2),
         True,
         ("1x2", "total", "asian_handicap", "moneyline"),
+        "Europe/London",  # football-data's dates and times are UK local
     ),
     AMERICAN_FOOTBALL: SportRules(
         AMERICAN_FOOTBALL,
@@ -104,8 +163,15 @@ SPORTS: dict[str, SportRules] = {
         timedelta(hours=3, minutes=30),
         False,
         ("moneyline", "spread", "total"),
+        "America/New_York",  # nflverse's gameday and gametime are US Eastern
     ),
 }
+
+
+def result_rule_fingerprint() -> str:
+    """The rule and every sport's duration and zone as text: a feature version changes when any of them does."""
+    sports = ";".join(f"{r.name}={r.duration.total_seconds():g}s@{r.day_zone}" for r in SPORTS.values())
+    return f"{RESULT_RULE}|{sports}"
 
 
 def sport_rules(sport: str) -> SportRules:

@@ -114,7 +114,8 @@ def load_events(
     end: datetime | None,
     settings: Settings,
 ) -> pl.DataFrame:
-    """Every event of the competitions before ``end`` with as-of-kickoff features and outcome: the training rows."""
+    """Every event of the competitions before ``end`` with as-of-kickoff features, outcome and ``result_known_at``
+    (``betpipe.sports.ResultTiming``): the training rows."""
     return training_matrix(engine, sport=sport, competitions=competitions, end=end, settings=settings)
 
 
@@ -214,7 +215,9 @@ def load_prices(
         .select("event_id", *[pl.col(n).alias(f"close_{n}") for n in names])
     )
     out = (
-        events.select("event_id", "competition", "season", "kickoff_utc", "status", "home_score", "away_score")
+        events.select(
+            "event_id", "competition", "season", "kickoff_utc", "result_known_at", "status", "home_score", "away_score"
+        )
         .join(priced, on="event_id", how="left")
         .join(close, on="event_id", how="left")
     )

@@ -3,10 +3,13 @@ each, settles what has finished, refits on the past when due, prices the events 
 live money path (``betting.strategy.decide`` -> ``betting.ledger.place_bets`` with a ``PaperBook``), the very
 functions the live betting run calls.
 
-Only the clock and the book differ from a live run. The model is fitted on rows whose result was known (kickoff +
-the sport's duration) at or before the refit instant; an event is priced with features as known strictly before its
-decision instant; a bet is priced at the named book's pre-match quote captured at or before that instant and strictly
-before kickoff. Nothing here reads a closing price before settlement, and nothing writes outside the run's ledger.
+Only the clock and the book differ from a live run. When a result is known is ``betpipe.sports.ResultTiming``'s one
+rule, read from the feature store's ``result_known_at`` (kickoff + duration; for a date-only kickoff the end of its
+local day + duration, so a Friday-evening game never counts as played at the Friday decision step). The model is
+fitted on rows whose result was known at or before the refit instant, and a bet is settled at the first step at or
+after its result is known; an event is priced with features as known strictly before its decision instant; a bet is
+priced at the named book's pre-match quote captured at or before that instant and strictly before kickoff. Nothing
+here reads a closing price before settlement, and nothing writes outside the run's ledger.
 """
 
 from __future__ import annotations
@@ -184,10 +187,10 @@ def run(spec: BacktestSpec, *, engine: Engine, settings: Settings, ledger_path: 
     if k == 2:
         played = played.filter(pl.col("outcome") != 1)
     labels = labels_from_outcome(played.get_column("outcome").to_numpy(), k) if played.height else np.zeros(0)
-    known_at = played.get_column("kickoff_utc") + rules.duration
+    known_at = played.get_column("result_known_at")
     decided = targets.get_column("decided_at")
     steps = decided.unique().sort().to_list()
-    result_at = targets.get_column("kickoff_utc") + rules.duration
+    result_at = targets.get_column("result_known_at")
     settle_order = np.argsort(result_at.to_numpy(), kind="stable")
     settled_upto = 0
     clock = SimulatedClock(as_utc(steps[0]) if steps else as_utc(datetime(1970, 1, 1)))

@@ -185,7 +185,7 @@ def training_frame(index: AsOfIndex, events: pl.DataFrame | None = None) -> pl.D
     )
     age = ((pl.col("kickoff_utc") - pl.col("known_at")).dt.total_seconds() / 3600.0).alias("f_market_age_hours")
     market_frame = with_market.select(*market_columns, age)
-    base = events.select(*BASE_COLUMNS)
+    base = events.select(*[pl.col("known_at").alias(c) if c == "result_known_at" else pl.col(c) for c in BASE_COLUMNS])
     return pl.concat(
         [
             base,

@@ -9,7 +9,6 @@ price reach a row stamped earlier than the instant it became known.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 import numpy as np
 import polars as pl
@@ -23,7 +22,7 @@ from betpipe.features.definitions import (
     Schedule,
     feature_set_version,
     has_draws,
-    result_delay_hours,
+    result_timing,
 )
 from betpipe.features.elo import elo_states
 from betpipe.features.form import form_states, team_games
@@ -39,12 +38,16 @@ BASE_COLUMNS = (
     "kickoff_utc",
     "home_team_id",
     "away_team_id",
+    "kickoff_time_known",
     "neutral_site",
     "status",
     "home_score",
     "away_score",
     "outcome",
+    "result_known_at",
 )
+"""Every training row carries ``result_known_at`` (``betpipe.sports.ResultTiming``): refits and settlement in a
+backtest read it instead of recomputing kickoff + duration, so one rule decides when a result is known."""
 
 
 @dataclass
@@ -73,10 +76,16 @@ def season_year(season: pl.Expr, kickoff: pl.Expr) -> pl.Expr:
 
 
 def prepare_events(events: pl.DataFrame, sport: str) -> tuple[pl.DataFrame, NDArray[np.int64]]:
-    """Sorted events with dense team indexes, season year, outcome, kickoff in ms and when a result is known."""
+    """Sorted events with dense team indexes, season year, outcome, kickoff in ms and when a result is known.
+
+    ``known_at`` follows ``betpipe.sports.ResultTiming``: kickoff + duration for a timed kickoff, the end of the local
+    day + duration for a placeholder one (``kickoff_time_known`` false or missing), so a Friday-evening game dated
+    without a time cannot reach features read on that Friday."""
     teams = np.unique(np.concatenate([events["home_team_id"].to_numpy(), events["away_team_id"].to_numpy()]))
     teams = teams.astype(np.int64)
-    delay = timedelta(hours=result_delay_hours(sport))
+    timing = result_timing(sport)
+    if "kickoff_time_known" not in events.columns:  # frames built by hand: an unvouched kickoff time is unknown
+        events = events.with_columns(pl.lit(None, dtype=pl.Boolean).alias("kickoff_time_known"))
     frame = events.sort("kickoff_utc", "event_id").with_columns(
         season_year(pl.col("season"), pl.col("kickoff_utc")).alias("season_year"),
         pl.when(pl.col("home_score") > pl.col("away_score"))
@@ -87,7 +96,8 @@ def prepare_events(events: pl.DataFrame, sport: str) -> tuple[pl.DataFrame, NDAr
         .then(2)
         .cast(pl.Int8)
         .alias("outcome"),
-        (pl.col("kickoff_utc") + delay).alias("known_at"),
+        timing.known_at_expr(pl.col("kickoff_utc"), pl.col("kickoff_time_known")).alias("known_at"),
+        pl.col("kickoff_time_known").fill_null(False),
     )
     return frame.with_columns(
         pl.Series("home_idx", np.searchsorted(teams, frame["home_team_id"].to_numpy()).astype(np.int64)),

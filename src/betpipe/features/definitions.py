@@ -1,8 +1,9 @@
 """Feature definitions: small frozen objects with a name, parameters and a version derived from both and the code.
 
 A definition only describes *what* to compute; the computation lives in the module named by ``module`` and the store
-runs it. The version is a short hash of (class name, parameters JSON, source text of the defining module), so changing
-a parameter or the code yields a new version, and the version is written next to every stored value. This module
+runs it. The version is a short hash of (class name, parameters JSON, source text of the defining module, the sports'
+rule for when a result becomes known), so changing a parameter, the code or that rule yields a new version, and the
+version is written next to every stored value. This module
 never touches data.
 """
 
@@ -15,21 +16,23 @@ import json
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache, cached_property
 from typing import Any
 
-from betpipe.sports import UnknownSportError, sport_rules
+from betpipe.sports import ResultTiming, UnknownSportError, result_rule_fingerprint, sport_rules
 
-DEFAULT_DURATION_HOURS = 3.0
-"""For a sport ``betpipe.sports`` does not know (its features are still built): a result is known 3 h after kickoff."""
+DEFAULT_TIMING = ResultTiming(timedelta(hours=3), "UTC")
+"""For a sport ``betpipe.sports`` does not know (its features are still built): a result is known 3 h after kickoff,
+or 3 h after the end of its UTC day when the kickoff time is unknown."""
 
 
-def result_delay_hours(sport: str) -> float:
-    """A result becomes known at kickoff + this, never earlier (``betpipe.sports`` holds the durations)."""
+def result_timing(sport: str) -> ResultTiming:
+    """When a result becomes known: ``betpipe.sports``' one rule with the sport's duration and day zone."""
     try:
-        return sport_rules(sport).result_delay_hours
+        return sport_rules(sport).timing
     except UnknownSportError:
-        return DEFAULT_DURATION_HOURS
+        return DEFAULT_TIMING
 
 
 def has_draws(sport: str) -> bool:
@@ -65,7 +68,13 @@ class FeatureDefinition:
 
         importlib.import_module(self.module)
         blob = json.dumps(
-            [type(self).__name__, self.parameters, _module_source(self.module), _module_source(__name__)],
+            [
+                type(self).__name__,
+                self.parameters,
+                _module_source(self.module),
+                _module_source(__name__),
+                result_rule_fingerprint(),  # when results become known changes every state timeline
+            ],
             sort_keys=True,
             default=str,
         )

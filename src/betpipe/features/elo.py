@@ -1,4 +1,5 @@
-"""Elo ratings as per-team state timelines: the rating after each game, known from kickoff + the sport's duration.
+"""Elo ratings as per-team state timelines: the rating after each game, known when its result is (``known_at``, the
+one rule of ``betpipe.sports.ResultTiming``) and never before any result that fed into it.
 
 The update runs as one numba loop over arrays sorted by (kickoff, event_id); the pre-game features of an event are
 never taken from the loop but from the as-of join of these timelines (``pre_game``), so a training row and a live
@@ -72,19 +73,37 @@ def _elo_loop(
     return post_home, post_away
 
 
+@njit(cache=True)
+def _stamp_loop(
+    home: NDArray[np.int64], away: NDArray[np.int64], known: NDArray[np.int64], n_teams: int
+) -> NDArray[np.int64]:  # pragma: no cover - compiled
+    """Per game, the latest instant any result behind either post-game rating became known: the game's own and,
+    through both sides, every earlier game. Ratings mix both sides' histories, so a rating after a timed game must
+    wait for a date-only result that entered it and becomes known later."""
+    latest = np.full(n_teams, np.iinfo(np.int64).min)
+    out = np.empty(home.shape[0], dtype=np.int64)
+    for i in range(home.shape[0]):
+        stamp = max(known[i], latest[home[i]], latest[away[i]])
+        latest[home[i]] = stamp
+        latest[away[i]] = stamp
+        out[i] = stamp
+    return out
+
+
 def warm_up() -> None:
     """Compile (or load from the on-disk cache) the loop, so timings can separate JIT cost from the run."""
     one = np.zeros(1, dtype=np.int64)
     _elo_loop(
         one, one + 1, np.ones(1), np.zeros(1), one, np.zeros(1, dtype=np.bool_), 2, 20.0, 0.0, 1, 0.0, 1.5e3, 1.5e3
     )
+    _stamp_loop(one, one + 1, one, 2)
 
 
 def elo_states(played: pl.DataFrame, n_teams: int, definition: Elo) -> pl.DataFrame:
     """One row per (team, played game): rating after the game, that game's season year and when it was known.
 
     ``played`` holds games with both scores, sorted by (kickoff_utc, event_id), with dense ``home_idx``/``away_idx``
-    and ``known_at`` (kickoff + duration).
+    and ``known_at`` (when the result is known). A state is stamped with the latest ``known_at`` of the results in it.
     """
     post_home, post_away = _elo_loop(
         played["home_idx"].to_numpy().astype(np.int64),
@@ -101,7 +120,14 @@ def elo_states(played: pl.DataFrame, n_teams: int, definition: Elo) -> pl.DataFr
         definition.mean,
         definition.initial,
     )
-    base = played.select("event_id", "known_at", "season_year")
+    stamps = _stamp_loop(
+        played["home_idx"].to_numpy().astype(np.int64),
+        played["away_idx"].to_numpy().astype(np.int64),
+        played["known_at"].dt.epoch("us").to_numpy().astype(np.int64),
+        n_teams,
+    )
+    known = pl.from_epoch(pl.Series("known_at", stamps), "us").dt.replace_time_zone("UTC")
+    base = played.select("event_id", "season_year").with_columns(known.cast(played.schema["known_at"]))
     return (
         pl.concat(
             [

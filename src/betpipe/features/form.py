@@ -1,9 +1,10 @@
 """Team form as per-team state timelines: rolling and exponentially weighted means after each played game.
 
 Two timelines per team: over all its games (``team``) and over only its home or only its away games (``venue``),
-each row known from that game's kickoff + duration. One numba pass per timeline over rows sorted by
-(group, kickoff, event_id); running sums of whole and half numbers are exact, so results do not depend on the order
-in which other teams' games were added. Never reads a result before it is known; never uses unplayed games.
+each row known once that game's result and every earlier one of the timeline are (``known_at``, the one rule of
+``betpipe.sports.ResultTiming``). One numba pass per timeline over rows sorted by (group, kickoff, event_id);
+running sums of whole and half numbers are exact, so results do not depend on the order in which other teams' games
+were added. Never reads a result before it is known; never uses unplayed games.
 """
 
 from __future__ import annotations
@@ -107,13 +108,20 @@ def form_states(games: pl.DataFrame, definition: Form) -> tuple[pl.DataFrame, pl
     values = team.select(stats).to_numpy().astype(np.float64)
     out = _form_loop(team["team_idx"].to_numpy().astype(np.int64), values, windows, True)
     names = [f"{s}_{kind}{w}" for s in stats for kind in ("r", "e") for w in definition.windows]
-    team_state = team.select("team_idx", "event_id", "known_at").hstack(_columns(out, names))
+    team_state = team.select("team_idx", "event_id", _known_after_earlier("team_idx")).hstack(_columns(out, names))
     venue = games.sort("team_idx", "is_home", "kickoff_utc", "event_id")
     group = venue["team_idx"].to_numpy().astype(np.int64) * 2 + venue["is_home"].to_numpy().astype(np.int64)
     out = _form_loop(group, venue.select(stats).to_numpy().astype(np.float64), windows, False)
     names = [f"{s}_v{w}" for s in stats for w in definition.windows]
-    venue_state = venue.select("team_idx", "is_home", "event_id", "known_at").hstack(_columns(out, names))
+    known = _known_after_earlier("team_idx", "is_home")
+    venue_state = venue.select("team_idx", "is_home", "event_id", known).hstack(_columns(out, names))
     return team_state, venue_state
+
+
+def _known_after_earlier(*group: str) -> pl.Expr:
+    """A state row (rows sorted by kickoff within ``group``) is known no earlier than any earlier row of its group,
+    whose result it contains."""
+    return pl.col("known_at").cum_max().over(list(group))
 
 
 def _columns(matrix: NDArray[np.float64], names: list[str]) -> list[pl.Series]:

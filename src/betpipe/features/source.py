@@ -22,6 +22,7 @@ EVENT_COLUMNS: dict[str, Any] = {
     "competition": pl.Utf8,
     "season": pl.Utf8,
     "kickoff_utc": UTC_DATETIME,
+    "kickoff_time_known": pl.Boolean,
     "home_team_id": pl.Int64,
     "away_team_id": pl.Int64,
     "neutral_site": pl.Boolean,
@@ -95,7 +96,8 @@ def _placeholder(engine: Engine, name: str) -> str:
 def load_events(engine: Engine, sport: str) -> pl.DataFrame:
     """Every event of ``sport`` with its competition code, season name and result (null when unplayed)."""
     sql = (
-        "SELECT e.id, e.sport, c.code, s.name, e.kickoff_utc, e.home_team_id, e.away_team_id, e.neutral_site, "
+        "SELECT e.id, e.sport, c.code, s.name, e.kickoff_utc, e.kickoff_time_known, e.home_team_id, e.away_team_id, "
+        "e.neutral_site, "
         f"e.status, r.home_score, r.away_score, {_STATS_SQL} "
         "FROM events e JOIN competitions c ON c.id = e.competition_id "
         "LEFT JOIN seasons s ON s.id = e.season_id LEFT JOIN results r ON r.event_id = e.id "
