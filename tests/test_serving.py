@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from betpipe.clock import FixedClock
@@ -116,7 +117,8 @@ def test_event_kicked_off_after_start_is_refused_as_past(store: Store) -> None:
 
 
 def test_models_and_metrics_report_what_is_served(store: Store) -> None:
-    app = create_app(store.settings, clock=store.clock)
+    serving = store.settings.serving.model_copy(update={"read_token": SecretStr("scraper-token")})
+    app = create_app(store.settings.model_copy(update={"serving": serving}), clock=store.clock)
     with background_server(app) as url, httpx.Client(base_url=url, timeout=30) as client:
         wait_ready(client)
         for event_id in store.scheduled[:3]:
@@ -125,7 +127,8 @@ def test_models_and_metrics_report_what_is_served(store: Store) -> None:
         assert [(m["id"], m["aliases"], m["serving"]) for m in models] == [
             (store.champion_id, ["champion"], "champion")
         ]
-        text = client.get("/metrics").text
+        assert client.get("/metrics").status_code == 401  # the ledger's gauges are on it
+        text = client.get("/metrics", headers={"Authorization": "Bearer scraper-token"}).text
         assert (
             f'betpipe_predictions_total{{arm="champion",model_version_id="{store.champion_id}",sport="soccer"}} 3.0'
             in text

@@ -108,13 +108,16 @@ class RiskSettings(BaseModel):
 
 
 class ServingSettings(BaseModel):
-    """The prediction service (``betpipe serve``); the token guards writes (POST /bets) and is never logged."""
+    """The prediction service (``betpipe serve``); ``api_token`` guards POST /bets and the ledger reads, ``read_token``
+    the reads only (docs/serving.md); neither is ever logged."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     api_token: SecretStr | None = None
     ab_challenger_share: float = Field(default=0.0, ge=0.0, le=1.0)
     alias_poll_seconds: float = Field(default=2.0, gt=0)
+    read_token: SecretStr | None = None  # GET /bets, /opportunities, /metrics (api_token opens them too)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)  # a 20,000-fixture batch fits (docs/serving.md)
 
 
 class ComputeSettings(BaseModel):
@@ -243,9 +246,6 @@ class Settings(BaseSettings):
     def _upper(cls, value: str) -> str:
         return value.upper()
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
     @model_validator(mode="after")
     def _floor_below_bankroll(self) -> Settings:
         """A floor at or above the starting bankroll halts the first bet: the two settings contradict each other."""
@@ -254,6 +254,9 @@ class Settings(BaseSettings):
             raise ValueError(f"risk.bankroll_floor ({floor}) must be below bankroll.bankroll ({bankroll})")
         return self
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
         settings_cls: type[BaseSettings],
         init_settings: PydanticBaseSettingsSource,
         env_settings: PydanticBaseSettingsSource,
@@ -285,6 +288,8 @@ class Settings(BaseSettings):
         data["odds_api"]["api_key"] = None if key is None else mask_secret(key.get_secret_value())
         token = self.serving.api_token
         data["serving"]["api_token"] = None if token is None else mask_secret(token.get_secret_value())
+        read = self.serving.read_token
+        data["serving"]["read_token"] = None if read is None else mask_secret(read.get_secret_value())
         hook, mail_password = self.monitoring.webhook.url, self.monitoring.email.password
         data["monitoring"]["webhook"]["url"] = None if hook is None else mask_secret(hook.get_secret_value())
         data["monitoring"]["email"]["password"] = None if mail_password is None else "****"

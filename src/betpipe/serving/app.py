@@ -2,9 +2,10 @@
 betting routes (``/opportunities``, ``/bets``; ``serving.betting``) mounted beside them.
 
 Handlers read the current ``ServingSnapshot`` once and answer from memory; the poller swaps snapshots, the recorder
-stores served predictions in the background. Every error is problem JSON (``problems``); POST /bets requires the
-bearer token ``settings.serving.api_token``. Must never load a model or build features on a request path, write to
-the database on a prediction path, or answer with a stack trace.
+stores served predictions in the background. Every error is problem JSON (``problems``); every body is capped at
+``serving.max_body_bytes`` (``limits``); the ledger's routes and /metrics need a bearer token (``auth``). Must never
+load a model or build features on a request path, write to the database on a prediction path, or answer with a
+stack trace.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -25,7 +26,9 @@ from betpipe.config import Settings
 from betpipe.db import make_engine
 from betpipe.registry import list_versions
 from betpipe.serving import problems
+from betpipe.serving.auth import read_guard
 from betpipe.serving.features import Fixtures, UnknownCompetitionError, UnknownTeamError
+from betpipe.serving.limits import BodyLimitMiddleware
 from betpipe.serving.metrics import MetricsMiddleware, ServiceMetrics
 from betpipe.serving.predict import CHALLENGER_ARM, CHAMPION_ARM, SportPredictor
 from betpipe.serving.problems import PROBLEM_JSON, ProblemError
@@ -235,7 +238,8 @@ def create_app(
     )
     app.state.service = service
     problems.install(app)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.serving.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost of the two: a 413 is counted too
 
     @app.get("/health", response_model=Health, tags=["operations"])
     async def health() -> dict[str, str]:
@@ -262,7 +266,7 @@ def create_app(
         }
         return Readiness(sports=sports)
 
-    @app.post("/predict", response_model=Prediction, responses=_problems(400, 404, 422, 503), tags=["predictions"])
+    @app.post("/predict", response_model=Prediction, responses=_problems(400, 404, 413, 422, 503), tags=["predictions"])
     async def predict(query: PredictQuery) -> Any:
         """One scheduled event by id, or one fixture by teams, competition and a kickoff in the future."""
         snapshot = service.snapshot()
@@ -274,7 +278,9 @@ def create_app(
             raise result
         return JSONResponse(result)
 
-    @app.post("/predict/batch", response_model=BatchResponse, responses=_problems(400, 422, 503), tags=["predictions"])
+    @app.post(
+        "/predict/batch", response_model=BatchResponse, responses=_problems(400, 413, 422, 503), tags=["predictions"]
+    )
     def predict_batch(request: BatchRequest, raw: Request) -> Any:
         """Many queries at once (up to 20,000); one bad query gets its own problem and does not fail the rest."""
         snapshot = service.snapshot()
@@ -338,9 +344,16 @@ def create_app(
         app, engine=engine, settings=settings, clock=clock, state=state, metrics=metrics, problem_responses=_problems
     )
 
-    @app.get("/metrics", tags=["operations"], response_class=Response)
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses=_problems(401, 403),
+        dependencies=[Depends(read_guard(settings))],
+    )
     def prometheus() -> Response:
-        """Prometheus text format: requests and latency per route, predictions per model version, swaps."""
+        """Prometheus text format: requests, latency, predictions per model version, swaps, and the ledger's bets and
+        exposure per account (hence the read token: a scraper sends it as its bearer token)."""
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -1,5 +1,5 @@
-"""The service's money routes: ``GET /opportunities`` (priced, sized, risk-checked candidates), ``GET /bets`` and
-``POST /bets`` (bearer token), plus ledger gauges (bets by state, open exposure) on ``/metrics``.
+"""The service's money routes: ``GET /opportunities`` (priced, sized, risk-checked candidates), ``GET /bets`` (read
+token) and ``POST /bets`` (write token; ``auth``), plus ledger gauges (bets by state, open exposure) on ``/metrics``.
 
 Every decision goes through ``pipeline_betting`` (the live run's ``betting.strategy.decide``) and every bet through
 ``place_bets``: the service decides nothing of its own. Must never load a model on a request (the loaded snapshot's
@@ -8,7 +8,6 @@ champion prices opportunities), never place a bet without a valid token, and nev
 
 from __future__ import annotations
 
-import hmac
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,10 +15,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, Query
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine, func, select
 
 from betpipe.betting import list_bets
@@ -32,6 +32,7 @@ from betpipe.config import Settings
 from betpipe.db.schema_betting import bets
 from betpipe.pipeline_betting import Opportunities, dry_run_checks, opportunities
 from betpipe.serving import problems
+from betpipe.serving.auth import Guard, read_guard, write_guard
 from betpipe.serving.metrics import ServiceMetrics
 from betpipe.serving.problems import ProblemError
 from betpipe.serving.state import ServingState
@@ -115,23 +116,28 @@ class PlaceResponse(BaseModel):
     placements: list[Placement]
 
 
-def _unauthorized(detail: str, status: int) -> ProblemError:
-    slug = "missing-token" if status == 401 else "invalid-token"
-    title = "Authentication required" if status == 401 else "Token not accepted"
-    return ProblemError(status, slug, title, detail)
+def _place_request_parser(guard: Guard) -> Callable[..., Any]:
+    """POST /bets's body, parsed only once ``guard`` has accepted the token: the route declares no body parameter,
+    so FastAPI reads nothing before its dependencies run, and a caller without the token never gets a body error."""
+
+    async def place_request(raw: Request, _: None = Depends(guard)) -> PlaceRequest:  # a default: guard is local
+        body = await raw.body()  # at most serving.max_body_bytes (limits.BodyLimitMiddleware)
+        if not body:
+            raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
+        try:
+            return PlaceRequest.model_validate_json(body)
+        except ValidationError as error:
+            raise RequestValidationError(error.errors(include_url=False, include_context=False)) from None
+
+    return place_request
 
 
-def _check_token(settings: Settings, authorization: str | None) -> None:
-    token = settings.serving.api_token
-    if token is None:
-        raise ProblemError(403, "betting-disabled", "Betting disabled", "no serving.api_token is configured")
-    if not authorization:
-        raise _unauthorized("send Authorization: Bearer <token>", 401)
-    scheme, _, given = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
-        raise _unauthorized("send Authorization: Bearer <token>", 401)
-    if not hmac.compare_digest(given.strip().encode(), token.get_secret_value().encode()):
-        raise _unauthorized("the bearer token is not valid", 403)
+_PLACE_REQUEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": PlaceRequest.model_json_schema(ref_template="#/$defs/{model}")}},
+    }
+}
 
 
 class LedgerCollector(Collector):
@@ -201,6 +207,8 @@ def install_betting_routes(
     account = settings.pipeline.account
     sport = settings.pipeline.sport
     limits = RiskLimits.from_settings(settings)
+    readers = [Depends(read_guard(settings))]
+    parse_place_request = _place_request_parser(write_guard(settings))
 
     def current(competition: str | None) -> Opportunities:
         snapshot = state.snapshot
@@ -217,8 +225,9 @@ def install_betting_routes(
     @app.get(
         "/opportunities",
         response_model=OpportunitiesResponse,
-        responses=problem_responses(422, 503),
+        responses=problem_responses(401, 403, 422, 503),
         tags=["betting"],
+        dependencies=readers,
     )
     def get_opportunities(
         competition: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
@@ -234,7 +243,13 @@ def install_betting_routes(
             notes=found.notes,
         )
 
-    @app.get("/bets", response_model=BetsResponse, responses=problem_responses(422, 503), tags=["betting"])
+    @app.get(
+        "/bets",
+        response_model=BetsResponse,
+        responses=problem_responses(401, 403, 422, 503),
+        tags=["betting"],
+        dependencies=readers,
+    )
     def get_bets(
         state_: Annotated[
             str | None,
@@ -263,15 +278,12 @@ def install_betting_routes(
     @app.post(
         "/bets",
         response_model=PlaceResponse,
-        responses=problem_responses(400, 401, 403, 422, 503),
+        responses=problem_responses(400, 401, 403, 413, 422, 503),
         tags=["betting"],
+        openapi_extra=_PLACE_REQUEST_BODY,
     )
-    def post_bets(
-        request: PlaceRequest,
-        authorization: Annotated[str | None, Header(description="Bearer <serving.api_token>")] = None,
-    ) -> PlaceResponse:
+    def post_bets(request: PlaceRequest = Depends(parse_place_request)) -> PlaceResponse:
         """Place the strategy's current opportunities through the ledger (idempotent: a repeat places nothing)."""
-        _check_token(settings, authorization)
         found = current(None)
         wanted = None if request.event_ids is None else set(request.event_ids)
         candidates = [c for c in found.decision.candidates if wanted is None or c.event_id in wanted]

@@ -26,12 +26,15 @@ _LOC_NOISE = ("body", "event", "fixture")  # the body itself and the query-shape
 class ProblemError(Exception):
     """Raised by handlers; becomes a problem response."""
 
-    def __init__(self, status: int, slug: str, title: str, detail: str | None = None) -> None:
+    def __init__(
+        self, status: int, slug: str, title: str, detail: str | None = None, *, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail or title)
         self.status = status
         self.slug = slug
         self.title = title
         self.detail = detail
+        self.headers = headers
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
         return problem_body(self.status, self.title, self.detail, instance, f"{PREFIX}{self.slug}")
@@ -84,7 +87,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, error: ProblemError) -> JSONResponse:
-        return problem_response(error.body(request.url.path))
+        return problem_response(error.body(request.url.path), headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
