@@ -31,7 +31,9 @@ def test_defaults_are_embedded_sqlite_under_the_data_dir(data_dir: Path) -> None
 
 
 def test_environment_overrides_the_toml_file(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    Path("betpipe.toml").write_text('log_level = "debug"\n[bankroll]\nbankroll = "250.50"\nkelly_fraction = "0.5"\n')
+    Path("betpipe.toml").write_text(
+        'log_level = "debug"\n[bankroll]\nbankroll = "250.50"\nkelly_fraction = "0.5"\n[risk]\nbankroll_floor = "100"\n'
+    )  # the floor must stay below the bankroll (the default 500.00 would not)
     monkeypatch.setenv("BETPIPE_BANKROLL__KELLY_FRACTION", "0.1")
     settings = load_settings()
     assert settings.log_level == "DEBUG"

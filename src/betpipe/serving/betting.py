@@ -63,6 +63,10 @@ class OpportunitiesResponse(BaseModel):
     opportunities: list[Opportunity]
     no_bet: dict[str, int] = Field(description="Selections left unbet, by reason.")
     notes: list[str]
+    reason: str | None = Field(
+        description="With no opportunity, why: no scheduled events, no prices, no champion, stale prices, or no edge."
+    )
+    can_bet: bool = Field(description="False when nothing could be priced at all (a state to fix), not 'no edge'.")
 
 
 class Bet(BaseModel):
@@ -241,6 +245,8 @@ def install_betting_routes(
             opportunities=_opportunity_items(found, checks),
             no_bet=found.decision.no_bet,
             notes=found.notes,
+            reason=found.reason or None,
+            can_bet=found.can_bet,
         )
 
     @app.get(
