@@ -66,7 +66,7 @@ def sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cl
 
 
 def refused(store: CliStore, args: list[str], code: int, *fragments: str) -> str:
-    """The command exits ``code`` with one 'error:' line and leaves the ledger and the working directory as they were."""
+    """Exit ``code`` with one 'error:' line; the ledger and the working directory are left as they were."""
     rows, files = store.ledger_rows(), store.files()
     result = runner.invoke(app, args)
     line = assert_one_line(result.exit_code, result.output, {code}, *fragments)
@@ -110,8 +110,17 @@ def test_a_backtest_that_matches_nothing_is_refused_before_writing(
         ("BETPIPE_PIPELINE__ACCOUNT", "", "pipeline.account"),
         ("BETPIPE_PIPELINE__ACCOUNT", LONG_ACCOUNT, "pipeline.account"),
     ],
-    ids=["zero-bankroll", "negative-bankroll", "max-stake", "daily-loss", "open-exposure", "floor", "currency",
-         "empty-account", "long-account"],  # fmt: skip
+    ids=[
+        "zero-bankroll",
+        "negative-bankroll",
+        "max-stake",
+        "daily-loss",
+        "open-exposure",
+        "floor",
+        "currency",
+        "empty-account",
+        "long-account",
+    ],
 )
 def test_a_money_setting_out_of_range_is_one_line_at_start_up(
     sqlite_store: CliStore, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, setting: str
@@ -176,8 +185,19 @@ def test_a_filter_that_names_nothing_is_refused(
         [*BACKTEST, "-c", "SAMPLE", "--from", "2019-2020", "--to", "2020-2021", "--refit-days", "nan"],
         [*BACKTEST, "-c", "SAMPLE", "--from", "2019-2020", "--to", "2020-2021", "--min-edge", "nan"],
     ],
-    ids=["bet-id-2^63", "bet-id-10^30", "limit-10^20", "model-id", "as-of-9999", "next-matchday+99999999",
-         "long-account-halt", "long-account-list", "refit-inf", "refit-nan", "min-edge-nan"],  # fmt: skip
+    ids=[
+        "bet-id-2^63",
+        "bet-id-10^30",
+        "limit-10^20",
+        "model-id",
+        "as-of-9999",
+        "next-matchday+99999999",
+        "long-account-halt",
+        "long-account-list",
+        "refit-inf",
+        "refit-nan",
+        "min-edge-nan",
+    ],
 )
 def test_out_of_range_input_is_a_usage_line(store: CliStore, args: list[str]) -> None:
     refused(store, args, USAGE)
@@ -191,4 +211,6 @@ def test_an_unreachable_dask_scheduler_fails_fast_in_one_line(sqlite_store: CliS
 
 def test_the_ledger_tables_are_the_schema_ones() -> None:
     """The 'nothing written' checks above count every ledger table the schema has."""
-    assert {t.name for t in LEDGER_TABLES} == {t.name for t in metadata.sorted_tables if t.name.startswith(("bet", "risk"))}
+    assert {t.name for t in LEDGER_TABLES} == {
+        t.name for t in metadata.sorted_tables if t.name.startswith(("bet", "risk"))
+    }
