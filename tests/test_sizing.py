@@ -130,7 +130,7 @@ _FAIR_BOOK_FLOAT_NOISE = (np.array([0.44444444444444453, 0.5555555555555556]), n
 def test_simultaneous_kelly_fractions_are_non_negative_sum_to_at_most_one_and_cover_every_edge(
     event: tuple[np.ndarray, np.ndarray],
 ) -> None:
-    """"An edge" is the module's one rule, ``has_edge``: float noise of 1e-16 on a fair price is no edge."""
+    """The module has one rule for an edge, ``has_edge``: float noise of 1e-16 on a fair price is no edge."""
     p, prices = event
     f = simultaneous_kelly(p, prices)
     edges = p * prices - 1.0

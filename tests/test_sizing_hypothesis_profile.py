@@ -88,8 +88,6 @@ def test_dev_profile_keeps_its_examples_per_checkout_outside_the_repository(tmp_
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed: the Makefile's recipe is not checked")
 def test_make_test_runs_the_pinned_profile() -> None:
-    recipe = subprocess.run(
-        ["make", "-n", "test"], cwd=REPO_ROOT, capture_output=True, text=True, check=False
-    ).stdout
+    recipe = subprocess.run(["make", "-n", "test"], cwd=REPO_ROOT, capture_output=True, text=True, check=False).stdout
     pytest_line = next(line for line in recipe.splitlines() if "-m pytest" in line)
     assert "HYPOTHESIS_PROFILE=ci" in pytest_line
