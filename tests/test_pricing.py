@@ -200,3 +200,19 @@ def test_a_row_only_the_consensus_cannot_de_margin_is_nan_and_the_others_are_poo
     assert np.isnan(pooled[1]).all()
     expected = shrink_toward_market(remove_margin(SHARP, "additive"), remove_margin(CONSENSUS, "additive"), 0.25)
     np.testing.assert_allclose(pooled[[0, 2]], expected, rtol=0, atol=1e-15)
+
+
+def test_market_model_probabilities_cost_only_the_row_additive_cannot_de_margin() -> None:
+    """The evaluation's market baseline priced a batch with additive de-margining and raised for the whole batch when
+    one row (Stan James 1.05 / 8.0 / 29.0, I1 2005-06) came out negative; that row alone must be NaN."""
+    import polars as pl
+
+    from betpipe.modeling.market import market_probabilities
+
+    frame = pl.DataFrame(
+        {"src_home": [1.05, 2.0], "src_draw": [8.0, 3.4], "src_away": [29.0, 3.9]},
+    )
+    out = market_probabilities(frame, "src", 3, "additive")
+    assert np.isnan(out[0]).all()
+    assert np.isfinite(out[1]).all()
+    assert out[1].sum() == pytest.approx(1.0)

@@ -20,7 +20,7 @@ from betpipe.modeling._base import (
     column,
     register,
 )
-from betpipe.odds import MarginMethod, remove_margin
+from betpipe.odds import MarginMethod, remove_margin_or_nan
 
 
 def price_columns(source: str, n_outcomes: int) -> list[str]:
@@ -33,7 +33,8 @@ def price_matrix(X: pl.DataFrame, source: str, n_outcomes: int) -> FloatArray:
 
 
 def market_probabilities(X: pl.DataFrame, source: str, n_outcomes: int, method: str) -> FloatArray:
-    """Margin-free probabilities of ``source``'s prices; NaN rows where any price is missing or <= 1.
+    """Margin-free probabilities of ``source``'s prices; NaN rows where any price is missing or <= 1, or where
+    ``method`` cannot de-margin the row (additive below zero): one longshot costs its row, not the batch.
 
     ``method="probabilities"`` means the columns already hold margin-free probabilities (the feature store's
     ``f_market_p_*``); they are only re-normalised.
@@ -46,7 +47,7 @@ def market_probabilities(X: pl.DataFrame, source: str, n_outcomes: int, method: 
         return out
     valid = np.isfinite(values).all(axis=1) & (values > 1.0).all(axis=1)
     if valid.any():
-        out[valid] = remove_margin(values[valid], MarginMethod(method))
+        out[valid] = remove_margin_or_nan(values[valid], MarginMethod(method))
     return out
 
 
