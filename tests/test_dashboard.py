@@ -77,6 +77,13 @@ def bet_on(engine: Engine, event_ids: list[int], *, competition: str = "E0", kic
     assert all(r.placed for r in placed)
 
 
+def refuse(engine: Engine, event_id: int, *, kickoff_days: int, selection: str = "home") -> None:
+    kickoff, decided = KICKOFF + timedelta(days=kickoff_days), DECIDED + timedelta(days=kickoff_days)
+    bet = candidate(event_id, selection=selection, kickoff=kickoff, decision_time=decided)
+    (result,) = place_bets(engine, [bet], account="paper", book=PaperBook(), clock=FixedClock(decided), limits=LIMITS)
+    assert result.state == "rejected"
+
+
 def settle(engine: Engine, scores: dict[int, tuple[int, int]], *, day: int, closing: float | None = 0.5) -> None:
     results = {e: EventResult("finished", h, a) for e, (h, a) in scores.items()}
     fair = {} if closing is None else {(e, "1x2", "home", 0.0): closing for e in scores}
@@ -98,8 +105,10 @@ def seed_everything(engine: Engine) -> None:
     settle(engine, {5: (0, 2)}, day=0, closing=None)  # no closing price: CLV unknown
     bet_on(engine, [6, 7], competition="E0", kickoff_days=7)
     bet_on(engine, [8], competition="E0", kickoff_days=8)  # stays open
+    refuse(engine, 8, kickoff_days=8, selection="draw")  # a second bet on event 8: the event control refuses it
     settle(engine, {6: (1, 0), 7: (0, 0)}, day=7)
     halt_account(engine, "paper", reason="planted halt", actor="test", clock=FixedClock(NOW))
+    refuse(engine, 9, kickoff_days=9)  # the kill switch refuses everything
 
     champion = seed_model(engine, version=1, alias="champion")
     challenger = seed_model(engine, version=2, alias="challenger")
@@ -154,7 +163,7 @@ def test_pages_show_the_planted_figures(store: Engine) -> None:
     # 1x2 home at 2.10, stake 10: events 1, 4, 5 (away win? no: 0-2 lost), 6 won -> 3 wins x 11.00, 4 losses x 10.00
     assert shown["Settled bets"] == "7"
     assert shown["Open bets"] == "1"
-    assert shown["P&L"] == "-7.00"
+    assert shown["P&L"] == "-7.00 EUR"
     assert shown["Mean CLV"] == "+5.00%"  # 2.10 x 0.5 - 1 for the six bets with a closing price
     assert "1 settled bet(s) have no CLV" in texts(betting)
     by_competition = {row["competition"]: row for row in betting.dataframe[0].value.to_dict("records")}
@@ -163,8 +172,8 @@ def test_pages_show_the_planted_figures(store: Engine) -> None:
 
     risk = page("risk.py")
     assert "Account `paper` is HALTED: planted halt." in [e.value for e in risk.error]
-    assert metrics(risk)["Open exposure"] == "10.00"  # the one open bet
-    assert "0 of 2 settlement day(s) lost 50.00 or more" in texts(risk)
+    assert metrics(risk)["Open exposure"] == "10.00 EUR"  # the one open bet
+    assert "0 of 2 settlement day(s) lost 50.00 EUR or more (the dashed line)." in texts(risk)
 
     system = page("system.py")
     said = texts(system)
@@ -183,7 +192,7 @@ def test_one_day_of_bets_and_metrics_is_a_sentence_not_a_curve(store: Engine) ->
     update_daily_metrics(store, accounts=["paper"], lookback_days=3, clock=FixedClock(NOW))
     assert "Only one settlement day so far" in texts(page("betting.py"))
     assert "Only one day has scores so far" in texts(page("model_health.py"))
-    assert "0 of 1 settlement day(s) lost 50.00 or more" in texts(page("risk.py"))
+    assert "0 of 1 settlement day(s) lost 50.00 EUR or more (the dashed line)." in texts(page("risk.py"))
 
 
 def test_a_model_with_no_settled_events_says_nothing_is_scored_yet(store: Engine) -> None:
@@ -211,7 +220,7 @@ def test_a_backtest_ledger_file_is_read_with_every_backtest_account(
     monkeypatch.setenv(LEDGER_URLS_ENV, f"sqlite:///{tmp_path / 'run.sqlite'}")
     assert metrics(page("betting.py"))["Open bets"] == "3"
     risk = page("risk.py")
-    assert metrics(risk)["Open exposure"] == "30.00"
+    assert metrics(risk)["Open exposure"] == "30.00 EUR"
     assert "2 accounts; the limits apply to each account on its own." in texts(risk)
     monkeypatch.setenv(ACCOUNT_ENV, "backtest:b")
     assert metrics(page("betting.py"))["Open bets"] == "1"

@@ -47,6 +47,11 @@ class Browser:
                     raise RuntimeError(f"{method}: {reply['error']}")
                 return dict(reply.get("result", {}))
 
+    def evaluate(self, expression: str) -> Any:
+        """The value of a JavaScript expression in the page (what the user's browser drew, not what the server sent)."""
+        found = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return found.get("result", {}).get("value")
+
     def screenshot(self, url: str, out: Path, *, title: str, width: int, height: int, deadline: float = 90) -> None:
         """Load ``url``, wait until the page shows ``title`` and stops changing, save a PNG of the viewport."""
         self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)

@@ -57,6 +57,7 @@ BET_SCHEMA: dict[str, Any] = {
     "competition": pl.String,
     "market": pl.String,
     "selection": pl.String,
+    "book": pl.String,
     "price_e4": pl.Int64,
     "stake_cents": pl.Int64,
     "probability": pl.Float64,
@@ -154,7 +155,8 @@ def pnl_curve(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def breakdown(frame: pl.DataFrame, by: str) -> pl.DataFrame:
-    """Bets, stake, P&L, ROI, win rate (of bets not void) and mean CLV per ``by`` (competition or market)."""
+    """Bets, stake, P&L, yield (P&L / staked), win rate (of bets not void) and mean CLV per ``by`` (competition,
+    market or book)."""
     settled = _settled(frame)
     decided = pl.col("state") != "void"
     return (
@@ -168,7 +170,7 @@ def breakdown(frame: pl.DataFrame, by: str) -> pl.DataFrame:
             pl.col("clv").mean().alias("mean_clv"),
         )
         .with_columns(
-            pl.when(pl.col("staked") > 0).then(pl.col("pnl") / pl.col("staked")).alias("roi"),
+            pl.when(pl.col("staked") > 0).then(pl.col("pnl") / pl.col("staked")).alias("yield"),
             pl.when(pl.col("decided") > 0).then(pl.col("wins") / pl.col("decided")).alias("win_rate"),
         )
         .drop("wins", "decided")
@@ -189,9 +191,11 @@ def edge_histogram(frame: pl.DataFrame, bins: int = 20) -> pl.DataFrame:
 
 
 def open_bets(frame: pl.DataFrame) -> pl.DataFrame:
+    """Placed, unsettled bets by kickoff; the match (teams) when the frame carries one, else the event id."""
+    event = "match" if "match" in frame.columns else "event_id"
     return (
         frame.filter(pl.col("state") == "placed")
-        .select("kickoff", "competition", "event_id", "market", "selection", "price", "stake", "edge", "account")
+        .select("kickoff", event, "competition", "market", "selection", "book", "price", "stake", "edge", "account")
         .sort("kickoff")
     )
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from betpipe.config import mask_url
+from betpipe.monitoring.dashboard import common
 from betpipe.monitoring.dashboard.common import TTL_SECONDS, current_source
 
 HERE = Path(__file__).parent
@@ -21,7 +22,9 @@ def main() -> None:
     with st.sidebar:
         st.caption(f"store: {mask_url(source.store_url)}")
         st.caption(f"ledger: {source.ledger_label}, account `{source.account}`")
-        st.caption(f"read-only; figures are at most {TTL_SECONDS} s old")
+        st.caption(f"read-only; figures are at most {TTL_SECONDS} s old; amounts in {common.currency()}")
+        with common.readable("the ledger's filters"):
+            common.sidebar_filters(source)
     pages = [
         st.Page(HERE / "model_health.py", title="Model health", default=True),
         st.Page(HERE / "betting.py", title="Betting"),

@@ -11,10 +11,10 @@ that cannot be read is one sentence on the page.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import polars as pl
@@ -25,7 +25,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from betpipe.betting import RiskLimits
 from betpipe.clock import SYSTEM_CLOCK, as_utc_instant
 from betpipe.config import Settings, mask_url
+from betpipe.monitoring import dashboard_bets as ledger
 from betpipe.monitoring import dashboard_data as data
+from betpipe.monitoring.dashboard_bets import BetFilters
 
 ACCOUNT_ENV = "BETPIPE_DASHBOARD_ACCOUNT"
 LEDGER_URLS_ENV = "BETPIPE_DASHBOARD_LEDGER_URLS"
@@ -79,7 +81,23 @@ def now_minute() -> datetime:
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def bets(source: Source) -> pl.DataFrame:
-    return data.load_bets(ledgers(source), source.account)
+    """Every booked bet of the source, with its match (teams) from the store where the store knows the event."""
+    frame = data.load_bets(ledgers(source), source.account)
+    return ledger.with_matches(frame, _labels(source, frame["event_id"].unique().to_list()))
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def rejections(source: Source) -> pl.DataFrame:
+    frame = ledger.load_rejections(ledgers(source), source.account)
+    return ledger.with_matches(frame, _labels(source, frame["event_id"].unique().to_list()))
+
+
+def _labels(source: Source, event_ids: list[int]) -> pl.DataFrame:
+    """Match names from the store; a store without events (or unreadable) leaves ids, never fails the page."""
+    try:
+        return ledger.event_labels(engine(source.store_url), event_ids)
+    except (SQLAlchemyError, FileNotFoundError):
+        return pl.DataFrame(schema={"event_id": pl.Int64, "match": pl.String})
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
@@ -121,6 +139,68 @@ def limits() -> RiskLimits:
     return RiskLimits.from_settings(Settings())
 
 
+def currency() -> str:
+    """The ledger's currency (``[bankroll] currency``): every amount on every page is labelled with it."""
+    return Settings().bankroll.currency
+
+
+FILTERS_KEY = "betpipe_filters"
+
+
+def filters() -> BetFilters:
+    """What the sidebar chose (``app.sidebar_filters`` stores it each run); nothing chosen means no filter."""
+    chosen = st.session_state.get(FILTERS_KEY)
+    return chosen if isinstance(chosen, BetFilters) else BetFilters()
+
+
+def sidebar_filters(source: Source) -> None:
+    """Account, competition, market, book and kickoff dates, offered from what the ledger holds."""
+    frame = bets(source)
+    if frame.is_empty():
+        st.session_state[FILTERS_KEY] = BetFilters()
+        return
+    st.subheader("Filters")
+
+    def pick(label: str, column: str) -> tuple[str, ...]:
+        options = sorted(frame[column].drop_nulls().unique().to_list())
+        if len(options) < 2:
+            return ()
+        return tuple(st.multiselect(label, options, key=f"filter_{column}", placeholder="all"))
+
+    chosen = (
+        pick("Account", "account"),
+        pick("Competition", "competition"),
+        pick("Market", "market"),
+        pick("Book", "book"),
+    )
+    first, last = frame["kickoff"].min(), frame["kickoff"].max()
+    start: date | None = None
+    end: date | None = None
+    if isinstance(first, datetime) and isinstance(last, datetime) and first.date() < last.date():
+        picked = st.date_input(
+            "Kickoff between",
+            value=(first.date(), last.date()),
+            min_value=first.date(),
+            max_value=last.date(),
+            key="filter_dates",
+        )
+        days = [d for d in (picked if isinstance(picked, tuple) else (picked,)) if isinstance(d, date)]
+        start = days[0] if days and days[0] > first.date() else None
+        end = days[-1] if len(days) > 1 and days[-1] < last.date() else None
+    st.session_state[FILTERS_KEY] = BetFilters(*chosen, start=start, end=end)
+
+
+def filtered_bets(source: Source) -> pl.DataFrame:
+    return filters().apply(bets(source))
+
+
+def filter_caption(what: str = "bets") -> None:
+    """Say on the page when the sidebar narrows it, so a figure is never read as the whole ledger's."""
+    chosen = filters()
+    if chosen.active:
+        st.caption(f"Filtered {what} ({chosen.describe()}).")
+
+
 def no_bets_sentence(source: Source) -> str:
     return f"No bets yet in account `{source.account}` of {source.ledger_label}: nothing to show here."
 
@@ -138,41 +218,94 @@ def readable(what: str) -> Iterator[None]:
 
 
 def fmt_money(value: Any) -> str:
-    return f"{float(value):,.2f}"
+    return f"{float(value):,.2f} {currency()}"
 
 
 def fmt_share(value: Any) -> str:
     return "n/a" if value is None else f"{float(value):+.2%}"
 
 
+def date_format(frame: pl.DataFrame, column: str) -> str:
+    """Ticks that name distinct dates: days within two months, months within two years, else years (one fixed
+    "%Y-%m" made every tick of a one-month ledger read "2025-03", and Vega's default drops the year)."""
+    values = frame[column].drop_nulls()
+    if values.is_empty():
+        return "%d %b %Y"
+    first, last = values.min(), values.max()
+    span = (last - first).days if isinstance(first, date) and isinstance(last, date) else 0
+    if span <= 62:
+        return "%d %b"
+    return "%b %Y" if span <= 730 else "%Y"
+
+
 def _x(x: str, frame: pl.DataFrame) -> Any:
-    """Dates read as year-month (a multi-season ledger would otherwise show only month names)."""
     import altair as alt
 
     name = x.split(":", maxsplit=1)[0]
     if name in frame.columns and frame[name].dtype in (pl.Date, pl.Datetime):
-        return alt.X(x, title=None, axis=alt.Axis(format="%Y-%m"))
+        return alt.X(x, title=None, axis=alt.Axis(format=date_format(frame, name), labelOverlap=True))
     return alt.X(x, title=None)
 
 
-def line_chart(frame: pl.DataFrame, x: str, y: str, color: str | None = None, *, y_title: str = "") -> None:
-    """A line per ``color`` value; a single point gets a visible dot instead of an invisible zero-length line."""
+def limit_layers(limits: Sequence[tuple[float, str]]) -> list[Any]:
+    """A dashed red horizontal line per limit, labelled at its right end, to layer over a chart."""
+    import altair as alt
+
+    layers: list[Any] = []
+    for value, label in limits:
+        base = alt.Chart(pl.DataFrame({"limit": [value], "label": [label]}))
+        layers.append(base.mark_rule(color="#d62728", strokeDash=[6, 4], strokeWidth=1.5).encode(y="limit:Q"))
+        text = base.mark_text(align="right", baseline="bottom", dy=-3, color="#d62728", x="width")
+        layers.append(text.encode(y="limit:Q", text="label:N"))
+    return layers
+
+
+def _draw(chart: Any, limits: Sequence[tuple[float, str]]) -> None:
+    import altair as alt
+
+    st.altair_chart(alt.layer(chart, *limit_layers(limits)) if limits else chart, width="stretch")
+
+
+def line_chart(
+    frame: pl.DataFrame,
+    x: str,
+    y: str,
+    color: str | None = None,
+    *,
+    y_title: str = "",
+    limits: Sequence[tuple[float, str]] = (),
+    area: bool = False,
+) -> None:
+    """A line per ``color`` value (an area from zero with ``area``), with dashed limit lines; a single point gets a
+    visible dot instead of an invisible zero-length line."""
     import altair as alt
 
     encoding: dict[str, Any] = {"x": _x(x, frame), "y": alt.Y(y, title=y_title or y)}
     if color is not None:
         encoding["color"] = alt.Color(color, title=None, legend=alt.Legend(orient="bottom"))
-    chart = alt.Chart(frame).mark_line(point=frame.height < 60).encode(**encoding)
-    st.altair_chart(chart, width="stretch")
+    base = alt.Chart(frame)
+    mark = base.mark_area(opacity=0.35, line=True) if area else base.mark_line(point=frame.height < 60)
+    _draw(mark.encode(**encoding), limits)
 
 
-def bar_chart(frame: pl.DataFrame, x: str, y: str, color: str | None = None, *, y_title: str = "") -> None:
+def bar_chart(
+    frame: pl.DataFrame,
+    x: str,
+    y: str,
+    color: str | None = None,
+    *,
+    y_title: str = "",
+    limits: Sequence[tuple[float, str]] = (),
+    points: bool = False,
+) -> None:
+    """Bars (dots with ``points``: several accounts on one day would stack into a sum no limit applies to)."""
     import altair as alt
 
     encoding: dict[str, Any] = {"x": _x(x, frame), "y": alt.Y(y, title=y_title or y)}
     if color is not None:
         encoding["color"] = alt.Color(color, title=None, legend=alt.Legend(orient="bottom"))
-    st.altair_chart(alt.Chart(frame).mark_bar().encode(**encoding), width="stretch")
+    base = alt.Chart(frame)
+    _draw((base.mark_circle(size=25, opacity=0.7) if points else base.mark_bar()).encode(**encoding), limits)
 
 
 def calibration_chart(frame: pl.DataFrame) -> None:

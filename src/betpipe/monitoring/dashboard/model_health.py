@@ -114,7 +114,7 @@ def render(source: Source) -> None:
         _trends(trends)
         _aliases(common.aliases(source))
     with common.readable("predictions and bets"):
-        bets = common.bets(source)
+        bets = common.filtered_bets(source)
         _calibration(common.prediction_calibration(source), data.bet_calibration(bets))
         if trends.is_empty():
             _bet_scores(bets)

@@ -1,7 +1,9 @@
 """Dashboard page "Risk": open exposure against its limit, today's loss against the daily loss limit, the halt
-state (kill switch), and their history: open exposure and daily P&L over time against the same limits.
+state (kill switch), their history drawn against the same limits (dashed red lines), and the bets the controls
+refused, counted per rule.
 
-The numbers are ``betting.account_status`` with ``RiskLimits.from_settings``: what the ledger enforces. Draws only.
+The numbers are ``betting.account_status`` with ``RiskLimits.from_settings``: what the ledger enforces. The limits
+hold per account, so the history is drawn per account, never as a sum no limit applies to. Draws only.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from betpipe.betting import RiskLimits
 from betpipe.monitoring import dashboard_data as data
 from betpipe.monitoring.dashboard import common
 from betpipe.monitoring.dashboard.common import Source
+from betpipe.monitoring.dashboard_bets import MAX_ACCOUNT_LINES, rejection_counts
 
 
 def _share(value: Decimal, limit: Decimal) -> float:
@@ -32,61 +35,162 @@ def _now(accounts: list[data.AccountRisk], limits: RiskLimits) -> None:
     cols = st.columns(2)
     with cols[0]:
         st.metric("Open exposure", common.fmt_money(exposure), help="stakes of placed, unsettled bets")
-        st.progress(_share(exposure, limits.max_open_exposure), f"of the {limits.max_open_exposure} limit")
+        st.progress(
+            _share(exposure, limits.max_open_exposure), f"of the {common.fmt_money(limits.max_open_exposure)} limit"
+        )
     with cols[1]:
         st.metric("Loss today (UTC)", common.fmt_money(loss), help="net loss of bets settled today")
-        st.progress(_share(loss, limits.daily_loss_limit), f"of the {limits.daily_loss_limit} daily loss limit")
+        st.progress(
+            _share(loss, limits.daily_loss_limit),
+            f"of the {common.fmt_money(limits.daily_loss_limit)} daily loss limit",
+        )
     if len(accounts) > 1:
+        unit = common.currency()
         st.caption(f"{len(accounts)} accounts; the limits apply to each account on its own.")
         st.dataframe(
             pl.DataFrame(
                 {
                     "account": [a.account for a in accounts],
                     "halted": [a.halted for a in accounts],
-                    "open exposure": [float(a.open_exposure) for a in accounts],
+                    f"open exposure ({unit})": [float(a.open_exposure) for a in accounts],
                     "open bets": [a.open_bets for a in accounts],
-                    "loss today": [float(a.loss_today) for a in accounts],
-                    "bankroll": [float(a.bankroll) for a in accounts],
+                    f"loss today ({unit})": [float(a.loss_today) for a in accounts],
+                    f"bankroll ({unit})": [float(a.bankroll) for a in accounts],
                 }
             ),
             hide_index=True,
         )
 
 
-def _history(bets: pl.DataFrame, limits: RiskLimits, accounts: int) -> None:
-    exposure = data.exposure_curve(bets)
-    daily = data.pnl_curve(bets)
-    if exposure.height < 2 and daily.height < 2:
+def _per_account(bets: pl.DataFrame, shape: str) -> pl.DataFrame:
+    """``exposure`` or ``pnl`` per account and day; beyond ``MAX_ACCOUNT_LINES`` accounts, the one nearest its limit
+    each day (highest exposure, lowest P&L), which is what a per-account limit is about."""
+    frames = []
+    for (account,), rows in bets.partition_by("account", as_dict=True).items():
+        curve = data.exposure_curve(rows) if shape == "exposure" else data.pnl_curve(rows).select("day", "pnl")
+        frames.append(curve.with_columns(pl.lit(str(account)).alias("account")))
+    frame = pl.concat(frames) if frames else pl.DataFrame()
+    if frame.is_empty() or frame["account"].n_unique() <= MAX_ACCOUNT_LINES:
+        return frame
+    value = "open_exposure" if shape == "exposure" else "pnl"
+    nearest = pl.col(value).max() if shape == "exposure" else pl.col(value).min()
+    label = "highest account" if shape == "exposure" else "lowest account"
+    return frame.group_by("day").agg(nearest).sort("day").with_columns(pl.lit(label).alias("account"))
+
+
+def _history(bets: pl.DataFrame, limits: RiskLimits) -> None:
+    exposure = _per_account(bets, "exposure")
+    daily = _per_account(bets, "pnl")
+    if exposure["day"].n_unique() < 2 and (daily.is_empty() or daily["day"].n_unique() < 2):
         st.info("Less than two days of bets: no history to draw yet.")
         return
+    unit = common.currency()
+    many = exposure["account"].n_unique() > 1
     left, right = st.columns(2)
     with left:
         st.subheader("Open exposure over time")
         peak = float(exposure["open_exposure"].fill_null(0).to_numpy().max(initial=0.0))
-        together = ", all accounts together" if accounts > 1 else ""
-        st.caption(f"Daily maximum (peak {peak:,.2f}{together}); the limit is {limits.max_open_exposure} per account.")
-        common.line_chart(exposure, "day", "open_exposure", y_title="open stakes")
+        st.caption(
+            f"Daily maximum per account (peak {common.fmt_money(peak)}); the dashed line is the limit, "
+            f"{common.fmt_money(limits.max_open_exposure)} per account."
+        )
+        common.line_chart(
+            exposure,
+            "day",
+            "open_exposure",
+            "account" if many else None,
+            y_title=f"open stakes ({unit})",
+            limits=[(float(limits.max_open_exposure), f"limit {limits.max_open_exposure}")],
+        )
     with right:
         st.subheader("Daily P&L against the loss limit")
+        if daily.is_empty():
+            st.info("No bet is settled yet.")
+            return
         limit = float(limits.daily_loss_limit)
         breaches = daily.filter(pl.col("pnl") <= -limit).height
-        st.caption(
-            f"{breaches} of {daily.height} settlement day(s) lost {limit:,.2f} or more"
-            + (" (all accounts together)." if accounts > 1 else ".")
+        what = "account-day(s)" if many else "settlement day(s)"
+        st.caption(f"{breaches} of {daily.height} {what} lost {common.fmt_money(limit)} or more (the dashed line).")
+        common.bar_chart(
+            daily,
+            "day",
+            "pnl",
+            "account" if many else None,
+            y_title=f"P&L per settlement day ({unit})",
+            limits=[(-limit, f"daily loss limit -{limits.daily_loss_limit}")],
+            points=many,
         )
-        common.bar_chart(daily, "day", "pnl", y_title="P&L per settlement day")
+
+
+def _rejections(source: Source) -> None:
+    st.subheader("Refused bets")
+    frame = common.filters().apply(common.rejections(source))
+    if frame.is_empty():
+        st.success("No bet was refused by a risk control, the input check or the book.")
+        return
+    counts = rejection_counts(frame)
+    st.caption(
+        f"{frame.height} decision(s) refused, counted per rule (the control that refused each; `input` is a "
+        "malformed or late decision, `book` the book's own refusal)."
+    )
+    unit = common.currency()
+    left, right = st.columns([2, 3])
+    with left:
+        st.dataframe(
+            counts,
+            hide_index=True,
+            column_config={
+                "stake_refused": st.column_config.NumberColumn(f"stake asked ({unit})", format="%.2f"),
+                "latest_reason": st.column_config.TextColumn("latest reason", width="large"),
+            },
+            width="stretch",
+        )
+    with right:
+        common.bar_chart(counts, "bets:Q", "rule:N", y_title="")
+    latest = frame.sort("created_at", descending=True).select(
+        "created_at",
+        "kickoff",
+        "match",
+        "competition",
+        "market",
+        "selection",
+        "book",
+        "price",
+        "stake",
+        "rule",
+        "reason",
+        "account",
+    )
+    st.dataframe(
+        latest,
+        hide_index=True,
+        width="stretch",
+        height=300,
+        column_config={
+            "created_at": st.column_config.DatetimeColumn("decided (UTC)", format="YYYY-MM-DD HH:mm"),
+            "kickoff": st.column_config.DatetimeColumn("kickoff (UTC)", format="YYYY-MM-DD HH:mm"),
+            "price": st.column_config.NumberColumn("price", format="%.2f"),
+            "stake": st.column_config.NumberColumn(f"stake asked ({unit})", format="%.2f"),
+            "reason": st.column_config.TextColumn("reason", width="large"),
+        },
+    )
 
 
 def render(source: Source) -> None:
     st.title("Risk")
     limits = common.limits()
+    chosen = common.filters()
     with common.readable("the ledger's risk state"):
         accounts = common.risk(source, common.now_minute())
+        if chosen.accounts:
+            accounts = [a for a in accounts if a.account in chosen.accounts]
         if not accounts:
             st.info(f"No account `{source.account}` in {source.ledger_label} yet: no exposure, no losses, not halted.")
             return
         _now(accounts, limits)
-        _history(common.bets(source), limits, len(accounts))
+        common.filter_caption("history")
+        _history(common.filtered_bets(source), limits)
+        _rejections(source)
 
 
 if __name__ == "__main__":
