@@ -100,9 +100,13 @@ def train_model(
     settings: Settings,
     competitions: list[str] | None = None,
     end: datetime | None = None,
+    known_before: datetime | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> TrainingResult:
     """Fit ``model`` (a name from ``trainable_models``) on played events before ``end`` and register it.
+
+    ``known_before`` keeps only results known strictly before that instant (``result_known_at``, the one rule of
+    ``betpipe.sports.ResultTiming``): a kickoff bound alone lets a date-only game of that day leak its result.
 
     ``on_progress(step, steps done, steps in all)`` is called before each step, for a progress bar."""
     specs = {spec.name: spec for spec in default_specs(sport) if not spec.anchor}
@@ -118,6 +122,8 @@ def train_model(
     step("loading features", 0)
     frame = training_matrix(engine, sport=sport, competitions=competitions, end=end, settings=settings)
     played = _played(frame, k)
+    if known_before is not None:
+        played = played.filter(pl.col("result_known_at") < as_utc(known_before))
     if played.height == 0:
         raise ValueError(f"no played {sport} events to train on: ingest results and build features first")
     labels = labels_from_outcome(played.get_column("outcome").to_numpy(), k)

@@ -71,7 +71,8 @@ def train(
                 model=model,
                 settings=config,
                 competitions=competition or None,
-                end=None if as_of is None else as_utc(as_of) - sport_rules(sport).duration,  # results known by then
+                end=None if as_of is None else as_utc(as_of),
+                known_before=None if as_of is None else as_utc(as_of),  # results known by then, date-only included
                 on_progress=on_progress,
             )
         if promote:
