@@ -1,164 +1,274 @@
-"""A self-contained HTML report of one backtest: summary tables and four inline SVG charts (bankroll curve, CLV over
-time, edge histogram, calibration of the bets' probabilities).
+"""A self-contained HTML report of one backtest: the verdict in words, formatted headline figures, the charts of
+``betpipe.charts`` (bankroll, drawdown, monthly and yearly returns, CLV distribution, calibration) and tables per
+competition, book and market, refusals per risk rule, the settings.
 
-No scripts, no CDN, no external file: the page opens offline and can be committed or mailed as it is. Never computes
-a figure of its own beyond binning for the charts; every number in the tables comes from ``report.summarise``.
+Charts are drawn to inline SVG by vl-convert when the page is written, so the file has no script, no CDN and no
+external file: it opens offline and can be committed or mailed as it is. Figures come from the report's summary
+(``report.summarise``) and tables from ``report_tables``; this module only formats and lays out. Summary fields it
+does not know (a newer report's verdict fields) are still shown, formatted by their name.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
 import polars as pl
 
-from betpipe.backtest.report import SETTLED_STATES, bankroll_curve
+from betpipe.backtest import report_tables as tables
 
-__all__ = ["render_html"]
+__all__ = ["render_html", "svg"]
 
-_W, _H, _PAD = 640, 260, 44
+_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:62rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.4}
+h1{margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
+.sub{color:#666;margin-top:0}.verdict{background:#f5f8fc;border-left:4px solid #1f77b4;padding:.7rem 1rem}
+table{border-collapse:collapse;margin:.6rem 0}td,th{border-bottom:1px solid #e4e4e4;padding:.25rem .7rem;
+text-align:left}th{background:#f6f6f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.cards{display:grid;grid-template-columns:repeat(4,1fr);gap:.6rem;margin:1rem 0}
+.card{border:1px solid #e4e4e4;border-radius:6px;padding:.5rem .7rem}.card b{display:block;font-size:1.25rem}
+.card span{color:#666;font-size:.85rem}.chart{margin:.8rem 0 1.4rem}.note{color:#666;font-size:.9rem}
+.pos{color:#1a7f1a}.neg{color:#c62828}
+"""
 
-
-def _scale(values: Sequence[float], low: float, high: float, out_low: float, out_high: float) -> list[float]:
-    span = (high - low) or 1.0
-    return [out_low + (v - low) / span * (out_high - out_low) for v in values]
-
-
-def _frame(title: str, x_label: str, y_low: float, y_high: float, body: list[str]) -> str:
-    ticks = []
-    for value in np.linspace(y_low, y_high, 5):
-        y = _scale([float(value)], y_low, y_high, _H - _PAD, _PAD / 2)[0]
-        ticks.append(f'<text x="4" y="{y + 4:.1f}">{value:.3g}</text>')
-        ticks.append(f'<line x1="{_PAD}" x2="{_W - 8}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>')
-    return "\n".join(
-        [
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" font-family="sans-serif" '
-            'font-size="11" role="img">',
-            f"<title>{html.escape(title)}</title>",
-            *ticks,
-            f'<rect x="{_PAD}" y="{_PAD / 2}" width="{_W - _PAD - 8}" height="{_H - 1.5 * _PAD}" fill="none" '
-            'stroke="#999"/>',
-            *body,
-            f'<text x="{_PAD}" y="{_H - 8}">{html.escape(x_label)}</text>',
-            "</svg>",
-        ]
-    )
-
-
-def line_chart(title: str, ys: Sequence[float], *, x_label: str, zero_line: bool = False) -> str:
-    if not ys:
-        return f"<p>{html.escape(title)}: no data</p>"
-    low, high = min(ys), max(ys)
-    if zero_line:
-        low, high = min(low, 0.0), max(high, 0.0)
-    xs = _scale(list(range(len(ys))), 0, max(len(ys) - 1, 1), _PAD, _W - 8)
-    yp = _scale(list(ys), low, high, _H - _PAD, _PAD / 2)
-    points = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, yp, strict=True))
-    body = [f'<polyline points="{points}" fill="none" stroke="#1f77b4" stroke-width="1.5"/>']
-    if zero_line:
-        zero = _scale([0.0], low, high, _H - _PAD, _PAD / 2)[0]
-        body.append(
-            f'<line x1="{_PAD}" x2="{_W - 8}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#d62728" stroke-dasharray="4"/>'
-        )
-    return _frame(title, x_label, low, high, body)
+_LABELS: dict[str, str] = {
+    "bets": "settled bets",
+    "events": "events bet on",
+    "turnover": "turnover",
+    "profit": "profit",
+    "yield": "yield (profit per unit staked)",
+    "roi": "ROI (profit over the starting bankroll)",
+    "hit_rate": "hit rate",
+    "mean_clv": "mean CLV",
+    "clv_bets": "bets with a CLV",
+    "clv_positive_share": "bets with CLV > 0",
+    "max_drawdown": "maximum drawdown",
+    "max_drawdown_amount": "maximum drawdown (amount)",
+    "final_bankroll": "final bankroll",
+    "rejected": "bets refused by a risk rule",
+    "clv_sd": "CLV standard deviation per bet",
+    "bets_to_detect_95": "bets to tell this mean CLV from zero (95 %)",
+    "bets_to_detect_95_power_80": "the same, with 80 % power",
+    "without_top_1pct": "without the top 1 % of bets",
+    "dropped": "bets dropped",
+    "mean_clv_shin_close": "mean CLV against the Shin close",
+}
+_MONEY_WORDS = ("profit", "turnover", "bankroll", "amount", "stake", "exposure")
+_RATE_WORDS = ("clv", "yield", "roi", "rate", "share", "drawdown", "return", "edge")
+_SIGNED_WORDS = ("clv", "yield", "roi", "return")
 
 
-def bar_chart(title: str, edges: Sequence[float], counts: Sequence[int], *, x_label: str) -> str:
-    if not counts or max(counts) == 0:
-        return f"<p>{html.escape(title)}: no data</p>"
-    top = float(max(counts))
-    width = (_W - 8 - _PAD) / len(counts)
-    body = []
-    for i, count in enumerate(counts):
-        y = _scale([float(count)], 0.0, top, _H - _PAD, _PAD / 2)[0]
-        body.append(
-            f'<rect x="{_PAD + i * width:.1f}" y="{y:.1f}" width="{width - 1:.1f}" height="{_H - _PAD - y:.1f}" '
-            f'fill="#2ca02c"><title>{edges[i]:.3f}..{edges[i + 1]:.3f}: {count}</title></rect>'
-        )
-    label = f"{x_label} ({edges[0]:.3f} .. {edges[-1]:.3f})"
-    return _frame(title, label, 0.0, top, body)
+# ---- formatting -----------------------------------------------------------------------------------------------
 
 
-def calibration_chart(title: str, predicted: Sequence[float], observed: Sequence[float], rows: Sequence[int]) -> str:
-    size = _H
-    inner = size - 2 * _PAD
-
-    def xy(px: float, py: float) -> str:
-        return f"{_PAD + px * inner:.1f},{size - _PAD - py * inner:.1f}"
-
-    dots = [
-        f'<circle cx="{xy(p, o).split(",")[0]}" cy="{xy(p, o).split(",")[1]}" r="{2 + min(6.0, n**0.5 / 6):.1f}" '
-        f'fill="#ff7f0e"><title>{p:.3f} predicted, {o:.3f} observed, {n} bets</title></circle>'
-        for p, o, n in zip(predicted, observed, rows, strict=True)
-    ]
-    return "\n".join(
-        [
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" font-family="sans-serif" '
-            'font-size="11" role="img">',
-            f"<title>{html.escape(title)}</title>",
-            f'<rect x="{_PAD}" y="{_PAD}" width="{inner}" height="{inner}" fill="none" stroke="#999"/>',
-            f'<polyline points="{xy(0, 0)} {xy(1, 1)}" stroke="#bbb" stroke-dasharray="4" fill="none"/>',
-            *dots,
-            f'<text x="{_PAD}" y="{size - 10}">probability bet on (x) vs share won (y)</text>',
-            "</svg>",
-        ]
-    )
+def _money(value: float, currency: str) -> str:
+    return f"{value:,.2f} {currency}"
 
 
-def _table(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "<p>no rows</p>"
-    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.values()) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def _pct(value: float, *, signed: bool = True) -> str:
+    return (f"{value:+.2%}" if signed else f"{value:.1%}").replace("%", "\u00a0%")
 
 
-def _charts(bets: pl.DataFrame, starting_bankroll: float) -> list[str]:
-    settled = bets.filter(pl.col("state").is_in(SETTLED_STATES))
-    curve = bankroll_curve(settled, starting_bankroll)
-    bankroll = [starting_bankroll, *curve.get_column("bankroll").to_list()]
-    monthly = (
-        settled.filter(pl.col("clv").is_not_null())
-        .sort("decided_at")
-        .group_by_dynamic("decided_at", every="1mo")
-        .agg(pl.col("clv").mean())
-    )
-    edges = settled.get_column("edge").drop_nulls().to_numpy()
-    hist_counts, hist_edges = np.histogram(edges, bins=30) if edges.size else (np.zeros(0, int), np.zeros(1))
-    bins = (
-        settled.filter(pl.col("state") != "void")
-        .with_columns((pl.col("probability") * 10).floor().clip(0, 9).alias("bin"), (pl.col("pnl") > 0).alias("won"))
-        .group_by("bin")
-        .agg(pl.col("probability").mean(), pl.col("won").mean(), pl.len().alias("rows"))
-        .sort("bin")
-    )
-    return [
-        "<h2>Bankroll</h2>",
-        line_chart("bankroll after each settled bet", bankroll, x_label="settled bets, in settlement order"),
-        "<h2>Closing-line value over time</h2>",
-        line_chart(
-            "mean CLV per month", monthly.get_column("clv").to_list(), x_label="months (decision time)", zero_line=True
-        ),
-        "<h2>Edge at the price taken</h2>",
-        bar_chart("edge histogram", hist_edges.tolist(), hist_counts.tolist(), x_label="edge = p × price − 1"),
-        "<h2>Calibration of the probabilities bet on</h2>",
-        calibration_chart(
-            "calibration",
-            bins.get_column("probability").to_list(),
-            bins.get_column("won").cast(pl.Float64).to_list(),
-            bins.get_column("rows").to_list(),
-        ),
-    ]
+def _kind(key: str) -> str:
+    lowered = key.lower()
+    if any(w in lowered for w in _MONEY_WORDS) and "share" not in lowered:
+        return "money"
+    if any(w in lowered for w in _RATE_WORDS):
+        return "rate"
+    return "plain"
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, dict) and {"mean", "low", "high"} <= set(value):
-        return f"{value['mean']:+.4f} [{value['low']:+.4f}, {value['high']:+.4f}]"
+def _fmt(key: str, value: Any, currency: str) -> str:
+    """A summary value formatted by what its name says it is: money with its currency, rates in %, counts with
+    thousands separators, intervals as ``mean [low, high]``."""
+    kind = _kind(key)
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Mapping) and {"mean", "low", "high"} <= set(value):
+        parts = [_fmt(key, value[k], currency) for k in ("mean", "low", "high")]
+        return f"{parts[0]} [{parts[1]}, {parts[2]}]"
+    if isinstance(value, int):
+        return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:.4f}"
+        if kind == "money":
+            return _money(value, currency)
+        if kind == "rate":
+            lowered = key.lower()
+            signed = any(w in lowered for w in _SIGNED_WORDS) and "share" not in lowered
+            return _pct(value, signed=signed)
+        return f"{value:,.4g}"
     return str(value)
+
+
+def _label(key: str) -> str:
+    return _LABELS.get(key, key.replace("_", " "))
+
+
+def _rows(summary: Mapping[str, Any], currency: str, prefix: str = "") -> list[tuple[str, str]]:
+    """Summary fields as (label, formatted value), the known ones first; nested sections (a newer report's
+    verdict) flattened under their name."""
+    out: list[tuple[str, str]] = []
+    known = [k for k in _LABELS if k in summary]
+    for key in known + [k for k in summary if k not in _LABELS]:
+        value = summary[key]
+        if key == "rejection_reasons":
+            continue
+        label = f"{prefix}{_label(key)}"
+        if isinstance(value, Mapping) and not {"mean", "low", "high"} <= set(value):
+            out += _rows(value, currency, prefix=f"{label}: ")
+        elif isinstance(value, list):
+            out.append((label, ", ".join(_fmt(key, v, currency) for v in value)))
+        else:
+            out.append((label, _fmt(key, value, currency)))
+    return out
+
+
+def _table(frame: pl.DataFrame, formats: Mapping[str, Callable[[Any], str]]) -> str:
+    if frame.height == 0:
+        return '<p class="note">none</p>'
+    head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in frame.columns)
+    body = []
+    for row in frame.iter_rows(named=True):
+        cells = []
+        for column, value in row.items():
+            fmt = formats.get(column)
+            text = "–" if value is None else fmt(value) if fmt else str(value)
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            cells.append(f'<td class="n">{html.escape(text)}</td>' if numeric else f"<td>{html.escape(text)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _pairs(rows: list[tuple[str, str]], header: tuple[str, str]) -> str:
+    body = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    return f"<table><thead><tr><th>{header[0]}</th><th>{header[1]}</th></tr></thead><tbody>{body}</tbody></table>"
+
+
+# ---- charts ---------------------------------------------------------------------------------------------------
+
+_ID = re.compile(r'\bid="([^"]+)"')
+
+
+def svg(chart: Any, *, key: str) -> str:
+    """One chart as inline SVG. Ids are prefixed with ``key``: vl-convert numbers clip paths from 1 in every SVG,
+    and two inline SVGs with the same id would clip each other's marks."""
+    import altair as alt
+    import vl_convert as vlc
+
+    version = alt.SCHEMA_VERSION.lstrip("v").rsplit(".", 1)[0]
+    text: str = vlc.vegalite_to_svg(chart.to_dict(), vl_version=version)
+    text = re.sub(r"^<\?xml[^>]*>\s*", "", text)
+    for name in sorted(set(_ID.findall(text)), key=len, reverse=True):
+        new = f"{key}-{name}"
+        text = text.replace(f'id="{name}"', f'id="{new}"').replace(f"url(#{name})", f"url(#{new})")
+        text = text.replace(f'href="#{name}"', f'href="#{new}"')
+    return f'<div class="chart" data-chart="{key}">{text}</div>'
+
+
+def _charts(bets: pl.DataFrame, starting_bankroll: float, currency: str) -> list[str]:
+    from betpipe import charts
+
+    equity = tables.equity_frame(bets, starting_bankroll)
+    if equity.height == 0:
+        return ['<h2>Charts</h2><p class="note">No settled bets: nothing to chart.</p>']
+    monthly = tables.period_frame(bets, starting_bankroll, every="1mo")
+    yearly = tables.period_frame(bets, starting_bankroll, every="1y")
+    with_clv = bets.filter(pl.col("clv").is_not_null())
+    return [
+        "<h2>Bankroll and drawdown</h2>",
+        svg(charts.equity_curve(equity, currency=currency, starting_bankroll=starting_bankroll), key="equity"),
+        svg(charts.drawdown_chart(equity), key="drawdown"),
+        "<h2>Returns per month and year</h2>",
+        svg(charts.monthly_heatmap(monthly), key="monthly"),
+        svg(charts.period_returns(yearly, currency=currency, period="year"), key="yearly"),
+        "<h2>Closing-line value</h2>",
+        svg(charts.clv_histogram(with_clv.select("clv")), key="clv"),
+        "<h2>Calibration</h2>",
+        svg(charts.calibration_chart(tables.calibration_bins(bets)), key="calibration"),
+    ]
+
+
+# ---- page -----------------------------------------------------------------------------------------------------
+
+
+def _cards(summary: Mapping[str, Any], currency: str) -> str:
+    def centre(key: str) -> str:
+        value = summary.get(key)
+        return _fmt(key, value["mean"], currency) if isinstance(value, Mapping) else "–"
+
+    profit = float(summary.get("profit") or 0.0)
+    cards = [
+        ("profit", _money(profit, currency), "pos" if profit > 0 else "neg" if profit < 0 else ""),
+        ("yield", centre("yield"), ""),
+        ("mean CLV", centre("mean_clv"), ""),
+        ("settled bets", f"{int(summary.get('bets') or 0):,}", ""),
+        ("turnover", _money(float(summary.get("turnover") or 0.0), currency), ""),
+        ("final bankroll", _money(float(summary.get("final_bankroll") or 0.0), currency), ""),
+        ("maximum drawdown", _fmt("max_drawdown", summary.get("max_drawdown"), currency), ""),
+        ("hit rate", _fmt("hit_rate", summary.get("hit_rate"), currency), ""),
+    ]
+    body = "".join(
+        f'<div class="card"><b class="{cls}">{html.escape(v)}</b><span>{k}</span></div>' for k, v, cls in cards
+    )
+    return f'<div class="cards">{body}</div>'
+
+
+def _breakdowns(bets: pl.DataFrame, spec: Mapping[str, Any], currency: str) -> list[str]:
+    formats: dict[str, Callable[[Any], str]] = {
+        "bets": lambda v: f"{v:,}",
+        "turnover": lambda v: _money(v, currency),
+        "profit": lambda v: _money(v, currency),
+        "yield": _pct,
+        "hit_rate": lambda v: _pct(v, signed=False),
+        "mean_clv": _pct,
+        "CLV 95 %": lambda v: "± " + _pct(v, signed=False),
+    }
+    out = ["<h2>Per competition, book and market</h2>"]
+    groups = (("Per competition", ["competition"]), ("Per book", ["book"]), ("Per market", ["market", "selection"]))
+    for title, by in groups:
+        frame = tables.breakdown(bets, by, spec=spec).rename({"clv_half": "CLV 95 %"})
+        out += [f"<h3>{title}</h3>", _table(frame, formats)]
+    out.append('<p class="note">CLV 95 %: normal-approximation interval of the mean CLV within the group.</p>')
+    return out
+
+
+def _refusals(reasons: Mapping[str, int], no_bet: Mapping[str, int] | None) -> list[str]:
+    out = ["<h2>Bets refused and not made</h2>", "<h3>Refused by a risk rule</h3>"]
+    out.append(_table(tables.refusals_by_rule(reasons), {"bets": lambda v: f"{v:,}"}))
+    if no_bet:
+        frame = pl.DataFrame({"reason": list(no_bet), "selections": [int(v) for v in no_bet.values()]})
+        out += [
+            "<h3>Not bet (before the ledger)</h3>",
+            _table(frame.sort("selections", descending=True), {"selections": lambda v: f"{v:,}"}),
+        ]
+    return out
+
+
+def _verdict(verdict: Mapping[str, Any], currency: str) -> list[str]:
+    """The report's verdict section (bets needed, without the top 1 %, the Shin close), when the report has one;
+    its per-book part is already in the per-book table and its method becomes a note."""
+    shown = {k: v for k, v in verdict.items() if k not in ("per_book", "method")}
+    if not shown:
+        return []
+    out = ["<h2>Verdict figures</h2>", _pairs(_rows(shown, currency), ("figure", "value"))]
+    if verdict.get("method"):
+        out.append(f'<p class="note">{html.escape(str(verdict["method"]))}</p>')
+    return out
+
+
+def _comparisons(document: Mapping[str, Any], comparisons: Mapping[str, Any] | None, currency: str) -> list[str]:
+    rows = [(f"vs {k}, own thresholds", _fmt("clv", v, currency)) for k, v in (comparisons or {}).items()]
+    rows += [
+        (f"vs {k}, cut to as many bets", _fmt("clv", v, currency))
+        for k, v in (document.get("equal_count_clv_difference") or {}).items()
+    ]
+    if not rows:
+        return []
+    return ["<h2>Paired CLV differences</h2>", _pairs(rows, ("compared with", "mean CLV difference [95 %]"))]
 
 
 def render_html(
@@ -169,32 +279,42 @@ def render_html(
     bets: pl.DataFrame,
     starting_bankroll: float,
     comparisons: dict[str, Any] | None = None,
+    document: Mapping[str, Any] | None = None,
+    currency: str | None = None,
 ) -> str:
-    """The whole page as one string."""
-    summary_rows = [{"figure": k, "value": _fmt(v)} for k, v in summary.items() if k != "rejection_reasons"]
-    spec_rows = [{"setting": k, "value": str(v)} for k, v in spec.items()]
+    """The whole page as one string. ``document`` is the report's JSON (for the not-bet counts, equal-count
+    differences and any verdict section); ``currency`` defaults to the spec's, else EUR (the ledger default)."""
+    document = document or {}
+    money = currency or str(spec.get("currency") or "EUR")
+    competitions = ", ".join(spec.get("competitions") or [])
+    seasons = f"{spec.get('first_season', '?')} to {spec.get('last_season', '?')}"
+    books = tables.spec_books(spec)
+    where = f"bets at {books[0]}" if len(books) == 1 else f"best price among {', '.join(books) or '?'}"
+    found = document.get("verdict")
+    verdict: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}"
-        "table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.2rem .6rem;"
-        "text-align:left}th{background:#f4f4f4}svg{display:block;margin:.5rem 0 1.5rem}</style>",
+        f"<style>{_STYLE}</style>",
         "</head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        "<p>CLV = price taken × margin-free (multiplicative) sharp closing probability − 1. Intervals: bootstrap "
-        "95%, 2,000 resamples of bets, seed 0. Yield = profit per unit staked; ROI = profit over the starting "
-        "bankroll.</p>",
-        "<h2>Summary</h2>",
-        _table(summary_rows),
+        f'<p class="sub">{html.escape(competitions)}, {html.escape(seasons)}, {html.escape(where)}, '
+        f"starting bankroll {_money(starting_bankroll, money)}</p>",
+        f'<p class="verdict">{html.escape(tables.verdict_paragraph(summary, bets, verdict))}</p>',
+        _cards(summary, money),
+        *_charts(bets, starting_bankroll, money),
+        *_breakdowns(bets, spec, money),
+        "<h2>All figures</h2>",
+        _pairs(_rows(summary, money), ("figure", "value")),
+        *_verdict(verdict, money),
+        *_refusals(summary.get("rejection_reasons") or {}, document.get("no_bet")),
+        *_comparisons(document, comparisons, money),
+        "<h2>Settings</h2>",
+        _pairs([(k, str(v)) for k, v in spec.items()], ("setting", "value")),
+        '<p class="note">CLV = price taken × margin-free (multiplicative) sharp closing probability − 1. Intervals: '
+        "bootstrap 95 %, 2,000 resamples of bets, seed 0, unless marked otherwise. Yield = profit per unit staked; "
+        "ROI = profit over the starting bankroll. Dates are UTC; returns are counted on the settlement date.</p>",
+        "</body></html>",
     ]
-    if summary.get("rejection_reasons"):
-        reasons = summary["rejection_reasons"]
-        parts += ["<h2>Refused bets</h2>", _table([{"reason": k, "bets": v} for k, v in reasons.items()])]
-    if comparisons:
-        parts += [
-            "<h2>Paired CLV differences</h2>",
-            _table([{"vs": k, "difference": _fmt(v)} for k, v in comparisons.items()]),
-        ]
-    parts += ["<h2>Settings</h2>", _table(spec_rows), *_charts(bets, starting_bankroll), "</body></html>"]
     return "\n".join(parts) + "\n"
