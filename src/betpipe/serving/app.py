@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Body, Depends, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -27,6 +27,7 @@ from betpipe.db import make_engine
 from betpipe.registry import list_versions
 from betpipe.serving import problems
 from betpipe.serving.auth import read_guard
+from betpipe.serving.docs import install_docs, keep_null_examples
 from betpipe.serving.features import Fixtures, UnknownCompetitionError, UnknownTeamError
 from betpipe.serving.limits import BodyLimitMiddleware
 from betpipe.serving.metrics import MetricsMiddleware, ServiceMetrics
@@ -34,6 +35,9 @@ from betpipe.serving.predict import CHALLENGER_ARM, CHAMPION_ARM, SportPredictor
 from betpipe.serving.problems import PROBLEM_JSON, ProblemError
 from betpipe.serving.recorder import PredictionRecorder
 from betpipe.serving.schemas import (
+    DEMO_AS_OF,
+    DEMO_EVENT_ID,
+    FIXTURE_EXAMPLE,
     BatchRequest,
     BatchResponse,
     EventQuery,
@@ -50,6 +54,19 @@ from betpipe.serving.schemas import (
 from betpipe.serving.state import ServingSnapshot, ServingState
 
 DB_CONNECT_TIMEOUT_SECONDS = 3
+
+DESCRIPTION = f"""Units: money is a decimal string in the account currency (`bankroll.currency`, EUR by default); prices
+are decimal odds; probabilities, edges and CLV are fractions (0.05 = 5 %); instants are UTC, ISO-8601.
+
+The examples name the sample league store that `make demo` builds; serve it with
+`betpipe serve --as-of {DEMO_AS_OF.removesuffix("Z")}` (the eve of its next matchday) and they all answer 2xx.
+The ledger's routes and /metrics need a bearer token (**Authorize**): `serving.read_token` or `serving.api_token`."""
+
+# POST /predict's two shapes, offered as a drop-down in /docs.
+PREDICT_EXAMPLES: dict[str, Any] = {
+    "event": {"summary": "A scheduled event by id", "value": {"event_id": DEMO_EVENT_ID}},
+    "fixture": {"summary": "A fixture by teams, competition and kickoff", "value": FIXTURE_EXAMPLE},
+}
 
 
 def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -234,8 +251,12 @@ def create_app(
         title="betpipe prediction service",
         version="1",
         summary="Calibrated probabilities for scheduled events and named fixtures, from the registry's champion.",
+        description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from the app's own assets (serving.docs), not from a CDN
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.service = service
     problems.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.serving.max_body_bytes)
@@ -267,7 +288,7 @@ def create_app(
         return Readiness(sports=sports)
 
     @app.post("/predict", response_model=Prediction, responses=_problems(400, 404, 413, 422, 503), tags=["predictions"])
-    async def predict(query: PredictQuery) -> Any:
+    async def predict(query: Annotated[PredictQuery, Body(openapi_examples=PREDICT_EXAMPLES)]) -> Any:
         """One scheduled event by id, or one fixture by teams, competition and a kickoff in the future."""
         snapshot = service.snapshot()
         now = clock.now()
@@ -356,6 +377,9 @@ def create_app(
         exposure per account (hence the read token: a scraper sends it as its bearer token)."""
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    from betpipe.serving import betting, schemas
+
+    keep_null_examples(app, [schemas, betting])
     return app
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -23,46 +21,65 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine, func, select
 
 from betpipe.betting import list_bets
-from betpipe.betting.books import PaperBook
-from betpipe.betting.ledger import place_bets
+from betpipe.betting.placing import paper_books, place_at_books
 from betpipe.betting.risk import RiskLimits
-from betpipe.betting.strategy import quotes_of
 from betpipe.clock import Clock
 from betpipe.config import Settings
 from betpipe.db.schema_betting import bets
-from betpipe.pipeline_betting import Opportunities, dry_run_checks, opportunities
+from betpipe.pipeline_betting import Opportunities, dry_run_checks, live_strategy_spec, opportunities
 from betpipe.serving import problems
 from betpipe.serving.auth import Guard, read_guard, write_guard
 from betpipe.serving.metrics import ServiceMetrics
 from betpipe.serving.problems import ProblemError
+from betpipe.serving.schemas import (
+    BET_EXAMPLE,
+    DEMO_AS_OF,
+    DEMO_BET_EVENT_ID,
+    OPPORTUNITY_EXAMPLE,
+    STRATEGY_EXAMPLE,
+    Competition,
+    Edge,
+    Instant,
+    Market,
+    Money,
+    Price,
+    Probability,
+    Selection,
+)
 from betpipe.serving.state import ServingState
 
 __all__ = ["install_betting_routes"]
 
 
 class Opportunity(BaseModel):
-    event_id: int
-    competition: str
-    kickoff: datetime
-    market: str
-    selection: str
-    price: Decimal
-    probability: float
-    edge: float | None
-    stake: Decimal
-    book: str
-    strategy: str
-    model_version_id: int | None
-    decided_at: datetime = Field(description="When the price was captured: the bet's decision instant.")
+    """A bet the live strategy would place now: priced at the book, sized, and dry-run through the risk checks."""
+
+    event_id: int = Field(description="The event id.")
+    competition: Competition
+    kickoff: Instant
+    market: Market
+    selection: Selection
+    price: Price
+    probability: Probability = Field(description="The strategy's probability of the selection, in [0, 1].")
+    edge: Edge
+    stake: Money = Field(description="The stake the strategy sizes, in the account currency, as a decimal string.")
+    book: str = Field(description="The book whose price this is: the best among the live strategy's books.")
+    strategy: str = Field(description="The strategy's name: probability source, book, sizing and its parameters.")
+    model_version_id: int | None = Field(description="The model version behind the probability (null: market only).")
+    decided_at: Instant = Field(description="When the price was captured: the bet's decision instant (UTC).")
     rejection: str | None = Field(description="Why the ledger would refuse it now (a dry-run risk check), or null.")
 
 
 class OpportunitiesResponse(BaseModel):
-    as_of: datetime
-    strategy: str
-    opportunities: list[Opportunity]
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "as_of": DEMO_AS_OF, "strategy": STRATEGY_EXAMPLE, "opportunities": [OPPORTUNITY_EXAMPLE],
+        "no_bet": {"sizing: no_edge": 17, "sizing: not_best_edge": 4}, "notes": [], "reason": None, "can_bet": True,
+    }]})  # fmt: skip
+    as_of: Instant = Field(description="The service's 'now' (UTC).")
+    strategy: str = Field(description="The live strategy's name.")
+    opportunities: list[Opportunity] = Field(description="What the strategy would bet now (with an edge and a stake).")
     no_bet: dict[str, int] = Field(description="Selections left unbet, by reason.")
-    notes: list[str]
+    notes: list[str] = Field(description="What the run noticed (stale prices, skipped events), in words.")
     reason: str | None = Field(
         description="With no opportunity, why: no scheduled events, no prices, no champion, stale prices, or no edge."
     )
@@ -70,54 +87,67 @@ class OpportunitiesResponse(BaseModel):
 
 
 class Bet(BaseModel):
-    id: int
-    account: str
-    event_id: int
-    competition: str
-    kickoff: datetime
-    market: str
-    selection: str
-    line: float
-    price: Decimal
-    stake: Decimal
-    probability: float
-    edge: float | None
-    book: str
-    strategy: str
-    model_version_id: int | None
-    decision_time: datetime
-    state: str
-    reason: str | None
-    pnl: Decimal | None
-    clv: float | None
-    settled_at: datetime | None
+    """A bet of the ledger. Money in the account currency (`bankroll.currency`), as decimal strings."""
+
+    id: int = Field(description="The bet id (`betpipe bets show ID`).")
+    account: str = Field(description="The ledger account (`pipeline.account`).")
+    event_id: int = Field(description="The event id.")
+    competition: Competition
+    kickoff: Instant
+    market: Market
+    selection: Selection
+    line: float = Field(description="The handicap or total line; 0 for 1x2 and moneyline.")
+    price: Price = Field(description="The decimal odds taken (the book's fill), 4 decimals.")
+    stake: Money = Field(description="The stake, in the account currency, as a decimal string (2 decimals).")
+    probability: Probability = Field(description="The strategy's probability of the selection at decision, in [0, 1].")
+    edge: Edge
+    book: str = Field(description="The book it was placed with.")
+    strategy: str = Field(description="The strategy's name: probability source, book, sizing and its parameters.")
+    model_version_id: int | None = Field(description="The model version behind the probability (null: market only).")
+    decision_time: Instant = Field(description="When the price was captured: the decision instant (UTC).")
+    state: str = Field(description="proposed, rejected, placed, won, lost, void, half_won or half_lost.")
+    reason: str | None = Field(description="Why it was rejected (the risk rule and its figures), or null.")
+    pnl: Money | None = Field(
+        description="Profit or loss once settled, in the account currency, as a decimal string; null until then."
+    )
+    clv: float | None = Field(
+        description="Closing-line value, a fraction: price x margin-free closing probability - 1 (0.05 = +5 %); "
+        "null until settled or without a closing price."
+    )
+    settled_at: Instant | None = Field(description="When it was settled (UTC), or null.")
 
 
 class BetsResponse(BaseModel):
-    bets: list[Bet]
+    model_config = ConfigDict(json_schema_extra={"examples": [{"bets": [BET_EXAMPLE]}]})
+    bets: list[Bet] = Field(description="Newest first.")
 
 
 class PlaceRequest(BaseModel):
     """Place the strategy's current opportunities (all, or those of ``event_ids``) through the ledger."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"event_ids": [2251]}]})
-    event_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(default=None, max_length=10_000)
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"event_ids": [DEMO_BET_EVENT_ID]}]})
+    event_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] | None = Field(
+        default=None, max_length=10_000, description="Only these events' opportunities; omitted or null: all of them."
+    )
 
 
 class Placement(BaseModel):
-    bet_id: int
-    event_id: int
-    selection: str
-    state: str
-    reason: str | None
-    price: Decimal | None
-    stake: Decimal
-    duplicate: bool
+    bet_id: int = Field(description="The ledger's bet id.")
+    event_id: int = Field(description="The event id.")
+    selection: Selection
+    state: str = Field(description="`placed`, or `rejected` with its reason.")
+    reason: str | None = Field(description="Why it was rejected (the risk rule and its figures), or null.")
+    price: Price | None = Field(description="The decimal odds filled, or null when not placed.")
+    stake: Money
+    duplicate: bool = Field(description="True when the same bet was already in the ledger (nothing new placed).")
 
 
 class PlaceResponse(BaseModel):
-    placed: int
-    placements: list[Placement]
+    model_config = ConfigDict(json_schema_extra={"examples": [{"placed": 1, "placements": [{
+        "bet_id": 10, "event_id": DEMO_BET_EVENT_ID, "selection": "home", "state": "placed", "reason": None,
+        "price": "2.0700", "stake": "19.22", "duplicate": False}]}]})  # fmt: skip
+    placed: int = Field(description="How many new bets were placed (duplicates and rejections excluded).")
+    placements: list[Placement] = Field(description="One per candidate sent to the ledger, placed or not.")
 
 
 def _place_request_parser(guard: Guard) -> Callable[..., Any]:
@@ -217,7 +247,7 @@ def install_betting_routes(
     def current(competition: str | None) -> Opportunities:
         snapshot = state.snapshot
         predictor = None if snapshot is None else snapshot.predictors.get(sport)
-        if predictor is None and settings.pipeline.strategy != "market":
+        if predictor is None and live_strategy_spec(settings, engine).source != "market":
             raise problems.not_ready(f"no {sport} champion loaded yet: opportunities need its probabilities")
         try:
             return opportunities(engine, settings, clock, competition=competition, predictor=predictor)
@@ -295,9 +325,10 @@ def install_betting_routes(
         candidates = [c for c in found.decision.candidates if wanted is None or c.event_id in wanted]
         if not candidates:
             return PlaceResponse(placed=0, placements=[])
-        book = PaperBook(name=found.strategy.book, prices=quotes_of(candidates))
-        try:
-            results = place_bets(engine, candidates, account=account, book=book, clock=clock, limits=limits)
+        try:  # each candidate at the book its price came from (line shopping)
+            results = place_at_books(
+                engine, candidates, account=account, clock=clock, limits=limits, book_for=paper_books()
+            )
         except Exception as error:
             raise problems.not_ready(f"the ledger is unreachable ({type(error).__name__})") from error
         placements = [
