@@ -213,6 +213,7 @@ def write_reports(
             bets=bets,
             starting_bankroll=bankroll,
             comparisons=comparisons,
+            document=document,
         )
         html_path.write_text(page)
         reports.append(StrategyReport(name, summary, bets, json_path, html_path))
