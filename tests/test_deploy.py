@@ -113,19 +113,35 @@ def _setting_exists(name: str) -> bool:
 def test_compose_runs_postgres_the_service_and_the_scheduler_with_real_settings() -> None:
     spec = yaml.safe_load(COMPOSE.read_text())
     services = spec["services"]
-    assert {"postgres", "migrate", "service", "scheduler"} <= set(services)
+    assert {"postgres", "migrate", "service", "scheduler", "dashboard"} <= set(services)
     assert services["service"]["command"][0] == "serve"
     assert services["scheduler"]["command"] == ["run"]
     assert services["migrate"]["command"] == ["db", "upgrade"]
-    for name in ("service", "scheduler", "migrate"):
+    for name in ("service", "scheduler", "migrate", "dashboard"):
         environment = services[name]["environment"]
         assert environment["BETPIPE_DATABASE_URL"].startswith("postgresql+psycopg://")
         unknown = [key for key in environment if key.startswith("BETPIPE_") and not _setting_exists(key)]
         assert unknown == [], f"{name}: {unknown} are not betpipe settings"
     assert "BETPIPE_SERVING__API_TOKEN" in services["service"]["environment"]
+    assert "BETPIPE_SCHEDULER__MONITORING_MINUTES" in services["scheduler"]["environment"]  # monitoring is a job
     dockerfile = (REPO / "Dockerfile").read_text()
     assert "FROM python:3.11-slim" in dockerfile
     assert "requirements.lock" in dockerfile
+
+
+def test_the_dashboard_service_is_read_only_on_its_own_local_port() -> None:
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    dashboard = services["dashboard"]
+    assert dashboard["command"][0] == "dashboard"
+    port = dashboard["command"][dashboard["command"].index("--port") + 1]
+    assert dashboard["ports"] == [f"127.0.0.1:{port}:{port}"]
+    published = {p.split(":")[1] for name, s in services.items() if name != "dashboard" for p in s.get("ports", [])}
+    assert port not in published  # its own port
+    assert dashboard["read_only"] is True
+    assert all(volume.endswith(":ro") for volume in dashboard["volumes"])
+    secrets = [key for key in dashboard["environment"] if "TOKEN" in key or "API_KEY" in key]
+    assert secrets == [], "the dashboard needs no token or API key"
+    assert "healthcheck" in dashboard
 
 
 def test_make_test_changes_nothing_outside_the_virtualenv() -> None:

@@ -23,7 +23,7 @@ from betpipe.db.schema_betting import bets
 from betpipe.db.schema_jobs import job_runs
 from betpipe.pipeline import STAGES
 from betpipe.pipeline_betting import betting_run
-from betpipe.scheduler import JsonJobStore, run_once
+from betpipe.scheduler import JOBS, JsonJobStore, run_once
 from pipeline_store import AFTER_MATCHDAY, live_settings, prepare_store
 
 BETPIPE = Path(sys.executable).with_name("betpipe")
@@ -227,6 +227,6 @@ def test_betpipe_run_runs_every_job_from_its_database_job_store_and_stops_on_sig
     with sqlite_engine.connect() as conn:
         stored = conn.execute(text("SELECT id, job_state FROM apscheduler_jobs ORDER BY id")).all()
         statuses = conn.execute(select(job_runs.c.job, job_runs.c.status)).all()
-    assert sorted(row[0] for row in stored) == sorted(STAGES)
+    assert sorted(row[0] for row in stored) == sorted(JOBS)  # the stages and monitoring
     assert all(json.loads(row[1])["args"] == [row[0]] for row in stored)
     assert {status for _, status in statuses} <= {"succeeded", "failed"}

@@ -192,6 +192,7 @@ class SchedulerSettings(BaseModel):
     predictions_hours: float = Field(default=6.0, gt=0)
     betting_minutes: float = Field(default=60.0, gt=0)
     retrain_days: float = Field(default=7.0, gt=0)
+    monitoring_minutes: float = Field(default=15.0, gt=0)  # the monitoring cycle (metrics, drift, checks, alerts)
     misfire_grace_seconds: int = Field(default=3600, ge=1)
 
 

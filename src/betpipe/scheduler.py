@@ -63,7 +63,29 @@ def intervals(settings: Settings) -> dict[str, timedelta]:
         "predictions": timedelta(hours=s.predictions_hours),
         "betting": timedelta(minutes=s.betting_minutes),
         "retrain": timedelta(days=s.retrain_days),
+        "monitoring": timedelta(minutes=s.monitoring_minutes),
     }
+
+
+def monitoring_job(engine: Engine, settings: Settings, clock: Clock) -> StageResult:
+    """One monitoring cycle (``betpipe monitor run``) as a job: rows are the new alerts. A failing step is already an
+    alert of the cycle's own (``monitoring_error``), so it is reported in the details, not failed a second time."""
+    from betpipe.monitoring.cycle import run_cycle
+
+    report = run_cycle(engine, settings, clock=clock)
+    new = len(report.raised.new_alert_ids) if report.raised is not None else 0
+    delivery = report.delivery
+    details = {
+        "alerts_new": new,
+        "deliveries_sent": delivery.sent if delivery else 0,
+        "deliveries_failed": delivery.failed if delivery else 0,
+        "step_errors": len(report.errors),
+    }
+    return StageResult(rows=new, details=details | ({"first_error": report.errors[0]} if report.errors else {}))
+
+
+JOBS: dict[str, Stage] = {**STAGES, "monitoring": monitoring_job}
+"""What ``betpipe run`` schedules: the pipeline's stages, then the monitoring cycle (``intervals``)."""
 
 
 def _json_safe(details: Mapping[str, Any]) -> dict[str, Any]:
@@ -100,7 +122,7 @@ def _alert(engine: Engine, settings: Settings, clock: Clock, job: str, error: st
 
 
 def run_job(
-    name: str, engine: Engine, settings: Settings, clock: Clock, *, stages: Mapping[str, Stage] = STAGES
+    name: str, engine: Engine, settings: Settings, clock: Clock, *, stages: Mapping[str, Stage] = JOBS
 ) -> JobRun:
     """Run one stage and record it; a failure is recorded and alerted, never raised (KeyboardInterrupt aside)."""
     stage = stages[name]
