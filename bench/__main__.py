@@ -19,7 +19,17 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-BENCHMARKS = ("ingest", "features", "modeling", "backtest", "contention", "serving", "monitoring", "dashboard")
+BENCHMARKS = (
+    "ingest",
+    "features",
+    "modeling",
+    "backtest",
+    "contention",
+    "serving",
+    "monitoring",
+    "dashboard",
+    "startup",
+)
 RESULTS_DIR = Path(__file__).with_name("results")
 
 

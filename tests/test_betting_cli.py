@@ -77,7 +77,7 @@ def test_bets_list_show_and_settle_from_the_store(store: Engine) -> None:
     bet = get_bet(store, 1)
     assert bet.state == "won"
     assert bet.clv == pytest.approx(0.10)
-    assert "+10.00%" in _run("bets", "list", "--state", "won")
+    assert "+10.00 %" in _run("bets", "list", "--state", "won")
     assert "12.00" in _run("bankroll")  # 1000.00 + 12.00 settled; 10.00 still open
 
 

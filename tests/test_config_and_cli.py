@@ -150,8 +150,9 @@ def test_ingest_logs_a_structured_line_to_stderr_not_stdout(data_dir: Path) -> N
 
     env_run = [sys.executable, "-m", "betpipe"]
     subprocess.run([*env_run, "db", "upgrade"], check=True, capture_output=True)
+    verbose = [*env_run, "-v"]  # INFO lines only when asked for: quiet by default (test_cli_startup.py)
     done = subprocess.run(
-        [*env_run, "ingest", "sample", "--teams", "4", "--seasons", "1"], check=False, capture_output=True, text=True
+        [*verbose, "ingest", "sample", "--teams", "4", "--seasons", "1"], check=False, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
     logged = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
@@ -175,7 +176,7 @@ def test_models_list_shows_the_name_trained_and_every_metric_whole(sample_store:
     assert listed.exit_code == 0, listed.output
     row = next(line for line in listed.stdout.splitlines() if line.strip("│ ").startswith("1 "))
     cells = [cell.strip() for cell in row.split("│") if cell.strip()]
-    assert cells[3] == "gbm", "the name asked for, not the estimator class (calibrated)"
+    assert cells[2] == "gbm", "the name asked for, not the estimator class (calibrated)"
     metrics = re.findall(r"(\w+)=(\d+(?:\.\d+)?)", listed.stdout)
     assert {name for name, _ in metrics} == {"log_loss", "brier", "rps", "holdout_rows"}
     assert all(len(value.split(".")[1]) == 4 for name, value in metrics if name != "holdout_rows")

@@ -8,7 +8,6 @@ cache directory here, before any betpipe module imports numba. An explicit ``NUM
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -19,6 +18,8 @@ def user_cache_dir() -> Path:
         try:
             base = str(Path.home() / ".cache")
         except RuntimeError:  # no home directory (some containers): a temporary directory still beats the repo
+            import tempfile  # here only: every command imports this package, and tempfile costs start-up time
+
             base = tempfile.gettempdir()
     return Path(base) / "betpipe"
 

@@ -1,5 +1,9 @@
 """The ``betpipe`` command line: thin typer shells that parse, call one library function and print with rich.
 
+Start-up stays cheap (docs/benchmarks.md, CLI start-up): registering a command imports its typer shell
+only; the libraries behind it (scikit-learn, LightGBM, Dask, Streamlit, FastAPI, polars) load inside the command body
+that uses them. tests/test_cli_startup.py keeps them out of ``import betpipe.cli``.
+
 Expected failures are handled once, in ``_errors.ErrorHandlingGroup``: one line that says what to do, exit 1 or 2.
 A command never prints a traceback for an input or state problem, and never prints a secret.
 """
@@ -34,7 +38,7 @@ app.add_typer(data_commands.app, name="data")
 app.add_typer(data_commands.teams_app, name="teams")
 app.add_typer(model_commands.app, name="models")
 app.add_typer(feature_commands.app, name="features")
-app.command("train")(modeling_commands.train)
+app.command("train", cls=modeling_commands.TrainCommand)(modeling_commands.train)
 app.command("evaluate")(modeling_commands.evaluate)
 app.command("serve")(__import__("betpipe.cli.serve", fromlist=["serve"]).serve)
 app.command("predict")(__import__("betpipe.cli.predict", fromlist=["predict"]).predict)
@@ -46,13 +50,20 @@ __import__("betpipe.cli.pipeline", fromlist=["register"]).register(app)  # run, 
 
 
 @app.callback()
-def _configure() -> None:
-    """Logs (structlog) go to stderr at BETPIPE_LOG_LEVEL; command output stays on stdout."""
+def _configure(
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Also show other libraries' logs (Dask, APScheduler, uvicorn, alembic)."
+    ),
+) -> None:
+    """Logs go to stderr, output stays on stdout. Quiet by default: WARNING and above, INFO with -v (other libraries'
+    INFO too), or exactly BETPIPE_LOG_LEVEL when it is set."""
     from betpipe.logs import configure_logging
     from betpipe.threads import configure_threads
 
-    configure_logging(settings().log_level)
-    configure_threads(settings().compute)  # thread pools sized once, before any command loads LightGBM
+    config = settings()
+    level = config.log_level if "log_level" in config.model_fields_set else ("INFO" if verbose else "WARNING")
+    configure_logging(level, verbose=verbose)
+    configure_threads(config.compute)  # thread pools sized once, before any command loads LightGBM
 
 
 @config_app.command("show")

@@ -1,42 +1,58 @@
 """What every command shares: settings, the engine (with its schema checked), and printing reports.
 
 No business logic lives here. Opening the store must never create it: before `betpipe db upgrade` a command says
-so in one line instead of leaving an empty SQLite file behind.
+so in one line instead of leaving an empty SQLite file behind. Every command module imports this one at start-up
+(`betpipe --help` included), so it imports only typer and rich at module level: settings, SQLAlchemy and the store
+load inside the functions that need them (tests/test_cli_startup.py keeps it so).
 """
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import Engine
 
 from betpipe.cli._errors import CliError
-from betpipe.config import Settings, load_settings, mask_url
-from betpipe.db import make_engine
-from betpipe.ingest.store import IngestReport
 
-# Piped output (CI logs, files) gets wide tables instead of rich's 80-column default.
-console = Console() if sys.stdout.isatty() else Console(width=160)
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from sqlalchemy import Engine
+
+    from betpipe.config import Settings
+    from betpipe.ingest.store import IngestReport
+
+# Piped output (CI logs, files) gets wide tables instead of rich's 80-column default, unless COLUMNS says how wide.
+console = Console() if sys.stdout.isatty() or "COLUMNS" in os.environ else Console(width=160)
 error_console = Console(stderr=True)
 
 
 def settings() -> Settings:
+    from betpipe.config import load_settings
+
     return load_settings()
 
 
 UPGRADE_HINT = "run `betpipe db upgrade`"
 
 
+def format_clv(clv: float | None, missing: str = "") -> str:
+    """CLV in the one unit every command shows: percent with its sign, e.g. ``+14.72 %``."""
+    return missing if clv is None else f"{clv * 100:+.2f} %"
+
+
 @contextmanager
 def open_engine(config: Settings | None = None, *, require_schema: bool = True) -> Iterator[Engine]:
     """The configured database; unless ``require_schema`` is off, refused unless migrated to this code's head."""
+    from betpipe.db.engine import make_engine
+
     url = (config or settings()).effective_database_url
     if require_schema:
         _refuse_missing_sqlite_file(url)
@@ -71,10 +87,47 @@ def fail_clearly(*errors: type[BaseException]) -> Iterator[None]:
         fail(one_line(str(error)), cause=error)
 
 
+_REVISION_LINE = re.compile(r'^(down_revision|revision) = (None|"[^"]+")$', re.MULTILINE)
+
+
+def migration_heads() -> set[str] | None:
+    """This code's schema heads read from the migration files' ``revision`` lines, or None if any file is not in
+    the plain one-parent form: loading Alembic to ask costs more CPU than a command like ``bets list`` itself."""
+    from betpipe.db.engine import MIGRATIONS_DIR
+
+    parents: dict[str, str | None] = {}
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = dict(_REVISION_LINE.findall(path.read_text(encoding="utf-8")))
+        if set(found) != {"revision", "down_revision"} or found["revision"] == "None":
+            return None
+        down = found["down_revision"]
+        parents[found["revision"].strip('"')] = None if down == "None" else down.strip('"')
+    return set(parents) - {parent for parent in parents.values() if parent is not None} or None
+
+
+def _at_a_head(engine: Engine) -> bool:
+    """True only when the store is certainly at a head; anything unusual is left to Alembic's full check."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    heads = migration_heads()
+    if heads is None:
+        return False
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    except SQLAlchemyError:  # no version table yet: the full check says so
+        return False
+    return len(rows) == 1 and rows[0] in heads
+
+
 def check_schema(engine: Engine, url: str) -> None:
     """The store's Alembic revision is one of this code's heads, else a message saying what to do."""
+    if _at_a_head(engine):
+        return
     from alembic.script import ScriptDirectory
 
+    from betpipe.config import mask_url
     from betpipe.db import current_revision
     from betpipe.db.engine import MIGRATIONS_DIR
 
@@ -118,6 +171,8 @@ def exit_if_nothing_read(report: IngestReport) -> None:
 
 def progress_display(*, transient: bool = False) -> Progress:
     """The one progress-bar look of the CLI: on stderr (stdout keeps only the report), and only on a terminal."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import tomllib
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TypeVar
@@ -57,14 +58,30 @@ def _config_message(error: Any) -> str:
     return f"invalid configuration ({'; '.join(problems)}): fix the BETPIPE_* variables or betpipe.toml"
 
 
-def classify(error: BaseException) -> tuple[int, str] | None:
-    """(exit code, one-line message) for an expected error; None for anything else (a bug keeps its traceback)."""
-    from pydantic import ValidationError
-    from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
+class _NotLoadedError(Exception):
+    """Stands in for an error class whose module was never imported: nothing can be an instance of it."""
 
-    from betpipe.ingest.http import SourceError
-    from betpipe.registry.errors import RegistryError
-    from betpipe.sports import UnknownMarketError, UnknownSportError
+
+def _loaded(module: str, name: str) -> type[Exception]:
+    found = getattr(sys.modules.get(module), name, None)
+    return found if isinstance(found, type) and issubclass(found, Exception) else _NotLoadedError
+
+
+def classify(error: BaseException) -> tuple[int, str] | None:
+    """(exit code, one-line message) for an expected error; None for anything else (a bug keeps its traceback).
+
+    An error's class is loaded whenever the error exists, so classes are looked up in ``sys.modules`` rather than
+    imported: failing fast (``no database at ...``) must not load the HTTP client, the registry or polars first.
+    """
+    ValidationError = _loaded("pydantic", "ValidationError")
+    OperationalError, InterfaceError, ProgrammingError = (
+        _loaded("sqlalchemy.exc", name) for name in ("OperationalError", "InterfaceError", "ProgrammingError")
+    )
+    SourceError = _loaded("betpipe.ingest.http", "SourceError")
+    RegistryError = _loaded("betpipe.registry.errors", "RegistryError")
+    UnknownMarketError, UnknownSportError = (
+        _loaded("betpipe.sports", name) for name in ("UnknownMarketError", "UnknownSportError")
+    )
 
     if isinstance(error, NoArgsIsHelpError):
         return None  # the help text is the answer
@@ -81,16 +98,17 @@ def classify(error: BaseException) -> tuple[int, str] | None:
             USAGE,
             f"the configuration file is not valid TOML ({one_line(str(error))}): fix betpipe.toml or BETPIPE_CONFIG",
         )
-    if isinstance(error, UnknownSportError | UnknownMarketError):
+    if isinstance(error, (UnknownSportError, UnknownMarketError)):
         return USAGE, one_line(str(error))
-    if isinstance(error, OperationalError | InterfaceError | ProgrammingError):
-        reason = one_line(str(error.orig)) if error.orig is not None else type(error).__name__
+    if isinstance(error, (OperationalError, InterfaceError, ProgrammingError)):
+        orig = getattr(error, "orig", None)
+        reason = one_line(str(orig)) if orig is not None else type(error).__name__
         if _MISSING_TABLE.search(reason):  # a command that skipped the schema check met an old or empty store
             return STATE, f"the database schema is missing or old ({reason}): run `betpipe db upgrade`"
         if isinstance(error, ProgrammingError):
             return None  # bad SQL is a bug
         return STATE, f"the database is unavailable ({reason}): check BETPIPE_DATABASE_URL and that the server is up"
-    if isinstance(error, SourceError | RegistryError | ValueError):
+    if isinstance(error, (SourceError, RegistryError, ValueError)):
         return STATE, one_line(str(error))
     if isinstance(error, KeyError):  # str(KeyError) is the repr of its key: show the message itself
         return STATE, one_line(str(error.args[0]) if error.args else "not found")

@@ -8,13 +8,14 @@ Without these checks the first would be a driver traceback and the second a sile
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
-from sqlalchemy import Engine, select, union
+from typing import TYPE_CHECKING
 
 from betpipe.cli._errors import USAGE, CliError
-from betpipe.config import Settings, account_problem
-from betpipe.db.schema import competitions
-from betpipe.db.schema_betting import BET_STATES, bets, risk_events
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from betpipe.config import Settings
 
 __all__ = [
     "EARLIEST_INSTANT",
@@ -30,7 +31,9 @@ __all__ = [
 
 MAX_ID = 2**63 - 1
 """The largest id either backend stores (SQLite INTEGER, PostgreSQL BIGINT): the bound of every id argument."""
-STATE_FILTERS = ("open", "settled", *BET_STATES)
+# ("open", "settled", *db.schema_betting.BET_STATES), spelt out because option help texts are built when the CLI
+# starts and the schema module loads SQLAlchemy; tests/test_cli_startup.py checks the two agree.
+STATE_FILTERS = ("open", "settled", "proposed", "rejected", "placed", "won", "lost", "void", "half_won", "half_lost")
 # Replays and decisions happen between the first season anyone has odds for and a century ahead: an instant outside
 # is a typo, and one near datetime's limits overflows the first window computed from it.
 EARLIEST_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
@@ -47,7 +50,11 @@ def known_account(engine: Engine, account: str, config: Settings, *, option: str
     The ledger is shared by every account, so a typo must not open a new one: ``risk halt --account ''`` would halt
     nothing that bets, and ``bets settle --account nobody`` would leave a risk row behind.
     """
-    problem = account_problem(account)
+    from sqlalchemy import select, union
+
+    from betpipe.db.schema_betting import bets, risk_events
+
+    problem = _account_problem(account)
     if problem is not None:
         raise CliError(f"{option}: {problem}", exit_code=USAGE)
     configured = _configured_accounts(config)
@@ -69,9 +76,15 @@ def known_account(engine: Engine, account: str, config: Settings, *, option: str
     return account
 
 
+def _account_problem(account: str) -> str | None:
+    from betpipe.config import account_problem
+
+    return account_problem(account)
+
+
 def check_account_text(account: str, *, option: str = "--account") -> str:
     """Only the form of an account name, for read-only filters that may name any account."""
-    problem = account_problem(account)
+    problem = _account_problem(account)
     if problem is not None:
         raise CliError(f"{option}: {problem}", exit_code=USAGE)
     return account
@@ -87,6 +100,10 @@ def check_competition(engine: Engine, sport: str, competition: str | None) -> st
     """``competition`` if the store has it for ``sport``, else a usage error naming the ones it has."""
     if competition is None:
         return None
+    from sqlalchemy import select
+
+    from betpipe.db.schema import competitions
+
     with engine.connect() as conn:
         codes = sorted(conn.execute(select(competitions.c.code).where(competitions.c.sport == sport)).scalars())
     if competition not in codes:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from betpipe.cli._common import console, fail_clearly, open_engine, settings
+from betpipe.cli._common import console, fail_clearly, format_clv, open_engine, settings
 from betpipe.cli._inputs import MAX_ID, STATE_FILTERS, check_account_text, check_state, known_account
 
 if TYPE_CHECKING:
@@ -42,32 +42,34 @@ def bets_list(
     state: str | None = typer.Option(None, help=", ".join(STATE_FILTERS)),
     limit: int = typer.Option(50, min=1, max=MAX_ID, help="newest first, at most this many"),
 ) -> None:
-    """List bets, newest first: state, price taken, stake, P&L and CLV."""
-    from betpipe.betting import list_bets
+    """List bets, newest first: kickoff, match, selection, price taken, stake, state, P&L and CLV."""
+    from betpipe.ledger_view import bet_lines
 
     check_state(state)
     if account is not None:
         check_account_text(account)
     with open_engine() as engine:
-        records = list_bets(engine, account=account, state=state, limit=limit)
-    table = Table(title=f"{len(records)} bet(s)")
-    for column in ("id", "account", "event", "market", "selection", "line", "price", "stake", "state", "pnl", "clv"):
-        table.add_column(
-            column, justify="right" if column in {"id", "event", "line", "price", "stake", "pnl", "clv"} else "left"
-        )
+        records = bet_lines(engine, account=account, state=state, limit=limit)
+    accounts = {bet.account for bet in records}
+    title = f"{len(records)} bet(s)" + (f" of {next(iter(accounts))!r}" if len(accounts) == 1 else "")
+    table = Table(title=title)
+    columns = ["id", *(["account"] if len(accounts) > 1 else []), "kickoff (UTC)", "match", "bet", "price"]
+    for column in (*columns, "stake", "state", "P&L", "CLV"):
+        right = column in {"id", "price", "stake", "P&L", "CLV"}
+        table.add_column(column, justify="right" if right else "left", no_wrap=column != "match")
     for bet in records:
+        line = f" {bet.line:+g}" if bet.line else ""
         table.add_row(
             str(bet.id),
-            bet.account,
-            str(bet.event_id),
-            bet.market,
-            bet.selection,
-            f"{bet.line:g}",
+            *([bet.account] if len(accounts) > 1 else []),
+            bet.kickoff.strftime("%Y-%m-%d %H:%M"),
+            f"{bet.home} – {bet.away} ({bet.competition})",
+            f"{bet.market} {bet.selection}{line}",
             f"{bet.price.normalize():f}",
             f"{bet.stake}",
             bet.state,
             "" if bet.pnl is None else f"{bet.pnl}",
-            "" if bet.clv is None else f"{bet.clv:+.2%}",
+            format_clv(bet.clv),
         )
     console.print(table)
 
@@ -96,7 +98,7 @@ def bets_show(
         ("decided", bet.decision_time.isoformat()),
         ("state", bet.state + (f" ({bet.reason})" if bet.reason else "")),
         ("pnl", "" if bet.pnl is None else f"{bet.pnl}"),
-        ("clv", f"{bet.clv:+.4f}" if bet.clv is not None else (bet.clv_reason or "")),
+        ("clv", format_clv(bet.clv, missing=bet.clv_reason or "")),
         ("key", bet.idempotency_key),
     ):
         facts.add_row(name, value)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
 from betpipe.cli._common import console, open_engine
 
@@ -49,6 +48,8 @@ def show_quarantine(
     limit: int = typer.Option(50, help="Rows to show."),
 ) -> None:
     """The quarantined rows themselves: where they came from, why, and the record as read."""
+    from sqlalchemy import select
+
     from betpipe.db.schema import quarantine
 
     query = (

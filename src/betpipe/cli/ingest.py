@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -13,7 +14,9 @@ from betpipe.cli._common import (
     progress_display,
     settings,
 )
-from betpipe.ingest.store import IngestReport
+
+if TYPE_CHECKING:
+    from betpipe.ingest.store import IngestReport
 
 app = typer.Typer(help="Ingest results and odds from a source.", no_args_is_help=True)
 
@@ -58,7 +61,7 @@ def football_data(
 
 
 def _ingest_files_with_progress(engine: object, files: list[Path], ingest: object) -> IngestReport:
-    with progress_display() as progress:
+    with progress_display(transient=True) as progress:  # the summary table is what stays on the terminal
         task = progress.add_task("ingesting", total=len(files))
 
         def on_file(path: Path, _report: IngestReport) -> None:

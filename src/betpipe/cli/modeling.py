@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from typer.core import TyperCommand
 
 from betpipe.cli._common import console, open_engine, progress_display, settings
 
 if TYPE_CHECKING:
+    from typer._click import Context, HelpFormatter
+
     from betpipe.modeling import EvaluationReport
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -28,6 +31,17 @@ def _trainable_help() -> str:
 
     lines = "; ".join(f"{sport}: {', '.join(trainable_models(sport))}" for sport in sorted(SPORTS))
     return f"Model to train. Trainable: {lines}. (Market anchors are evaluation baselines, not trainable.)"
+
+
+class TrainCommand(TyperCommand):
+    """``train`` whose ``--model`` help is filled in only when shown: the line-up lives with the models, and
+    loading them (scikit-learn, LightGBM) when the CLI starts would cost every command seconds of CPU."""
+
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
+        for param in self.params:
+            if param.name == "model":
+                param.help = _trainable_help()  # type: ignore[attr-defined]
+        super().format_help(ctx, formatter)
 
 
 @contextmanager
@@ -44,7 +58,7 @@ def progress_bar(what: str) -> Iterator[ProgressCallback]:
 
 def train(
     sport: str = typer.Option("soccer", help="soccer or american_football."),
-    model: str = typer.Option("gbm", help=_trainable_help()),
+    model: str = typer.Option("gbm", help="Model to train (`betpipe train --help` lists the trainable ones)."),
     competition: list[str] = typer.Option(None, help="Only these competition codes (repeatable)."),
     promote: bool = typer.Option(False, help="Make it the champion right away."),
     as_of: datetime | None = typer.Option(None, help="Train only on results known at this UTC date/instant."),

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from betpipe.cli._common import console, open_engine, settings
+from betpipe.cli._common import console, format_clv, open_engine, settings
 from betpipe.cli._errors import CliError
 from betpipe.cli._inputs import MAX_ID
 
@@ -43,21 +43,20 @@ def list_models(
     # One metric per line, and the column at least as wide as the longest: a number is never cut or wrapped.
     shown = {v.id: [_metric(k, val) for k, val in v.metrics.items() if isinstance(val, int | float)] for v in versions}
     widest = max((len(line) for lines in shown.values() for line in lines), default=7)
-    for column in ("id", "sport", "market", "model", "version", "aliases", "rows", "trained to", "metrics", "sha256"):
-        table.add_column(column, min_width=widest if column == "metrics" else None)
+    # Fits 100 columns: sport and market share one, the artifact hash is in `models show`.
+    for column in ("id", "sport / market", "model", "v", "aliases", "rows", "trained to", "metrics"):
+        table.add_column(column, min_width=widest if column == "metrics" else None, no_wrap=column == "trained to")
     for v in versions:
         metrics = "\n".join(shown[v.id])
         table.add_row(
             str(v.id),
-            v.sport,
-            v.market,
+            f"{v.sport} / {v.market}",
             model_name(v),
             str(v.version),
             ",".join(v.aliases),
             str(v.lineage.row_count),
             v.lineage.end.date().isoformat(),
             metrics,
-            v.artifact_sha256[:12],
         )
     console.print(table)
     if not versions:
@@ -207,7 +206,8 @@ def ab_report_command(
             metric, f"{value_a:.5f}", f"{value_b:.5f}", f"{diff.mean:+.5f} [{diff.low:+.5f}, {diff.high:+.5f}]"
         )
     for arm, clv in report.clv.items():
-        shown = "no settled bets" if clv.n == 0 else f"{clv.mean:+.2%} [{clv.low:+.2%}, {clv.high:+.2%}]"
+        interval = f"[{format_clv(clv.low)}, {format_clv(clv.high)}]"
+        shown = "no settled bets" if clv.n == 0 else f"{format_clv(clv.mean)} {interval}"
         table.add_row(f"CLV of {arm} bets (n={clv.n})", "", "", shown)
     console.print(table)
     if report.scored_events == 0:

@@ -26,6 +26,7 @@ def serve(
     from betpipe.clock import SYSTEM_CLOCK, Clock, FixedClock
     from betpipe.config import mask_url
     from betpipe.db.bulk import as_utc
+    from betpipe.logs import is_verbose
     from betpipe.serving import create_app
 
     config = settings()
@@ -41,6 +42,6 @@ def serve(
         workers=1,
         loop="uvloop",
         http="httptools",
-        access_log=False,
-        log_level="warning",
+        access_log=is_verbose(),  # `betpipe -v serve` shows every request; quiet by default
+        log_level="info" if is_verbose() else "warning",
     )
