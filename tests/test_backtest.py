@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from betpipe.backtest import UNCAPPED_LIMITS, AggregateBookError, BacktestSpec, run, run_many, write_reports
+from betpipe.backtest.data import load_prices
 from betpipe.config import Settings
 from betpipe.db import make_engine, upgrade
 from betpipe.ingest.sample_league import ingest_sample
@@ -110,8 +111,13 @@ def test_no_bet_is_ever_placed_at_an_aggregate_price(store: Store, tmp_path: Pat
             {"t": True},
         )
     try:
-        with pytest.raises(AggregateBookError, match="aggregate"):
-            store.run(store.spec(book="market_max"), tmp_path)
+        with pytest.raises(ValueError, match="aggregate"):  # the strategy refuses it before any run
+            store.spec(book="market_max")
+        with pytest.raises(AggregateBookError, match="aggregate"):  # and the data layer refuses it too
+            load_prices(
+                store.engine, pl.DataFrame({"competition": ["SAMPLE"], "event_id": [1]}), sport="soccer",
+                books=("market_max",), sharp_book="sample_sharp", max_price_age_hours=96.0,
+            )  # fmt: skip
     finally:
         with store.engine.begin() as conn:
             conn.execute(text("DELETE FROM bookmakers WHERE key = 'market_max'"))

@@ -109,6 +109,7 @@ def test_reference_strategy_clv_matches_an_independent_computation_from_the_csvs
         competitions=LEAGUES,
         first_season=SEASONS[0],
         last_season=SEASONS[-1],
+        book="bet365",
         strategy="market",
         staking="flat:1,simultaneous",
         min_edge=t,

@@ -31,7 +31,7 @@ def _count(engine: Engine, table: object) -> int:
 def test_one_cycle_predicts_bets_then_settles_and_a_rerun_changes_nothing(
     engine: Engine, database_url: str, tmp_path: Path
 ) -> None:
-    settings = live_settings(database_url, tmp_path)
+    settings = live_settings(database_url, tmp_path, strategy="blend")  # the champion's probabilities take part
     eve = prepare_store(engine, settings)
     runs = run_once(engine, settings, FixedClock(eve))
     assert [r.job for r in runs] == list(STAGES)

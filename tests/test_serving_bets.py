@@ -41,7 +41,7 @@ def _metric(text: str, name: str, **labels: str) -> float:
 def test_end_to_end_one_cycle_then_predictions_bets_settlement_and_metrics_over_http(
     engine: Engine, database_url: str, tmp_path: Path
 ) -> None:
-    settings = live_settings(database_url, tmp_path)
+    settings = live_settings(database_url, tmp_path, strategy="blend")  # bets carry the champion
     eve = prepare_store(engine, settings)
     app = create_app(settings, clock=FixedClock(eve), engine=engine)
     with background_server(app) as base, httpx.Client(base_url=base, timeout=60) as client:

@@ -197,10 +197,13 @@ class SchedulerSettings(BaseModel):
 
 
 class PipelineSettings(BaseModel):
-    """What the live pipeline refreshes and how it bets (the knobs a backtest run takes, for the live account).
+    """What the live pipeline refreshes, and the knobs of the built-in default strategy.
 
     ``source``: ``auto`` is The Odds API when a key is set, else football-data downloads of ``football_data_leagues``,
-    else nothing (the sample league / demo); ``none`` never fetches.
+    else nothing (the sample league / demo); ``none`` never fetches. A promoted strategy (``betpipe strategy
+    promote``) is what the live run bets with; without one it bets ``betting.strategy_spec.DEFAULT_STRATEGY`` with
+    these knobs: ``book`` (empty: line shopping over the default's five soft books; a name: that one book only),
+    ``sharp_book``, ``strategy`` (its source), ``staking``, ``min_edge`` and ``market_weight``.
     """
 
     source: str = Field(default="auto", pattern="^(auto|odds_api|football_data|none)$")
@@ -210,9 +213,9 @@ class PipelineSettings(BaseModel):
     sport: str = "soccer"
     competitions: list[str] = Field(default_factory=list)  # empty: every competition with scheduled events
     account: Account = "paper"
-    book: str = "bet365"
+    book: str = ""
     sharp_book: str = "pinnacle"
-    strategy: str = Field(default="blend", pattern="^(model|market|blend)$")
+    strategy: str = Field(default="market", pattern="^(model|market|blend)$")
     staking: str = "kelly:0.25"
     min_edge: float = Field(default=0.02, ge=0)
     market_weight: float = Field(default=0.5, ge=0.0, le=1.0)

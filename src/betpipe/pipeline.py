@@ -24,7 +24,7 @@ from betpipe.config import Settings
 from betpipe.db.bulk import as_utc
 from betpipe.ingest.store import IngestReport
 from betpipe.logs import get_logger
-from betpipe.pipeline_betting import betting_run
+from betpipe.pipeline_betting import betting_run, live_strategy_spec
 from betpipe.sports import sport_rules
 
 __all__ = [
@@ -101,13 +101,14 @@ def refresh_odds(engine: Engine, settings: Settings, clock: Clock) -> StageResul
 
 
 def settle(engine: Engine, settings: Settings, clock: Clock) -> StageResult:
-    """Settle the live account's open bets from stored results; CLV against the sharp book's margin-free close."""
+    """Settle the live account's open bets from stored results; CLV against the live strategy's sharp book's
+    margin-free close."""
     account = settings.pipeline.account
     open_bets = list_bets(engine, account=account, state="open", limit=None)
     if not open_bets:
         return StageResult(0, {"open": 0})
     results, closing = load_settlement_inputs(
-        engine, [bet.event_id for bet in open_bets], reference_book=settings.pipeline.sharp_book
+        engine, [bet.event_id for bet in open_bets], reference_book=live_strategy_spec(settings, engine).sharp_book
     )
     report = settle_bets(engine, account=account, results=results, closing=closing, clock=clock)
     return StageResult(

@@ -10,7 +10,7 @@ write to the ledger on a dry run.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,12 +19,15 @@ import polars as pl
 from sqlalchemy import Engine, select
 
 from betpipe.betting.accounts import RiskRow, account_status, load_exposure
-from betpipe.betting.books import Book, PaperBook
+from betpipe.betting.books import Book
 from betpipe.betting.ledger import BetCandidate, PlacementResult, place_bets, precheck, recorded_decisions
+from betpipe.betting.placing import paper_books, place_at_books
 from betpipe.betting.policy import StakingPolicy
 from betpipe.betting.pricing import market_fair_probabilities
 from betpipe.betting.risk import RiskLimits
-from betpipe.betting.strategy import PRICE_TIME_COLUMN, Decision, Strategy, decide
+from betpipe.betting.shopping import best_prices
+from betpipe.betting.strategy import PRICE_TIME_COLUMN, Decision, Strategy, decide, runtime_strategy, strategy_limits
+from betpipe.betting.strategy_spec import DEFAULT_STRATEGY, StrategySpec
 from betpipe.clock import Clock, as_utc_instant
 from betpipe.config import Settings
 from betpipe.db.bulk import as_utc
@@ -39,7 +42,9 @@ __all__ = [
     "Opportunities",
     "betting_run",
     "dry_run_checks",
+    "live_limits",
     "live_strategy",
+    "live_strategy_spec",
     "next_matchday_eve",
     "opportunities",
     "scheduled_events",
@@ -49,30 +54,63 @@ __all__ = [
 PRE_MATCH_KINDS = ("opening", "live")  # football-data / sample pre-match, The Odds API before kickoff
 
 
-def live_strategy(settings: Settings, *, book: str | None = None) -> Strategy:
-    """The configured live strategy; its name (the ledger's ``strategy``) spells out what decided the bet."""
+def live_strategy_spec(settings: Settings, engine: Engine | None = None) -> StrategySpec:
+    """The strategy the live run loads: the sport's promoted one (``betpipe strategy promote``) when there is one,
+    else the built-in default (``DEFAULT_STRATEGY``) with what ``[pipeline]`` sets (one ``book`` instead of line
+    shopping, sharp book, source, staking, min edge, weight) and ``[risk]``'s price age when it is set (unset, the
+    default's: so the default live strategy is the default backtest's, version for version)."""
     p = settings.pipeline
-    rules = sport_rules(p.sport)
-    book = book or p.book
-    head = "market" if p.strategy == "market" else f"{p.strategy}:champion"
-    if p.strategy == "blend":
-        head += f"@{p.market_weight:g}"
-    return Strategy(
-        name=f"live:{head}|{book}|{p.staking}|t={p.min_edge:g}",
-        source=p.strategy,  # type: ignore[arg-type]
-        policy=StakingPolicy.from_settings(settings),  # [bankroll] fraction and cap fill what staking leaves out
-        book=book,
-        market=rules.prediction_market,
-        outcomes=rules.outcomes,
-        market_weight=p.market_weight,
-    )
+    age = settings.risk.max_price_age_seconds if "max_price_age_seconds" in settings.risk.model_fields_set else None
+    if engine is not None:
+        from betpipe.registry.strategies import live_strategy_record
+
+        stored = live_strategy_record(engine, p.sport)
+        if stored is not None:
+            return stored.spec
+    return replace(
+        DEFAULT_STRATEGY, sport=p.sport, source=p.strategy, books=(p.book,) if p.book else DEFAULT_STRATEGY.books,  # type: ignore[arg-type]
+        sharp_book=p.sharp_book, staking=p.staking, min_edge=p.min_edge, market_weight=p.market_weight,
+        max_price_age_hours=age / 3600.0 if age is not None else DEFAULT_STRATEGY.max_price_age_hours,
+    )  # fmt: skip
+
+
+def live_strategy(settings: Settings, engine: Engine | None = None) -> Strategy:
+    """The live strategy ready to run; its name (the ledger's ``strategy``) spells out what decided the bet.
+
+    A promoted strategy stakes exactly as its text says (as its backtest did); the built-in default fills what the
+    staking text leaves out from ``[bankroll]`` and ``[risk]`` (``StakingPolicy.from_settings``)."""
+    spec = live_strategy_spec(settings, engine)
+    promoted = engine is not None and spec is not None and _is_promoted(engine, settings.pipeline.sport)
+    strategy = runtime_strategy(spec, name=f"live:{spec.name}")
+    if promoted:
+        return replace(strategy, name=f"live:{spec.version}:{spec.name}"[:100])
+    return replace(strategy, policy=StakingPolicy.from_settings(settings))
+
+
+def _is_promoted(engine: Engine, sport: str) -> bool:
+    from betpipe.registry.strategies import live_strategy_record
+
+    return live_strategy_record(engine, sport) is not None
+
+
+def live_limits(spec: StrategySpec, settings: Settings) -> RiskLimits:
+    """The live account's limits: configuration, then the strategy's price age and limit overrides."""
+    base = replace(RiskLimits.from_settings(settings), max_price_age_seconds=spec.max_price_age_hours * 3600.0)
+    return strategy_limits(base, spec.limits)
 
 
 def latest_prices(
-    engine: Engine, *, sport: str, books: Sequence[str], now: datetime, competitions_: Sequence[str] = ()
+    engine: Engine,
+    *,
+    sport: str,
+    books: Sequence[str],
+    now: datetime,
+    competitions_: Sequence[str] = (),
+    aggregates: bool = False,
 ) -> pl.DataFrame:
     """Per (scheduled event after ``now``, book): the latest complete pre-match market captured at or before ``now``
-    and before kickoff. Columns: event_id, competition, kickoff_utc, book, decided_at, one column per outcome."""
+    and before kickoff. Columns: event_id, competition, kickoff_utc, book, decided_at, one column per outcome.
+    Aggregate books only with ``aggregates`` (consensus inputs, never a price to bet at)."""
     rules = sport_rules(sport)
     names = rules.outcomes
     now = as_utc_instant(now)
@@ -100,7 +138,7 @@ def latest_prices(
             odds_snapshots.c.captured_at <= now,
             odds_snapshots.c.line == 0,
             bookmakers.c.key.in_(list(books)),
-            bookmakers.c.is_aggregate.is_(False),
+            bookmakers.c.is_aggregate.is_(aggregates),
         )
     )
     if competitions_:
@@ -201,10 +239,43 @@ def why_no_bet(decision: Decision, *, priced: int, min_edge: float) -> tuple[str
     return f"no bettable prices: {priced} priced event(s), none could be priced ({detail})", False
 
 
-def _fair_market(frame: pl.DataFrame, names: Sequence[str]) -> np.ndarray[Any, Any]:
-    """The market leg from the sharp book's prices, by the function the backtest uses (multiplicative)."""
+def _fair_market(spec: StrategySpec, frame: pl.DataFrame, names: Sequence[str]) -> np.ndarray[Any, Any]:
+    """The market leg, by the function and options the backtest uses (method, consensus at its weight)."""
     prices = frame.select([pl.col(f"sharp_{n}") for n in names]).to_numpy().astype(np.float64)
-    return market_fair_probabilities(prices, method="multiplicative")
+    consensus = None
+    if spec.uses_consensus:
+        consensus = frame.select([pl.col(f"cons_{n}") for n in names]).to_numpy().astype(np.float64)
+    return market_fair_probabilities(
+        prices,
+        consensus,
+        method=spec.market_method,
+        consensus_weight=spec.consensus_weight if consensus is not None else 0.0,
+    )
+
+
+def _inputs(
+    frame: pl.DataFrame, found: pl.DataFrame, prefix: str, names: Sequence[str], max_age: timedelta
+) -> pl.DataFrame:
+    """Joins ``found`` (one row per event) as ``prefix_*`` inputs, nulled when captured after the decision instant
+    or more than ``max_age`` before it (a stale or future price is no market view at all)."""
+    at = f"{prefix}_at"
+    rows = found.select("event_id", pl.col("decided_at").alias(at), *[pl.col(n).alias(f"{prefix}_{n}") for n in names])
+    out = frame.join(rows, on="event_id", how="left")
+    if not out.height:
+        return out
+    stale = (pl.col(PRICE_TIME_COLUMN) - pl.col(at)) > pl.duration(seconds=max_age.total_seconds())
+    future = pl.col(at) > pl.col(PRICE_TIME_COLUMN)
+    return out.with_columns(
+        [pl.when(stale | future).then(None).otherwise(pl.col(f"{prefix}_{n}")).alias(f"{prefix}_{n}") for n in names]
+    )
+
+
+def _first_per_event(frame: pl.DataFrame, books: Sequence[str]) -> pl.DataFrame:
+    """Per event, the latest consensus market, the earlier of ``books`` on a tie: the backtest's consensus rule."""
+    rank = {b: i for i, b in enumerate(books)}
+    ranked = frame.with_columns(pl.col("book").replace_strict(rank, return_dtype=pl.Int64).alias("_rank"))
+    ordered = ranked.sort("event_id", "decided_at", "_rank", descending=[False, False, True])
+    return ordered.group_by("event_id", maintain_order=True).last().drop("_rank")
 
 
 def _champion(engine: Engine, settings: Settings, sport: str) -> SportPredictor | None:
@@ -230,7 +301,8 @@ def opportunities(
     loaded when the strategy needs a model.
     """
     p = settings.pipeline
-    strategy = live_strategy(settings)
+    spec = live_strategy_spec(settings, engine)
+    strategy = live_strategy(settings, engine)
     rules = sport_rules(p.sport)
     names = rules.outcomes
     now = as_utc_instant(clock.now())
@@ -241,23 +313,18 @@ def opportunities(
     if not scheduled:
         reason = f"no scheduled {p.sport} events{where} after {now.isoformat()}: nothing to bet on"
         return Opportunities(strategy, Decision([]), None, pl.DataFrame(), now, notes, reason, can_bet=False)
-    prices = latest_prices(engine, sport=p.sport, books=[strategy.book, p.sharp_book], now=now, competitions_=wanted)
-    book_rows = prices.filter(pl.col("book") == strategy.book).select(
-        "event_id", "competition", "kickoff_utc", pl.col("decided_at").alias(PRICE_TIME_COLUMN),
-        *[pl.col(n).alias(f"book_{n}") for n in names],
-    )  # fmt: skip
-    sharp = prices.filter(pl.col("book") == p.sharp_book).select(
-        "event_id", pl.col("decided_at").alias("sharp_at"), *[pl.col(n).alias(f"sharp_{n}") for n in names]
-    )
-    frame = book_rows.join(sharp, on="event_id", how="left").sort("kickoff_utc", "event_id")
-    priced = frame.height
-    max_age = timedelta(seconds=RiskLimits.from_settings(settings).max_price_age_seconds)
-    if frame.height:  # a sharp price older than the limit at the decision instant is no market view at all
-        stale = (pl.col(PRICE_TIME_COLUMN) - pl.col("sharp_at")) > pl.duration(seconds=max_age.total_seconds())
-        future = pl.col("sharp_at") > pl.col(PRICE_TIME_COLUMN)
-        frame = frame.with_columns(
-            [pl.when(stale | future).then(None).otherwise(pl.col(f"sharp_{n}")).alias(f"sharp_{n}") for n in names]
+    max_age = timedelta(hours=spec.max_price_age_hours)
+    prices = latest_prices(engine, sport=p.sport, books=[*spec.books, spec.sharp_book], now=now, competitions_=wanted)
+    shopped = best_prices(prices.filter(pl.col("book") != spec.sharp_book), names, spec.books, now=now, max_age=max_age)
+    frame = shopped.with_columns(pl.col("decided_at").alias(PRICE_TIME_COLUMN))
+    frame = _inputs(frame, prices.filter(pl.col("book") == spec.sharp_book), "sharp", names, max_age)
+    if spec.uses_consensus:
+        cons = latest_prices(
+            engine, sport=p.sport, books=spec.consensus_books, now=now, competitions_=wanted, aggregates=True
         )
+        frame = _inputs(frame, _first_per_event(cons, spec.consensus_books), "cons", names, max_age)
+    frame = frame.sort("kickoff_utc", "event_id")
+    priced = frame.height
     model_p: np.ndarray[Any, Any] | None = None
     model_version: int | None = None
     if strategy.source != "market" and frame.height:
@@ -281,9 +348,9 @@ def opportunities(
             ids = [i for i, k in zip(ids, known, strict=True) if k]
         rows = np.array([row_of[i] for i in ids], dtype=np.int64)
         model_p = predictor.upcoming_proba[model_version][rows] if rows.size else np.empty((0, len(names)))
-    market_p = _fair_market(frame, names) if frame.height else np.empty((0, len(names)))
+    market_p = _fair_market(spec, frame, names) if frame.height else np.empty((0, len(names)))
     account = bankroll_account or p.account
-    bankroll = account_status(engine, account, limits=RiskLimits.from_settings(settings), clock=clock).bankroll
+    bankroll = account_status(engine, account, limits=live_limits(spec, settings), clock=clock).bankroll
     decision = decide(
         frame,
         strategy=strategy,
@@ -296,14 +363,13 @@ def opportunities(
     )
     reason, can_bet = "", True
     if not priced:
-        reason = (
-            f"no prices: {scheduled} scheduled event(s){where}, none with a pre-match {strategy.book} price known now"
-        )
+        books = "/".join(spec.books)
+        reason = f"no prices: {scheduled} scheduled event(s){where}, none with a pre-match {books} price known now"
         can_bet = False
     elif not frame.height:
         reason, can_bet = f"none of the {priced} priced event(s) is in the feature build: run `features build`", False
     elif not decision.candidates:
-        reason, can_bet = why_no_bet(decision, priced=frame.height, min_edge=p.min_edge)
+        reason, can_bet = why_no_bet(decision, priced=frame.height, min_edge=spec.min_edge)
     return Opportunities(strategy, decision, model_version, frame, now, notes, reason, can_bet)
 
 
@@ -361,11 +427,15 @@ def betting_run(
     """One live betting run: decide, then place through the ledger (a rerun places nothing twice)."""
     found = opportunities(engine, settings, clock, competition=competition)
     candidates = found.decision.candidates
-    limits = RiskLimits.from_settings(settings)
+    limits = live_limits(live_strategy_spec(settings, engine), settings)
     account = settings.pipeline.account
     if dry_run or not candidates:
         checks = dry_run_checks(engine, candidates, account=account, limits=limits, clock=clock) if candidates else []
         return BettingRun(found, [], checks, dry_run)
-    book = book or PaperBook(name=found.strategy.book, prices=found.decision.quotes())
-    placements = place_bets(engine, candidates, account=account, book=book, clock=clock, limits=limits)
+    if book is not None:  # one given book takes every candidate (a caller's own book, e.g. a test's)
+        placements = place_bets(engine, candidates, account=account, book=book, clock=clock, limits=limits)
+    else:  # each candidate at the book its price came from
+        placements = place_at_books(
+            engine, candidates, account=account, clock=clock, limits=limits, book_for=paper_books()
+        )
     return BettingRun(found, placements, [], False)

@@ -52,7 +52,8 @@ def _check_one(spec: BacktestSpec, engine: Engine) -> None:
                 f"unknown competition {missing[0]!r} for {spec.sport}; known: {', '.join(sorted(known)) or 'none'}"
             )
         books = {str(k): bool(a) for k, a in conn.execute(select(bookmakers.c.key, bookmakers.c.is_aggregate))}
-        for option, key in (("--book", spec.book), ("--sharp-book", spec.sharp_book)):
+        named = [("--book", b) for b in spec.books] + [("--sharp-book", spec.sharp_book)]
+        for option, key in named:
             if key not in books:
                 executable = ", ".join(sorted(k for k, a in books.items() if not a)) or "none"
                 raise BacktestInputError(f"{option}: unknown book {key!r}; books in the store: {executable}")
@@ -86,10 +87,10 @@ def _check_one(spec: BacktestSpec, engine: Engine) -> None:
             )
             .group_by(bookmakers.c.key, odds_snapshots.c.kind)
         ).all()
-    if not any(book == spec.book and kind in PREMATCH_KINDS for book, kind, _ in kinds):
+    if not any(book in spec.books and kind in PREMATCH_KINDS for book, kind, _ in kinds):
         there = ", ".join(sorted({f"{book} {kind}" for book, kind, _ in kinds})) or "none"
         raise NothingToBetError(
-            f"cannot bet: {spec.book} has no pre-match {market} price for {', '.join(wanted)} in "
+            f"cannot bet: {spec.book_label} has no pre-match {market} price for {', '.join(wanted)} in "
             f"{spec.first_season}..{spec.last_season} (prices there: {there}; closing and aggregate prices are "
             "never bet): choose another --book"
         )
@@ -99,7 +100,7 @@ def check_inputs(specs: Sequence[BacktestSpec], engine: Engine) -> None:
     """Raise ``BacktestInputError`` or ``NothingToBetError`` for the first spec the store cannot run."""
     seen: set[tuple[Any, ...]] = set()
     for spec in specs:
-        key = (spec.sport, spec.competitions, spec.first_season, spec.last_season, spec.book, spec.sharp_book)
+        key = (spec.sport, spec.competitions, spec.first_season, spec.last_season, spec.books, spec.sharp_book)
         if key not in seen:
             seen.add(key)
             _check_one(spec, engine)

@@ -1,6 +1,6 @@
-"""What a walk-forward backtest reads from the store: events with their outcome, the executable pre-match price of
-ONE named book with the instant it became known, the sharp book's pre-match and closing prices, the market-average
-consensus (an input only), and model features as known at each decision instant.
+"""What a walk-forward backtest reads from the store: events with their outcome, the best executable pre-match price
+among the strategy's books with the instant it became known, the sharp book's pre-match and closing prices, the
+market-average consensus (an input only), and model features as known at each decision instant.
 
 Read-only. Every pre-match price goes through ``features.prematch``'s one time rule (``captured_at <= decision <
 kickoff``), the rule market features and bench columns use too. Never returns an aggregate book's price as a price to
@@ -19,6 +19,7 @@ import numpy as np
 import polars as pl
 from sqlalchemy import Engine
 
+from betpipe.betting.shopping import best_prices
 from betpipe.config import Settings
 from betpipe.features import training_matrix
 from betpipe.features.asof import schedule_columns
@@ -158,7 +159,7 @@ def load_prices(
     events: pl.DataFrame,
     *,
     sport: str,
-    book: str,
+    books: Sequence[str],
     sharp_book: str,
     max_price_age_hours: float,
     consensus_books: Sequence[str] = (),
@@ -166,26 +167,33 @@ def load_prices(
     """Per event of ``events``: the decision instant and the prices a bettor could know then.
 
     Every pre-match price obeys ``features.prematch``'s one rule (``captured_at <= decision < kickoff``).
-    ``decided_at`` is the first instant ``book``'s complete pre-match market was known before kickoff (null: never
-    priced in time, so no bet). ``book_*`` are ``book``'s prices known then (``prematch_prices``; null when one is
-    <= 1); ``sharp_pre_*`` the sharp book's latest pre-match market known then and at most ``max_price_age_hours``
-    older (null when missing or stale); ``cons_*`` likewise for the consensus (aggregate) books, an input to the fair
-    probability only; ``close_*`` the sharp book's closing market (for CLV only, never an input to a decision).
+    ``decided_at`` is the first instant a complete pre-match market of one of ``books`` was known before kickoff
+    (null: never priced in time, so no bet). ``book_*`` are the best prices among ``books`` known then
+    (``prematch_prices`` then ``betting.shopping.best_prices``, the live run's choice; a book's market more than
+    ``max_price_age_hours`` old is stale and not shopped), with ``at_*`` naming each one's book; ``sharp_pre_*`` the
+    sharp book's latest pre-match market known then and at most ``max_price_age_hours`` older (null when missing or
+    stale); ``cons_*`` likewise for the consensus (aggregate) books, an input to the fair probability only;
+    ``close_*`` the sharp book's closing market (for CLV only, never an input to a decision).
     """
-    flags = _book_flags(engine, [book, sharp_book])
-    for key in (book, sharp_book):
+    flags = _book_flags(engine, [*books, sharp_book])
+    for key in (*books, sharp_book):
         if flags.get(key, False):
             raise AggregateBookError(f"{key!r} is an aggregate (max/average/consensus), not a price anyone can take")
     names = selections_of(sport)
     market = sport_rules(sport).prediction_market
     competitions = sorted(set(events.get_column("competition").to_list()))
-    quotes = _quotes(engine, market, competitions, sorted({book, sharp_book, *consensus_books}))
+    quotes = _quotes(engine, market, competitions, sorted({*books, sharp_book, *consensus_books}))
     kickoffs = events.select("event_id", "kickoff_utc")
     executable = quotes.filter(~pl.col("is_aggregate"))
     present = pl.all_horizontal(pl.col(n).is_not_null() for n in names)
     decided = (
         executable.join(kickoffs, on="event_id", how="inner")
-        .filter(pl.col("bookmaker") == book, pl.col("kind").is_in(list(PREMATCH_KINDS)), present, prematch_known())
+        .filter(
+            pl.col("bookmaker").is_in(list(books)),
+            pl.col("kind").is_in(list(PREMATCH_KINDS)),
+            present,
+            prematch_known(),
+        )
         .group_by("event_id")
         .agg(pl.col("captured_at").min().alias("decided_at"), pl.col("kickoff_utc").first())
     )
@@ -196,9 +204,16 @@ def load_prices(
         )
         return _renamed(found, prefix, names, f"_{prefix}_at")
 
+    at_books = prematch_prices(
+        executable, at="decided_at", books=books, market=market, selections=names, kickoffs=decided
+    ).rename({"bookmaker": "book"})
+    at_books = at_books.join(decided.select("event_id", pl.col("decided_at").alias("_now")), on="event_id").filter(
+        (pl.col("_now") - pl.col("known_at")).dt.total_seconds() <= max_price_age_hours * 3600.0
+    )
+    shopped = best_prices(at_books.drop("_now").rename({"known_at": "decided_at"}), names, books).drop("decided_at")
     priced = (
         decided.drop("kickoff_utc")
-        .join(known([book], "book").drop("_book_at"), on="event_id", how="left")
+        .join(shopped, on="event_id", how="left")
         .join(known([sharp_book], "sharp_pre"), on="event_id", how="left")
     )
     priced = _fresh(priced, "sharp_pre", names, "_sharp_pre_at", max_price_age_hours)

@@ -19,6 +19,7 @@ from betpipe.modeling.metrics import BOOTSTRAP_RESAMPLES, BootstrapCI, bootstrap
 
 __all__ = [
     "BETS_SCHEMA",
+    "SETTLED_STATES",
     "Interval",
     "StrategySummary",
     "bankroll_curve",
@@ -46,6 +47,8 @@ BETS_SCHEMA: dict[str, Any] = {
     "decided_at": pl.Datetime("us", "UTC"),
     "kickoff_utc": pl.Datetime("us", "UTC"),
     "settled_at": pl.Datetime("us", "UTC"),
+    "book": pl.Utf8,
+    "clv_shin": pl.Float64,
 }
 """Stakes and P&L as floats here only for statistics; the ledger keeps them exact (integer cents)."""
 

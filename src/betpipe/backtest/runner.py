@@ -21,6 +21,7 @@ from betpipe.backtest.html import render_html
 from betpipe.backtest.report import BETS_SCHEMA, equal_count_clv_difference, paired_clv_difference, summarise
 from betpipe.backtest.simulate import run
 from betpipe.backtest.spec import BacktestSpec
+from betpipe.backtest.verdict import verdict
 from betpipe.config import Settings
 from betpipe.db import make_engine
 
@@ -92,7 +93,7 @@ def run_many(
     scheduler: str | None = None,
     workers: int = 2,
 ) -> list[dict[str, Any]]:
-    """Every spec, split per competition, run once each; results sorted by run id (order-independent).
+    """Every spec run once, as one account over all its competitions; results sorted by run id (order-independent).
 
     The specs are checked against the store first (``check_inputs``) and an existing scheduler must answer within
     ``SCHEDULER_CONNECT_SECONDS``: either failure raises before anything is written under ``out_dir``.
@@ -102,7 +103,7 @@ def run_many(
         check_inputs(specs, engine)
     finally:
         engine.dispose()
-    runs = sorted({s.run_id: s for spec in specs for s in spec.split()}.items())
+    runs = sorted({spec.run_id: spec for spec in specs}.items())
     ledger_dir = out_dir / "ledgers"
     settings_json = settings.model_dump(mode="json") | {"database_url": settings.effective_database_url}
     args = [(spec.to_json(), settings_json, str(ledger_dir)) for _, spec in runs]
@@ -177,7 +178,7 @@ def write_reports(
     reports = []
     for name, runs in groups.items():
         specs = [BacktestSpec.from_json(r["spec"]) for r in runs]
-        bankroll = float(sum(s.bankroll for s in specs))
+        bankroll = float(specs[0].bankroll)  # one account: one bankroll, whatever the competitions
         no_bet: dict[str, int] = {}
         for r in runs:
             for reason, n in r["no_bet"].items():
@@ -202,6 +203,7 @@ def write_reports(
             "no_bet": dict(sorted(no_bet.items())),
             "paired_clv_difference": comparisons,
             "equal_count_clv_difference": equal_count,
+            "verdict": verdict(bets),
             "runs": [{"run_id": r["run_id"], "refits": r["refits"], "bets": len(r["bets"])} for r in runs],
         }
         json_path, html_path = out_dir / f"{_slug(name)}.json", out_dir / f"{_slug(name)}.html"

@@ -8,8 +8,9 @@ rule, read from the feature store's ``result_known_at`` (kickoff + duration; for
 local day + duration, so a Friday-evening game never counts as played at the Friday decision step). The model is
 fitted on rows whose result was known at or before the refit instant, and a bet is settled at the first step at or
 after its result is known; an event is priced with features as known strictly before its decision instant; a bet is
-priced at the named book's pre-match quote captured at or before that instant and strictly before kickoff. Nothing
-here reads a closing price before settlement, and nothing writes outside the run's ledger.
+priced at the best pre-match quote among the strategy's books (``betting.shopping``) captured at or before that
+instant and strictly before kickoff. Nothing here reads a closing price before settlement, and nothing writes outside
+the run's ledger. A run is one account with one bankroll over all its competitions, as the live account is.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +28,11 @@ from sqlalchemy import Engine
 from betpipe.backtest.data import decision_features, load_events, load_prices, selections_of, valid_prices
 from betpipe.backtest.spec import BacktestSpec
 from betpipe.betting.accounts import account_status
-from betpipe.betting.books import PaperBook
-from betpipe.betting.ledger import place_bets
+from betpipe.betting.placing import paper_books, place_at_books
 from betpipe.betting.pricing import market_fair_probabilities
 from betpipe.betting.risk import RiskLimits
 from betpipe.betting.settlement import EventResult, settle_bets
-from betpipe.betting.strategy import Strategy, decide
+from betpipe.betting.strategy import decide, runtime_strategy, strategy_limits
 from betpipe.clock import SimulatedClock
 from betpipe.config import Settings
 from betpipe.db import make_engine
@@ -72,11 +71,7 @@ def run_limits(spec: BacktestSpec, settings: Settings) -> RiskLimits:
         starting_bankroll=spec.bankroll,
         max_price_age_seconds=spec.max_price_age_hours * 3600.0,
     )
-    overrides: dict[str, Any] = {}
-    for name, text in spec.limits.items():
-        current = getattr(base, name)
-        overrides[name] = type(current)(text) if not isinstance(current, Decimal) else Decimal(text)
-    return replace(base, **overrides)
+    return strategy_limits(base, spec.limits)
 
 
 def _model(spec: BacktestSpec) -> BaseProbabilityModel:
@@ -130,7 +125,7 @@ def _targets(spec: BacktestSpec, events: pl.DataFrame, engine: Engine) -> tuple[
         engine,
         in_seasons,
         sport=spec.sport,
-        book=spec.book,
+        books=spec.books,
         sharp_book=spec.sharp_book,
         max_price_age_hours=spec.max_price_age_hours,
         consensus_books=spec.consensus_books if _uses_consensus(spec) else (),
@@ -142,10 +137,10 @@ def _targets(spec: BacktestSpec, events: pl.DataFrame, engine: Engine) -> tuple[
         _count(no_bet, "outside evaluation rows: no sharp closing price", int((~has_close).sum()))
         prices = prices.filter(pl.Series(has_close))
     timed = prices.get_column("decided_at").is_not_null().to_numpy()
-    _count(no_bet, f"no {spec.book} pre-match price captured before kickoff", int((~timed).sum()))
+    _count(no_bet, f"no {spec.book_label} pre-match price captured before kickoff", int((~timed).sum()))
     prices = prices.filter(pl.Series(timed))
     priced = valid_prices(prices, "book", names)
-    _count(no_bet, f"{spec.book} price missing or <= 1", int((~priced).sum()))
+    _count(no_bet, f"{spec.book_label} price missing or <= 1", int((~priced).sum()))
     return prices.filter(pl.Series(priced)), no_bet
 
 
@@ -161,15 +156,8 @@ def run(spec: BacktestSpec, *, engine: Engine, settings: Settings, ledger_path: 
     account = f"backtest:{spec.run_id}"
     ledger = ledger_engine(ledger_path)
     limits = run_limits(spec, settings)
-    strategy = Strategy(
-        name=spec.name,
-        source=spec.strategy,
-        policy=spec.policy(),
-        book=spec.book,
-        market=market_name,
-        outcomes=names,
-        market_weight=spec.market_weight,
-    )
+    strategy = runtime_strategy(spec.strategy_spec())
+    books = paper_books(spec.seed)
     seconds = {"load": time.perf_counter() - started, "fit": 0.0, "bet": 0.0, "settle": 0.0}
     needs_model = spec.strategy != "market"
     features = pl.DataFrame()
@@ -257,18 +245,33 @@ def run(spec: BacktestSpec, *, engine: Engine, settings: Settings, ledger_path: 
         for reason, n in decision.no_bet.items():
             _count(no_bet, reason, n)
         if decision.candidates:
-            book = PaperBook(name=spec.book, prices=decision.quotes(), seed=spec.seed)
-            placed = place_bets(ledger, decision.candidates, account=account, book=book, clock=clock, limits=limits)
+            placed = place_at_books(
+                ledger, decision.candidates, account=account, clock=clock, limits=limits, book_for=books
+            )
             bet_events.update(c.event_id for c, r in zip(decision.candidates, placed, strict=True) if r.placed)
         seconds["bet"] += time.perf_counter() - t0
     if steps:
         last = as_utc(result_at.max())  # type: ignore[arg-type]
         clock.advance_to(max(last, clock.now()))
         settle(clock.now())
-    frame = read_bets(ledger, account)
+    frame = _with_shin_clv(read_bets(ledger, account), targets, names)
     ledger.dispose()
     seconds["total"] = time.perf_counter() - started
     return RunResult(spec, account, frame, dict(sorted(no_bet.items())), refits, seconds)
+
+
+def _with_shin_clv(frame: pl.DataFrame, targets: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
+    """CLV against the Shin-fair sharp close beside the ledger's multiplicative one (where the ledger has a CLV)."""
+    if frame.height == 0 or targets.height == 0:
+        return frame
+    shin = market_fair_probabilities(_price_matrix(targets, "close", names), method="shin")
+    ids = targets.get_column("event_id")
+    close = pl.concat(
+        [pl.DataFrame({"event_id": ids, "selection": [n] * ids.len(), "_p": shin[:, j]}) for j, n in enumerate(names)]
+    ).with_columns(pl.col("event_id").cast(pl.Int64))
+    joined = frame.drop("clv_shin").join(close, on=["event_id", "selection"], how="left", maintain_order="left")
+    clv_shin = pl.when(pl.col("clv").is_not_null()).then(pl.col("price") * pl.col("_p") - 1.0).otherwise(None)
+    return joined.with_columns(clv_shin.alias("clv_shin")).drop("_p").select(frame.columns)
 
 
 def read_bets(engine: Engine, account: str) -> pl.DataFrame:
@@ -277,11 +280,11 @@ def read_bets(engine: Engine, account: str) -> pl.DataFrame:
 
     query = (
         "SELECT id, event_id, competition, selection, price_e4, stake_cents, probability, edge, state, pnl_cents, "
-        "clv, decision_time, kickoff, settled_at, reason FROM bets WHERE account = ? ORDER BY id"
+        "clv, decision_time, kickoff, settled_at, reason, book FROM bets WHERE account = ? ORDER BY id"
     )
     with engine.connect() as conn:
         rows = conn.exec_driver_sql(query, (account,)).fetchall()
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(15)]
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(16)]
     raw = {
         "bet_id": columns[0],
         "event_id": columns[1],
@@ -297,6 +300,8 @@ def read_bets(engine: Engine, account: str) -> pl.DataFrame:
         "decided_at": columns[11],
         "kickoff_utc": columns[12],
         "settled_at": columns[13],
+        "book": columns[15],
+        "clv_shin": [None] * len(columns[0]),
     }
     frame = pl.DataFrame({k: pl.Series(k, list(v), strict=False) for k, v in raw.items()})
     out = []

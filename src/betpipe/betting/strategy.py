@@ -10,7 +10,7 @@ a stale price, a price <= 1, or a probability row that is not a distribution (ea
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,11 +23,14 @@ from numpy.typing import NDArray
 from betpipe.betting.ledger import BetCandidate
 from betpipe.betting.policy import StakingPolicy
 from betpipe.betting.pricing import FairSource, fair_probabilities
+from betpipe.betting.risk import RiskLimits
+from betpipe.betting.shopping import BOOK_OF
 from betpipe.betting.sizing import SizedEvents, size_events_explained
+from betpipe.betting.strategy_spec import StrategySpec
 from betpipe.clock import as_utc_instant
 from betpipe.db import as_utc
 
-__all__ = ["PRICE_TIME_COLUMN", "Decision", "Strategy", "decide", "quotes_of"]
+__all__ = ["PRICE_TIME_COLUMN", "Decision", "Strategy", "decide", "quotes_of", "runtime_strategy", "strategy_limits"]
 
 PRICE_TIME_COLUMN = "decided_at"
 """The instant the row's book prices were captured: the decision instant of any bet on it (the backtest's column)."""
@@ -38,7 +41,9 @@ QuoteKey = tuple[int, str, str, float]
 
 @dataclass(frozen=True)
 class Strategy:
-    """How to bet: where fair probabilities come from, how to stake, at which book, under which ledger name."""
+    """How to bet, ready to run: where fair probabilities come from, how to stake, at which book (or, line shopping,
+    the book each price came from: the ``at_<selection>`` columns), under which ledger name. ``book_max_stake`` caps a
+    stake at a book (``betting.strategy_spec.StrategySpec`` is the stored form this is built from)."""
 
     name: str
     source: FairSource
@@ -47,6 +52,35 @@ class Strategy:
     market: str  # the prediction market of the sport, e.g. "1x2"
     outcomes: tuple[str, ...]  # its selections in the probability columns' order
     market_weight: float = 0.5
+    book_max_stake: dict[str, Decimal] = field(default_factory=dict)
+
+
+def strategy_limits(base: RiskLimits, overrides: dict[str, str]) -> RiskLimits:
+    """``base`` with a strategy's limit overrides (``RiskLimits`` field -> text), typed like the field."""
+    values: dict[str, Any] = {}
+    for name, text in overrides.items():
+        if not hasattr(base, name):
+            raise ValueError(f"unknown risk limit {name!r} in the strategy's limits")
+        current = getattr(base, name)
+        values[name] = Decimal(text) if isinstance(current, Decimal) else type(current)(text)
+    return replace(base, **values)
+
+
+def runtime_strategy(spec: StrategySpec, *, name: str | None = None) -> Strategy:
+    """The ``Strategy`` ``decide`` runs for ``spec``: the same for the backtest and every live caller."""
+    from betpipe.sports import sport_rules
+
+    rules = sport_rules(spec.sport)
+    return Strategy(
+        name=name or spec.name,
+        source=spec.source,
+        policy=spec.policy(),
+        book=spec.books[0],
+        market=rules.prediction_market,
+        outcomes=rules.outcomes,
+        market_weight=spec.market_weight,
+        book_max_stake={k: Decimal(v) for k, v in spec.book_max_stake.items()},
+    )
 
 
 @dataclass(frozen=True)
@@ -109,7 +143,8 @@ def decide(
     """Fair probabilities -> sizing -> one ``BetCandidate`` per staked selection, for the rows of ``events``.
 
     ``events`` has ``event_id``, ``competition``, ``kickoff_utc``, ``decided_at`` (the price capture instant, aware
-    UTC) and ``book_<outcome>`` prices; ``model_p``/``market_p`` are (n, k) in ``strategy.outcomes`` order, row for
+    UTC) and ``book_<outcome>`` prices, with ``at_<outcome>`` naming each price's book when line shopping (else every
+    price is ``strategy.book``'s); ``model_p``/``market_p`` are (n, k) in ``strategy.outcomes`` order, row for
     row (the strategy's ``source`` says which it needs). Sizing and its reasons are exactly ``size_events_explained``.
     """
     names = strategy.outcomes
@@ -134,6 +169,12 @@ def decide(
     for i, j in zip(*np.nonzero(sized.units > 0), strict=True):
         row: dict[str, Any] = chosen.row(int(i), named=True)
         decided_at = as_utc(row[PRICE_TIME_COLUMN])
+        book = str(row.get(f"{BOOK_OF}{names[j]}") or strategy.book)
+        stake = stakes[i, j]
+        cap = strategy.book_max_stake.get(book)
+        if cap is not None and stake > cap:
+            stake = cap
+            _count(no_bet, f"stake cut to {book}'s maximum {cap}", 1)
         candidates.append(
             BetCandidate(
                 event_id=int(row["event_id"]),
@@ -142,8 +183,8 @@ def decide(
                 line=0.0,
                 price=Decimal(str(prices[i, j])),
                 probability=float(sized.probabilities[i, j]),
-                stake=stakes[i, j],
-                book=strategy.book,
+                stake=stake,
+                book=book,
                 strategy=strategy.name,
                 model_version=model_version,
                 decision_time=decided_at,

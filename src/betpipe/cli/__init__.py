@@ -45,6 +45,7 @@ app.command("predict")(__import__("betpipe.cli.predict", fromlist=["predict"]).p
 betting_commands.register(app)  # bets list|show|settle, risk status|halt|resume, bankroll
 __import__("betpipe.cli.monitoring", fromlist=["register"]).register(app)  # monitor run, alerts list
 app.command("backtest")(__import__("betpipe.cli.backtest", fromlist=["backtest"]).backtest)
+app.add_typer(__import__("betpipe.cli.strategy", fromlist=["app"]).app, name="strategy")
 app.command("dashboard")(__import__("betpipe.cli.dashboard", fromlist=["dashboard"]).dashboard)
 __import__("betpipe.cli.pipeline", fromlist=["register"]).register(app)  # run, bet run
 

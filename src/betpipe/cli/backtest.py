@@ -6,13 +6,22 @@ summary table and where the JSON and HTML reports are. Never computes a figure i
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from betpipe.cli._common import console, fail_clearly, open_engine, settings
 from betpipe.cli._errors import STATE, USAGE, CliError
+
+if TYPE_CHECKING:
+    from betpipe.backtest import BacktestSpec
+    from betpipe.backtest.runner import StrategyReport
+    from betpipe.betting.strategy_spec import StrategySpec
+    from betpipe.config import Settings
 
 
 def _ci(value: dict[str, float] | None, scale: float = 100.0) -> str:
@@ -21,14 +30,51 @@ def _ci(value: dict[str, float] | None, scale: float = 100.0) -> str:
     return f"{value['mean'] * scale:+.2f} [{value['low'] * scale:+.2f}, {value['high'] * scale:+.2f}]"
 
 
+def _strategies_from(path: Path) -> list[StrategySpec]:
+    from betpipe.betting.strategy_spec import StrategySpec
+
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: not a JSON strategy file ({error})") from None
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        raise ValueError(f"{path}: an empty list of strategies")
+    return [StrategySpec.from_json(item) for item in items]
+
+
+def _store(reports: list[StrategyReport], specs: list[BacktestSpec], config: Settings) -> None:
+    """Each strategy with its lineage: data span, report hash and headline figures (``betpipe strategy list``)."""
+    from betpipe.registry.strategies import store_strategy
+
+    by_name = {s.name: s for s in specs}
+    with open_engine(config) as engine:
+        for report in reports:
+            spec = by_name[report.name]
+            lineage = {
+                "backtest": spec.run_id,
+                "data": {"sport": spec.sport, "competitions": list(spec.competitions), "sharp_book": spec.sharp_book},
+                "seasons": f"{spec.first_season}..{spec.last_season}",
+                "report_sha256": hashlib.sha256(report.json_path.read_bytes()).hexdigest(),
+                "headline": {k: report.summary[k] for k in ("bets", "mean_clv", "roi", "yield", "clv_positive_share")},
+            }
+            stored = store_strategy(engine, spec.strategy_spec(), lineage=lineage)
+            console.print(f"{report.name}: stored as strategy id {stored.id} version {stored.version}")
+
+
 def backtest(
     competition: list[str] = typer.Option(..., "--competition", "-c", help="Competition code(s), e.g. E0; repeat."),
     first: str = typer.Option(..., "--from", help="First season, e.g. 2015-2016."),
     last: str = typer.Option(..., "--to", help="Last season, e.g. 2022-2023."),
-    book: str = typer.Option("bet365", help="The one executable book to bet at (never an aggregate)."),
+    book: list[str] = typer.Option(
+        [],
+        "--book",
+        help="Book(s) to bet at, best price per selection; repeat [default: bet365, betandwin, "
+        "interwetten, williamhill, vcbet]. Never an aggregate.",
+    ),
     sharp_book: str = typer.Option("pinnacle", help="Sharp book: market leg (pre-match) and CLV benchmark (close)."),
     staking: str = typer.Option("kelly:0.25", help="Staking policy, e.g. kelly:0.25, 'flat:1,simultaneous'."),
-    strategy: list[str] = typer.Option(["blend"], help="model | market | blend; repeat to compare strategies."),
+    strategy: list[str] = typer.Option(["market"], help="model | market | blend; repeat to compare strategies."),
     model: str = typer.Option("elo_logit", help="Model refitted walk-forward (elo_logit, gbm, dixon_coles, ...)."),
     market_weight: float = typer.Option(0.5, help="Blend: weight on the market in the log-linear pool."),
     market_method: str = typer.Option(
@@ -44,23 +90,38 @@ def backtest(
     in_process: bool = typer.Option(False, "--in-process", help="Run in this process, without Dask."),
     seed: int = typer.Option(0, help="Seed of the paper book and the models."),
     sport: str = typer.Option("soccer", help="Sport of the competitions."),
+    strategy_file: Path | None = typer.Option(
+        None,
+        "--strategy-file",
+        "--grid",
+        help="JSON: one strategy object or a list of them (a grid); replaces the strategy options above.",
+    ),
+    store: bool = typer.Option(True, help="Store each strategy run with its lineage (`betpipe strategy list`)."),
 ) -> None:
-    """Walk-forward backtest at one book's pre-match prices; CLV against the sharp book's margin-free close."""
+    """Walk-forward backtest, one account per strategy over all competitions, at the best pre-match price among the
+    books; CLV against the sharp book's margin-free close. Each strategy is stored with its lineage."""
     from betpipe.backtest import BacktestSpec, run_many, write_reports
     from betpipe.backtest.checks import BacktestInputError, why_no_bets
     from betpipe.backtest.runner import SchedulerUnavailableError
+    from betpipe.betting.strategy_spec import DEFAULT_STRATEGY
 
     try:
-        specs = [
-            BacktestSpec(
-                competitions=tuple(competition), first_season=first, last_season=last, sport=sport, book=book,
-                sharp_book=sharp_book, strategy=name, model=model, staking=staking, min_edge=min_edge,  # type: ignore[arg-type]
-                market_weight=market_weight, market_method=market_method, consensus_weight=consensus_weight,
-                refit_days=refit_days, seed=seed,
-            )
-            for name in strategy
-        ]  # fmt: skip
-    except ValueError as error:  # an option out of range: the command line is wrong
+        if strategy_file is not None:
+            specs = [
+                BacktestSpec.of(s, tuple(competition), first, last, refit_days=refit_days, seed=seed)
+                for s in _strategies_from(strategy_file)
+            ]
+        else:
+            specs = [
+                BacktestSpec(
+                    competitions=tuple(competition), first_season=first, last_season=last, sport=sport,
+                    books=tuple(book) or DEFAULT_STRATEGY.books, sharp_book=sharp_book, strategy=name, model=model,  # type: ignore[arg-type]
+                    staking=staking, min_edge=min_edge, market_weight=market_weight, market_method=market_method,
+                    consensus_weight=consensus_weight, refit_days=refit_days, seed=seed,
+                )
+                for name in strategy
+            ]  # fmt: skip
+    except (ValueError, TypeError) as error:  # an option out of range: the command line is wrong
         raise CliError(str(error), exit_code=USAGE) from None
     config = settings()
     with open_engine(config):  # the store must exist at the current schema; never creates a file
@@ -79,7 +140,9 @@ def backtest(
         raise CliError(verdict[0], exit_code=STATE)
     with fail_clearly(ValueError, LookupError):
         reports = write_reports(results, out_dir=out)
-    table = Table(title=f"backtest {', '.join(competition)} {first}..{last} at {book}")
+    if store:
+        _store(reports, specs, config)
+    table = Table(title=f"backtest {', '.join(competition)} {first}..{last} (one account per strategy)")
     for column in ("strategy", "bets", "turnover", "yield %", "ROI %", "mean CLV %", "CLV>0", "max DD", "hit"):
         table.add_column(column, justify="left" if column == "strategy" else "right")
     for report in reports:

@@ -254,3 +254,4 @@ from betpipe.db import schema_features as _schema_features  # noqa: E402,F401
 from betpipe.db import schema_jobs as _schema_jobs  # noqa: E402,F401
 from betpipe.db import schema_monitoring as _schema_monitoring  # noqa: E402,F401
 from betpipe.db import schema_registry as _schema_registry  # noqa: E402,F401
+from betpipe.db import schema_strategies as _schema_strategies  # noqa: E402,F401
