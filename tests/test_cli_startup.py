@@ -127,3 +127,31 @@ def test_a_command_is_quiet_by_default_and_says_more_with_v(tmp_path: Path) -> N
         assert "sample league" in done.stdout  # the one summary table
         assert "Traceback" not in done.stdout + done.stderr
         assert ("payload ingested" in done.stderr) is verbose, done.stderr
+
+
+_DASK = """
+import sys
+from betpipe.logs import configure_logging
+configure_logging("WARNING", verbose=sys.argv[1] == "verbose")
+from distributed import Client, LocalCluster
+if __name__ == "__main__":
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            print(client.submit(lambda: 41 + 1).result())
+"""
+
+
+@pytest.mark.parametrize("mode", ["quiet", "verbose"])
+def test_a_local_dask_cluster_prints_only_the_answer_unless_verbose(mode: str, tmp_path: Path) -> None:
+    """As a backtest on Dask does: worker processes start, compute, and the cluster shuts down."""
+    script = tmp_path / "dask_run.py"  # a file, so worker processes can re-import the main module
+    script.write_text(_DASK)
+    done = subprocess.run(
+        [sys.executable, str(script), mode], capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "42"
+    if mode == "quiet":
+        assert done.stderr == ""
+    else:
+        assert "distributed.scheduler" in done.stderr
