@@ -23,7 +23,8 @@ __all__ = ["render_html", "svg"]
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:62rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.4}
-h1{margin-bottom:.2rem}h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
+h1{margin-bottom:.2rem;font-size:1.7rem;overflow-wrap:anywhere}
+h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
 .sub{color:#666;margin-top:0}.verdict{background:#f5f8fc;border-left:4px solid #1f77b4;padding:.7rem 1rem}
 table{border-collapse:collapse;margin:.6rem 0}td,th{border-bottom:1px solid #e4e4e4;padding:.25rem .7rem;
 text-align:left}th{background:#f6f6f6}td.n{text-align:right;font-variant-numeric:tabular-nums}
@@ -55,6 +56,7 @@ _LABELS: dict[str, str] = {
     "dropped": "bets dropped",
     "mean_clv_shin_close": "mean CLV against the Shin close",
 }
+_HEADERS = {"mean_clv": "mean CLV", "hit_rate": "hit rate"}
 _MONEY_WORDS = ("profit", "turnover", "bankroll", "amount", "stake", "exposure")
 _RATE_WORDS = ("clv", "yield", "roi", "rate", "share", "drawdown", "return", "edge")
 _SIGNED_WORDS = ("clv", "yield", "roi", "return")
@@ -98,10 +100,20 @@ def _fmt(key: str, value: Any, currency: str) -> str:
             return _money(value, currency)
         if kind == "rate":
             lowered = key.lower()
-            signed = any(w in lowered for w in _SIGNED_WORDS) and "share" not in lowered
+            spread = "share" in lowered or lowered.endswith("_sd")
+            signed = any(w in lowered for w in _SIGNED_WORDS) and not spread
             return _pct(value, signed=signed)
         return f"{value:,.4g}"
     return str(value)
+
+
+def _setting(value: Any) -> str:
+    """A spec value as a reader writes it: lists comma-separated, mappings as ``key=value``, empty as a dash."""
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) or "–"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or "–"
+    return "–" if value in ("", None) else str(value)
 
 
 def _label(key: str) -> str:
@@ -130,7 +142,7 @@ def _rows(summary: Mapping[str, Any], currency: str, prefix: str = "") -> list[t
 def _table(frame: pl.DataFrame, formats: Mapping[str, Callable[[Any], str]]) -> str:
     if frame.height == 0:
         return '<p class="note">none</p>'
-    head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in frame.columns)
+    head = "".join(f"<th>{html.escape(_HEADERS.get(c, c.replace('_', ' ')))}</th>" for c in frame.columns)
     body = []
     for row in frame.iter_rows(named=True):
         cells = []
@@ -248,10 +260,11 @@ def _refusals(reasons: Mapping[str, int], no_bet: Mapping[str, int] | None) -> l
     return out
 
 
-def _verdict(verdict: Mapping[str, Any], currency: str) -> list[str]:
+def _verdict(verdict: Mapping[str, Any], summary: Mapping[str, Any], currency: str) -> list[str]:
     """The report's verdict section (bets needed, without the top 1 %, the Shin close), when the report has one;
-    its per-book part is already in the per-book table and its method becomes a note."""
-    shown = {k: v for k, v in verdict.items() if k not in ("per_book", "method")}
+    its per-book part is already in the per-book table, figures the summary shows are not repeated, and its method
+    becomes a note."""
+    shown = {k: v for k, v in verdict.items() if k not in ("per_book", "method") and summary.get(k) != v}
     if not shown:
         return []
     out = ["<h2>Verdict figures</h2>", _pairs(_rows(shown, currency), ("figure", "value"))]
@@ -307,11 +320,14 @@ def render_html(
         *_breakdowns(bets, spec, money),
         "<h2>All figures</h2>",
         _pairs(_rows(summary, money), ("figure", "value")),
-        *_verdict(verdict, money),
+        *_verdict(verdict, summary, money),
         *_refusals(summary.get("rejection_reasons") or {}, document.get("no_bet")),
         *_comparisons(document, comparisons, money),
         "<h2>Settings</h2>",
-        _pairs([(k, str(v)) for k, v in spec.items()], ("setting", "value")),
+        _pairs(
+            [(k, _money(float(v), money) if k == "bankroll" else _setting(v)) for k, v in spec.items()],
+            ("setting", "value"),
+        ),
         '<p class="note">CLV = price taken × margin-free (multiplicative) sharp closing probability − 1. Intervals: '
         "bootstrap 95 %, 2,000 resamples of bets, seed 0, unless marked otherwise. Yield = profit per unit staked; "
         "ROI = profit over the starting bankroll. Dates are UTC; returns are counted on the settlement date.</p>",
