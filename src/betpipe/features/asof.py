@@ -114,11 +114,16 @@ class AsOfIndex:
             rows["venue", side] = np.where(team >= 0, venue, -1)
         return rows
 
-    def form_columns(self, rows: dict[tuple[str, str], IntArray]) -> list[pl.Series]:
+    def form_columns(
+        self, rows: dict[tuple[str, str], IntArray], orders: dict[str, IntArray] | None = None
+    ) -> list[pl.Series]:
+        """Form columns at ``rows``; ``orders`` (per side, the query order that found them) reads the timelines in
+        nearly ascending row order without sorting the rows again."""
         columns: list[pl.Series] = []
         for side in ("home", "away"):
-            columns.extend(_gather(self.team_values, rows["team", side], side))
-            columns.extend(_gather(self.venue_values, rows["venue", side], side))
+            order = None if orders is None else orders[side]
+            columns.extend(_gather(self.team_values, rows["team", side], side, order))
+            columns.extend(_gather(self.venue_values, rows["venue", side], side, order))
         return columns
 
     def form_values(self, rows: dict[tuple[str, str], IntArray]) -> dict[str, float | None]:
@@ -132,12 +137,15 @@ class AsOfIndex:
         return out
 
 
-def _gather(values: pl.DataFrame, row: IntArray, side: str) -> list[pl.Series]:
+def _gather(values: pl.DataFrame, row: IntArray, side: str, order: IntArray | None = None) -> list[pl.Series]:
     """Columns of ``values`` at ``row`` (-1 = null). Columns with no value at all (a stat the source never has)
-    come back as nulls without a gather, which is most of the work when a source lacks shots and corners."""
+    come back as nulls without a gather, which is most of the work when a source lacks shots and corners.
+
+    ``order`` is any permutation of the rows that reads them (nearly) in ascending order; the values are the same
+    whichever permutation is used, only the memory access pattern changes."""
     present = [name for name in values.columns if values[name].null_count() < values.height]
     if row.size > 4096:  # read in ascending row order (sequential memory), then put rows back in event order
-        ascending = np.argsort(row, kind="stable")
+        ascending = np.argsort(row, kind="stable") if order is None else order
         back = np.empty_like(ascending)
         back[ascending] = np.arange(ascending.size)
         sorted_rows = pl.Series("row", row[ascending], dtype=pl.Int64)
@@ -155,6 +163,19 @@ def _gather(values: pl.DataFrame, row: IntArray, side: str) -> list[pl.Series]:
     ]
 
 
+def _left_join_sorted(left: pl.DataFrame, right: pl.DataFrame, right_ids: IntArray) -> pl.DataFrame:
+    """``left.join(right, on="event_id", how="left", maintain_order="left")`` for a ``right`` whose event ids
+    (``right_ids``) are unique and ascending: a binary search and one gather instead of a hash join."""
+    ids = left["event_id"].to_numpy()
+    position = np.searchsorted(right_ids, ids)
+    safe = np.minimum(position, max(right_ids.size - 1, 0))
+    found = (position < right_ids.size) & (right_ids[safe] == ids) if right_ids.size else np.zeros(ids.size, bool)
+    index = pl.Series("row", np.where(found, safe, -1), dtype=pl.Int64)
+    index = pl.select(pl.when(index >= 0).then(index)).to_series()
+    taken = right.select(pl.all().exclude("event_id").gather(index))
+    return pl.concat([left, taken], how="horizontal")
+
+
 def schedule_columns(events: pl.DataFrame) -> list[str]:
     return [c for c in events.columns if c.startswith(SCHEDULE_PREFIXES) or c == "f_rest_diff"]
 
@@ -170,7 +191,7 @@ def training_frame(index: AsOfIndex, events: pl.DataFrame | None = None) -> pl.D
     season, neutral = events["season_year"].to_numpy(), events["neutral_site"].to_numpy()
     elo, _ = index.elo_columns(home, away, kickoff_ms, season, neutral, orders)
     columns = [pl.Series(name, values) for name, values in elo.items()]
-    columns += index.form_columns(index.form_rows(home, away, kickoff_ms, orders))
+    columns += index.form_columns(index.form_rows(home, away, kickoff_ms, orders), orders)
     # The market table is stored sorted by (event_id, known_at): an event's newest snapshot is its last row.
     market = tables.market
     ids = market["event_id"].to_numpy()
@@ -180,9 +201,7 @@ def training_frame(index: AsOfIndex, events: pl.DataFrame | None = None) -> pl.D
     last = np.flatnonzero(np.append(ids[1:] != ids[:-1], True)) if ids.size else np.empty(0, dtype=np.int64)
     latest = market[last]
     market_columns = [c for c in SNAPSHOT_COLUMNS if has_draws(tables.sport) or c != "f_market_p_draw"]
-    with_market = events.select("event_id", "kickoff_utc").join(
-        latest, on="event_id", how="left", maintain_order="left"
-    )
+    with_market = _left_join_sorted(events.select("event_id", "kickoff_utc"), latest, ids[last])
     age = ((pl.col("kickoff_utc") - pl.col("known_at")).dt.total_seconds() / 3600.0).alias("f_market_age_hours")
     market_frame = with_market.select(*market_columns, age)
     base = events.select(*[pl.col("known_at").alias(c) if c == "result_known_at" else pl.col(c) for c in BASE_COLUMNS])

@@ -96,9 +96,16 @@ def prepare_events(events: pl.DataFrame, sport: str) -> tuple[pl.DataFrame, NDAr
         .then(2)
         .cast(pl.Int8)
         .alias("outcome"),
-        timing.known_at_expr(pl.col("kickoff_utc"), pl.col("kickoff_time_known")).alias("known_at"),
-        pl.col("kickoff_time_known").fill_null(False),
+        pl.col("kickoff_time_known").fill_null(False),  # the rule reads a missing flag as false too
     )
+    # The rule's time-zone arithmetic once per distinct (kickoff, flag) -- a season has a few hundred kickoff
+    # instants, not one per game -- then joined back; a null kickoff matches nothing and stays null, as before.
+    instants = (
+        frame.select("kickoff_utc", "kickoff_time_known")
+        .unique()
+        .with_columns(timing.known_at_expr(pl.col("kickoff_utc"), pl.col("kickoff_time_known")).alias("known_at"))
+    )
+    frame = frame.join(instants, on=["kickoff_utc", "kickoff_time_known"], how="left", maintain_order="left")
     return frame.with_columns(
         pl.Series("home_idx", np.searchsorted(teams, frame["home_team_id"].to_numpy()).astype(np.int64)),
         pl.Series("away_idx", np.searchsorted(teams, frame["away_team_id"].to_numpy()).astype(np.int64)),
@@ -136,7 +143,12 @@ def compute_tables(
         *[pl.Series(name, column, nan_to_null=True) for name, column in values.items()],
         pl.Series("schedule_known_ms", known_ms),
     )
-    market = market_snapshots(quotes, frame.select("event_id", "kickoff_utc"), market_def)
+    # Only the rows market_snapshots can use (it applies the same filter again): its join to kickoffs then skips
+    # the closing and aggregate quotes that are there for the bench columns.
+    usable = quotes.filter(
+        pl.col("market") == market_def.market, pl.col("kind").is_in(list(market_def.kinds)), ~pl.col("is_aggregate")
+    )
+    market = market_snapshots(usable, frame.select("event_id", "kickoff_utc"), market_def)
     notes = []
     if market.incomplete:
         notes.append(f"{market.incomplete} bookmaker markets skipped: not every selection priced")

@@ -33,7 +33,7 @@ def keys(group: IntArray, ms: IntArray) -> IntArray:
         raise ValueError(f"group index out of range for a timeline key (max {MAX_GROUPS - 1})")
     if ms.size and (ms.min() < 0 or ms.max() >= 1 << _TIME_BITS):
         raise ValueError("timestamps before 1900 or after 2457 cannot be indexed")
-    return (group.astype(np.int64) << _TIME_BITS) | ms.astype(np.int64)
+    return (group.astype(np.int64, copy=False) << _TIME_BITS) | ms.astype(np.int64, copy=False)
 
 
 @dataclass(frozen=True)
