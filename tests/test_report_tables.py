@@ -68,6 +68,7 @@ def test_book_and_market_come_from_the_spec_when_rows_lack_them(bets: pl.DataFra
     assert tables.breakdown(bare, ["book"], spec={"book": "bet365"})["book"].to_list() == ["bet365"]
     assert tables.breakdown(bare, ["book"], spec={"books": ["a", "b"]})["book"].to_list() == ["not recorded"]
     assert tables.breakdown(bare, ["market"], spec={})["market"].to_list() == ["1x2"]
+    assert tables.breakdown(bare, ["market"], spec={"sport": "american_football"})["market"].to_list() == ["moneyline"]
 
 
 def test_refusals_count_once_per_rule_not_per_message() -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from betpipe.backtest.report import SETTLED_STATES
+from betpipe.sports import SPORTS
 
 __all__ = [
     "bets_to_detect",
@@ -91,9 +92,17 @@ def _with_groups(bets: pl.DataFrame, spec: Mapping[str, Any]) -> pl.DataFrame:
         books = spec_books(spec)
         extra.append(pl.lit(books[0] if len(books) == 1 else "not recorded").alias("book"))
     if "market" not in bets.columns:
-        markets = spec.get("markets") or ["1x2"]
-        extra.append(pl.lit(str(markets[0]) if len(markets) == 1 else "?").alias("market"))
+        extra.append(pl.lit(_market(spec)).alias("market"))
     return bets.with_columns(extra) if extra else bets
+
+
+def _market(spec: Mapping[str, Any]) -> str:
+    """The market a backtest bets: its spec's single market, else its sport's prediction market (1x2 for soccer)."""
+    markets = spec.get("markets")
+    if isinstance(markets, list | tuple) and len(markets) == 1:
+        return str(markets[0])
+    rules = SPORTS.get(str(spec.get("sport", "soccer")))
+    return rules.prediction_market if rules is not None and not markets else "not recorded"
 
 
 def spec_books(spec: Mapping[str, Any]) -> list[str]:
