@@ -155,3 +155,38 @@ def test_a_local_dask_cluster_prints_only_the_answer_unless_verbose(mode: str, t
         assert done.stderr == ""
     else:
         assert "distributed.scheduler" in done.stderr
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_betpipe_run_prints_no_scheduler_info_unless_verbose(verbose: bool, tmp_path: Path) -> None:
+    """The scheduler on an empty store: its jobs run (and fail: nothing ingested), APScheduler stays quiet."""
+    import time
+
+    from sqlalchemy import create_engine, func, select
+
+    from betpipe.db.schema_jobs import job_runs
+
+    env = {**os.environ, "BETPIPE_DATA_DIR": str(tmp_path / "data"), "BETPIPE_PIPELINE__SOURCE": "none"}
+    for name in ("BETPIPE_DATABASE_URL", "BETPIPE_LOG_LEVEL"):
+        env.pop(name, None)
+    subprocess.run([sys.executable, "-m", "betpipe", "db", "upgrade"], env=env, check=True, capture_output=True)
+    engine = create_engine(f"sqlite:///{tmp_path / 'data' / 'betpipe.sqlite'}")
+    command = [sys.executable, "-m", "betpipe", *(["-v"] if verbose else []), "run"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300  # a bound on a hung test, not a timing claim
+        while time.monotonic() < deadline and process.poll() is None:
+            with engine.connect() as conn:
+                finished = conn.execute(select(func.count()).where(job_runs.c.status != "running")).scalar_one()
+            if finished >= 2:
+                break
+            time.sleep(0.5)
+        assert process.poll() is None, "the scheduler stopped by itself"
+        process.terminate()  # what it printed so far is the point, not how it stops
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        engine.dispose()
+    # Its errors would still show (WARNING and above always do); its INFO chatter only with -v.
+    assert ("INFO apscheduler" in stderr) is verbose, stderr
