@@ -96,7 +96,7 @@ def test_no_candidates_come_with_the_reason(
 def test_no_champion_is_a_reason(sqlite_engine: Engine, tmp_path: Path) -> None:
     ingest_sample(sqlite_engine, SampleLeagueConfig(n_teams=4, n_seasons=2))
     url = sqlite_engine.url.render_as_string(hide_password=False)
-    settings = live_settings(url, tmp_path / "data")
+    settings = live_settings(url, tmp_path / "data", strategy="blend")  # a strategy that needs the champion
     build_features(sqlite_engine, sport="soccer", settings=settings)
     from betpipe.pipeline_betting import next_matchday_eve
 

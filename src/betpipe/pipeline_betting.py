@@ -19,14 +19,22 @@ import polars as pl
 from sqlalchemy import Engine, select
 
 from betpipe.betting.accounts import RiskRow, account_status, load_exposure
-from betpipe.betting.books import Book
+from betpipe.betting.books import Book, PaperBook
 from betpipe.betting.ledger import BetCandidate, PlacementResult, place_bets, precheck, recorded_decisions
-from betpipe.betting.placing import paper_books, place_at_books
+from betpipe.betting.placing import place_at_books
 from betpipe.betting.policy import StakingPolicy
 from betpipe.betting.pricing import market_fair_probabilities
 from betpipe.betting.risk import RiskLimits
 from betpipe.betting.shopping import best_prices
-from betpipe.betting.strategy import PRICE_TIME_COLUMN, Decision, Strategy, decide, runtime_strategy, strategy_limits
+from betpipe.betting.strategy import (
+    PRICE_TIME_COLUMN,
+    Decision,
+    Strategy,
+    decide,
+    quotes_of,
+    runtime_strategy,
+    strategy_limits,
+)
 from betpipe.betting.strategy_spec import DEFAULT_STRATEGY, StrategySpec
 from betpipe.clock import Clock, as_utc_instant
 from betpipe.config import Settings
@@ -434,8 +442,10 @@ def betting_run(
         return BettingRun(found, [], checks, dry_run)
     if book is not None:  # one given book takes every candidate (a caller's own book, e.g. a test's)
         placements = place_bets(engine, candidates, account=account, book=book, clock=clock, limits=limits)
-    else:  # each candidate at the book its price came from
-        placements = place_at_books(
-            engine, candidates, account=account, clock=clock, limits=limits, book_for=paper_books()
-        )
+    else:  # each candidate at the book its price came from, on paper at the decided price
+
+        def paper(name: str, group: list[BetCandidate]) -> Book:
+            return PaperBook(name=name, prices=quotes_of(group))
+
+        placements = place_at_books(engine, candidates, account=account, clock=clock, limits=limits, book_for=paper)
     return BettingRun(found, placements, [], False)
