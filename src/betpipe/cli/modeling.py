@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from betpipe.modeling import EvaluationReport
 
-ProgressCallback = Callable[[str, int, int], None]
+ProgressCallback = Callable[[str, float, float], None]
 
 
 def _trainable_help() -> str:
@@ -50,7 +50,7 @@ def progress_bar(what: str) -> Iterator[ProgressCallback]:
     with progress_display(transient=True) as progress:
         task = progress.add_task(what, total=None)
 
-        def on_progress(description: str, done: int, total: int) -> None:
+        def on_progress(description: str, done: float, total: float) -> None:
             progress.update(task, description=f"{what}: {description}", completed=done, total=total)
 
         yield on_progress

@@ -23,6 +23,7 @@ from betpipe.modeling.blend import MarketBlendModel
 from betpipe.modeling.calibration import CalibratedModel
 from betpipe.modeling.dixon_coles import DixonColesModel
 from betpipe.modeling.elo_logit import EloLogitModel
+from betpipe.modeling.evalrun import Inputs, run_in_process, run_in_workers
 from betpipe.modeling.gbm import GradientBoostingModel
 from betpipe.modeling.market import BaseRateModel, FeatureProbabilityModel, MarketModel, price_matrix
 from betpipe.modeling.metrics import (
@@ -34,8 +35,9 @@ from betpipe.modeling.metrics import (
     reliability_table,
     rps_rows,
 )
-from betpipe.modeling.walkforward import ModelSpec, walk_forward_predict
+from betpipe.modeling.walkforward import ModelSpec
 from betpipe.sports import sport_rules
+from betpipe.threads import configured_threads
 
 SOCCER = "soccer"
 NFL = "american_football"
@@ -45,6 +47,8 @@ TUNED_SEASONS = {SOCCER: ("2012-2013", "2013-2014"), NFL: ()}
 CLOSE_ANCHOR = "market_close_shin"
 PRE_ANCHOR = "market_pre_shin"
 ELO_REFERENCE = "elo_logit"  # the model every other model must beat (issue goal), shown as a third Δ column
+# Relative CPU per scored season (ModelSpec.cost), as measured on soccer with the fit cache (docs/benchmarks.md).
+CHEAP, GBM, DIXON_COLES = 1.0, 90.0, 200.0
 
 
 @dataclass(frozen=True)
@@ -82,18 +86,31 @@ def default_specs(sport: str) -> list[ModelSpec]:
         ]
     specs += [
         ModelSpec("base_rates", lambda: BaseRateModel(k)),
-        ModelSpec("elo_logit", lambda: EloLogitModel(n_outcomes=k)),
+        ModelSpec("elo_logit", lambda: EloLogitModel(n_outcomes=k), cost=CHEAP),
         ModelSpec("elo_features", lambda: _elo_feature_model(sport)),
-        ModelSpec("gbm", lambda: CalibratedModel(GradientBoostingModel(n_outcomes=k))),
+        # gbm and the blends share one LightGBM base: fitted once per training set in their fit group.
+        ModelSpec("gbm", lambda: CalibratedModel(GradientBoostingModel(n_outcomes=k)), fit_group="gbm", cost=GBM),
     ]
     if sport == SOCCER:
         specs += [
-            ModelSpec("dixon_coles", DixonColesModel, refit_days=7.0),
-            ModelSpec("gbm_market", lambda: CalibratedModel(GradientBoostingModel(n_outcomes=k, use_market=True))),
-            ModelSpec("blend_gbm_avg_market", lambda: MarketBlendModel(GradientBoostingModel(n_outcomes=k))),
+            ModelSpec("dixon_coles", DixonColesModel, refit_days=7.0, cost=DIXON_COLES),
+            ModelSpec(
+                "gbm_market",
+                lambda: CalibratedModel(GradientBoostingModel(n_outcomes=k, use_market=True)),
+                fit_group="gbm_market",
+                cost=GBM,
+            ),
+            ModelSpec(
+                "blend_gbm_avg_market",
+                lambda: MarketBlendModel(GradientBoostingModel(n_outcomes=k)),
+                fit_group="gbm",
+                cost=CHEAP,
+            ),
             ModelSpec(
                 "blend_gbm_pinnacle_pre",
                 lambda: MarketBlendModel(GradientBoostingModel(n_outcomes=k), "bench_ps_open", "shin"),
+                fit_group="gbm",
+                cost=CHEAP,
             ),
         ]
     return specs
@@ -214,9 +231,16 @@ def evaluate_frame(
     specs: Sequence[ModelSpec] | None = None,
     first_season: str | None = None,
     by_competition: bool = True,
-    on_progress: Callable[[str, int, int], None] | None = None,
+    on_progress: Callable[[str, float, float], None] | None = None,
+    workers: int = 1,
+    threads: int | None = None,
 ) -> EvaluationReport:
-    """Walk every spec forward over the scored seasons of ``frame`` (a training matrix) and score them."""
+    """Walk every spec forward over the scored seasons of ``frame`` (a training matrix) and score them.
+
+    ``workers > 1`` runs the walk-forwards as tasks on that many spawned processes (specs must be ``default_specs``
+    ones, rebuilt there by name; LightGBM there uses ``threads``, default this process's count, so every fit is the
+    one made here); the report is the same either way.
+    """
     if sport not in RULES:
         raise ValueError(f"no evaluation rules for sport {sport!r}; known: {sorted(RULES)}")
     rules = RULES[sport]
@@ -237,18 +261,23 @@ def evaluate_frame(
     fallback: dict[str, int] = {}
     notes: list[str] = []
     seconds: dict[str, float] = {}
-    for done, spec in enumerate(specs):
-        if on_progress is not None:  # (what is running, models done, models in all): drives the CLI's progress bar
-            on_progress(spec.name, done, len(specs))
-        result = walk_forward_predict(
-            spec,
+    inputs = Inputs(y_all, labelled, scored, rules.n_outcomes, sport_rules(sport).result_delay_hours)
+    n_seasons = len(set(frame.get_column("season").cast(pl.Utf8).to_numpy()[scored].tolist()))
+    if workers > 1:
+        results = run_in_workers(
+            specs,
             frame,
-            y_all,
-            labelled=labelled,
-            predict_mask=scored,
-            n_outcomes=rules.n_outcomes,
-            result_delay_hours=sport_rules(sport).result_delay_hours,
+            inputs,
+            n_seasons,
+            sport=sport,
+            workers=workers,
+            threads=configured_threads() if threads is None else threads,
+            on_progress=on_progress,
         )
+    else:
+        results = run_in_process(specs, frame, inputs, n_seasons, on_progress)
+    for spec in specs:  # in line-up order, whatever order the tasks finished in
+        result = results[spec.name]
         predictions[spec.name] = result.probabilities
         fallback[spec.name] = int(result.fallback.sum())
         notes += result.notes
@@ -308,13 +337,17 @@ def evaluate(
     models: Sequence[str] | None = None,
     first_season: str | None = None,
     settings: Settings,
-    on_progress: Callable[[str, int, int], None] | None = None,
+    on_progress: Callable[[str, float, float], None] | None = None,
+    workers: int | None = None,
 ) -> EvaluationReport:
-    """Evaluate on what is ingested in ``engine``; ``models`` picks spec names (anchors are always kept)."""
+    """Evaluate on what is ingested in ``engine``; ``models`` picks spec names (anchors are always kept).
+
+    ``workers`` processes (default: the configured thread count, ``Settings.compute.threads``) run the walk-forwards.
+    """
     from betpipe.features import training_matrix
     from betpipe.threads import configure_threads
 
-    configure_threads(settings.compute)  # a library entry point: pools sized before any fit
+    threads = configure_threads(settings.compute)  # a library entry point: pools sized before any fit
     frame = training_matrix(engine, sport=sport, competitions=competitions, settings=settings)
     if frame.is_empty():
         raise ValueError(f"no {sport} events to evaluate: ingest results and odds first (e.g. `betpipe ingest sample`)")
@@ -324,4 +357,12 @@ def evaluate(
         if unknown:
             raise ValueError(f"unknown models {sorted(unknown)}; known: {[s.name for s in specs]}")
         specs = [s for s in specs if s.anchor or s.name in models]
-    return evaluate_frame(frame, sport=sport, specs=specs, first_season=first_season, on_progress=on_progress)
+    return evaluate_frame(
+        frame,
+        sport=sport,
+        specs=specs,
+        first_season=first_season,
+        on_progress=on_progress,
+        workers=threads if workers is None else workers,
+        threads=threads,
+    )

@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from betpipe.modeling._base import BaseProbabilityModel, FloatArray, IntArray, register
+from betpipe.modeling.fitcache import cached, fingerprint
 from betpipe.threads import configured_threads
 
 BOOSTER_FILE = "booster.txt"
@@ -93,8 +94,15 @@ class GradientBoostingModel(BaseProbabilityModel):
         self.features_ = feature_columns(X, use_market=self.use_market)
         if not self.features_:
             raise ValueError("no f_* feature columns to train on")
-        data = lgb.Dataset(self._matrix(X), label=y, feature_name=self.features_, free_raw_data=True)
-        self.booster_ = lgb.train(self._lgb_params(), data, num_boost_round=self.n_estimators)
+        matrix, params, features = self._matrix(X), self._lgb_params(), self.features_
+
+        def train() -> lgb.Booster:
+            data = lgb.Dataset(matrix, label=y, feature_name=features, free_raw_data=True)
+            return lgb.train(params, data, num_boost_round=self.n_estimators)
+
+        # Deterministic given params (threads included) and input bytes, so an evaluation's fit cache may reuse it.
+        settings = (sorted(params.items()), self.n_estimators, features)
+        self.booster_ = cached(lambda: fingerprint("lightgbm", settings, matrix, y), train)
 
     def _predict_proba(self, X: pl.DataFrame) -> FloatArray:
         raw = np.asarray(self.booster_.predict(self._matrix(X), num_threads=self._threads()), dtype=np.float64)

@@ -30,6 +30,9 @@ class ModelSpec:
     build: Callable[[], BaseProbabilityModel]
     refit_days: float | None = None
     anchor: bool = False  # a market baseline, not a model
+    # Specs with the same fit_group reuse each other's fits (the evaluation's fit cache), so they run in one process.
+    fit_group: str | None = None
+    cost: float = 1.0  # relative CPU per scored season: orders parallel tasks and weighs the progress bar's ETA
 
 
 @dataclass
@@ -80,8 +83,12 @@ def walk_forward_predict(
     predict_mask: NDArray[np.bool_],
     n_outcomes: int,
     result_delay_hours: float,
+    on_season: Callable[[str], None] | None = None,
 ) -> WalkForwardResult:
-    """Predictions for ``predict_mask`` rows (in frame order); ``labelled`` marks rows usable for training."""
+    """Predictions for ``predict_mask`` rows (in frame order); ``labelled`` marks rows usable for training.
+
+    ``on_season(season)`` is called after each season is predicted (it drives the evaluation's progress bar).
+    """
     started = time.perf_counter()
     seasons = np.asarray(frame.get_column("season").cast(pl.Utf8).to_list())
     kick = kickoff_seconds(frame)
@@ -112,4 +119,6 @@ def walk_forward_predict(
             idx = np.array([position[int(r)] for r in rows], dtype=np.int64)
             out[idx] = p
             fallback[idx] = fb
+        if on_season is not None:
+            on_season(season)
     return WalkForwardResult(out, fallback, time.perf_counter() - started, notes, model)
