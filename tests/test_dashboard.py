@@ -163,7 +163,7 @@ def test_pages_show_the_planted_figures(store: Engine) -> None:
     # 1x2 home at 2.10, stake 10: events 1, 4, 5 (away win? no: 0-2 lost), 6 won -> 3 wins x 11.00, 4 losses x 10.00
     assert shown["Settled bets"] == "7"
     assert shown["Open bets"] == "1"
-    assert shown["P&L"] == "-7.00 EUR"
+    assert shown["P&L (EUR)"] == "-7.00"
     assert shown["Mean CLV"] == "+5.00%"  # 2.10 x 0.5 - 1 for the six bets with a closing price
     assert "1 settled bet(s) have no CLV" in texts(betting)
     by_competition = {row["competition"]: row for row in betting.dataframe[0].value.to_dict("records")}

@@ -153,7 +153,7 @@ def test_the_betting_page_shows_bankroll_history_with_teams_and_yield(store: Eng
     at = page("betting.py")
     shown = metrics(at)
     assert shown["Yield"] == "-10.00%"  # -7.00 over 70.00 staked
-    assert shown["Staked"] == "70.00 EUR"
+    assert shown["Staked (EUR)"] == "70.00"
     assert not [m for m in shown if "ROI" in m]
     said = texts(at)
     assert "Starting bankroll 1,000.00 EUR per account" in said
@@ -205,6 +205,19 @@ def test_the_configured_currency_labels_every_amount(store: Engine, monkeypatch:
     monkeypatch.setenv("BETPIPE_BANKROLL__CURRENCY", "gbp")
     seed_everything(store)
     betting = page("betting.py")
-    assert metrics(betting)["P&L"] == "-7.00 GBP"
+    assert metrics(betting)["P&L (GBP)"] == "-7.00"
     assert any(m.value.endswith("GBP") for m in page("risk.py").metric)
     assert "amounts in GBP" in [c.value for c in betting.sidebar.caption][-1]
+
+
+def test_backtest_accounts_are_named_by_their_competitions_in_legends() -> None:
+    frame = bets_frame([1.0, 2.0, 3.0], [0, 1, 2], ["backtest:8cb02c22544e0d4f", "paper", "backtest:8cb02c22544e0d4f"])
+    frame = frame.with_columns(pl.Series("competition", ["E0", "E0", "SP1"]))
+    assert ledger.account_names(frame) == {"backtest:8cb02c22544e0d4f": "E0, SP1 · backtest:8cb02c", "paper": "paper"}
+
+
+def test_a_histogram_counts_every_bet_and_keeps_the_tails_in_its_end_bins() -> None:
+    values = pl.Series([0.01 * i for i in range(100)] + [50.0, None, float("nan")])
+    bins = ledger.histogram(values, bins=10, scale=100)
+    assert int(bins["bets"].sum()) == 101  # the outlier is clipped into the last bin, not dropped; null/NaN are
+    assert bins["to"][-1] < 5000  # the outlier does not stretch the axis

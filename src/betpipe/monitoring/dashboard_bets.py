@@ -14,6 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import polars as pl
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import aliased
@@ -25,8 +26,10 @@ from betpipe.monitoring.dashboard_data import UTC_TIME, _account_filter, _frame,
 __all__ = [
     "MAX_ACCOUNT_LINES",
     "BetFilters",
+    "account_names",
     "bankroll_curve",
     "event_labels",
+    "histogram",
     "load_rejections",
     "rejection_counts",
     "settled_history",
@@ -134,6 +137,27 @@ def bankroll_curve(frame: pl.DataFrame, starting: Decimal, filters: BetFilters =
     if filters.end is not None:
         curve = curve.filter(pl.col("day") <= filters.end)
     return curve.cast(schema)  # type: ignore[arg-type]
+
+
+def account_names(frame: pl.DataFrame) -> dict[str, str]:
+    """Legend names: a backtest run's opaque id gets the competitions it bet on in front (``E0 · backtest:8cb02c``)."""
+    names: dict[str, str] = {}
+    for account, competitions in frame.group_by("account").agg(pl.col("competition").unique().sort()).iter_rows():
+        short = account[: len("backtest:") + 6] if account.startswith("backtest:") else account
+        names[account] = f"{', '.join(competitions)} · {short}" if account.startswith("backtest:") else short
+    return names
+
+
+def histogram(values: pl.Series, *, bins: int = 30, scale: float = 1.0) -> pl.DataFrame:
+    """Equal-width bins of the finite ``values`` x ``scale``, clipped to the 1st..99th percentile (the tails go
+    into the end bins): columns ``from``, ``to``, ``bets``."""
+    finite = values.drop_nulls().to_numpy().astype(np.float64) * scale
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return pl.DataFrame(schema={"from": pl.Float64, "to": pl.Float64, "bets": pl.Int64})
+    clipped = np.clip(finite, np.quantile(finite, 0.01), np.quantile(finite, 0.99))
+    counts, bounds = np.histogram(clipped, bins=bins if np.ptp(clipped) > 0 else 1)
+    return pl.DataFrame({"from": bounds[:-1], "to": bounds[1:], "bets": counts.astype(np.int64)})
 
 
 def event_labels(store: Engine, event_ids: Sequence[int]) -> pl.DataFrame:

@@ -32,11 +32,16 @@ def _formats() -> dict[str, Any]:
         "yield": st.column_config.NumberColumn("yield", format="percent", help="P&L / staked"),
         "win_rate": st.column_config.NumberColumn("win rate", format="percent"),
         "mean_clv": st.column_config.NumberColumn("mean CLV", format="percent"),
-        "clv": st.column_config.NumberColumn("CLV", format="percent"),
+        "clv": st.column_config.NumberColumn("CLV", format="percent", width="small"),
         "edge": st.column_config.NumberColumn("edge", format="percent"),
-        "price": st.column_config.NumberColumn("price", format="%.2f"),
+        "price": st.column_config.NumberColumn("price", format="%.2f", width="small"),
         "kickoff": st.column_config.DatetimeColumn("kickoff (UTC)", format="YYYY-MM-DD HH:mm"),
         "match": st.column_config.TextColumn("match", width="medium"),
+        "market": st.column_config.TextColumn("market", width="small"),
+        "selection": st.column_config.TextColumn("selection", width="small"),
+        "book": st.column_config.TextColumn("book", width="small"),
+        "state": st.column_config.TextColumn("result", width="small"),
+        "competition": st.column_config.TextColumn("competition", width="small"),
     }
 
 
@@ -47,8 +52,9 @@ def _headline(bets: pl.DataFrame) -> None:
     clv = settled["clv"].drop_nulls()
     cols = st.columns(6)
     cols[0].metric("Settled bets", settled.height)
-    cols[1].metric("Staked", common.fmt_money(staked))
-    cols[2].metric("P&L", common.fmt_money(pnl))
+    unit = common.currency()
+    cols[1].metric(f"Staked ({unit})", f"{staked:,.2f}")
+    cols[2].metric(f"P&L ({unit})", f"{pnl:+,.2f}")
     cols[3].metric("Yield", common.fmt_share(pnl / staked if staked else None), help="P&L / staked")
     cols[4].metric("Mean CLV", common.fmt_share(clv.mean() if clv.len() else None))
     cols[5].metric("Open bets", bets.height - settled.height)
@@ -66,6 +72,8 @@ def _bankroll(source: Source) -> None:
         st.info("Fewer than two settlement days: no bankroll curve to draw yet.")
         return
     unit = common.currency()
+    many = curve["account"].n_unique() > 1
+    curve = curve.with_columns(pl.col("account").replace(ledger.account_names(common.bets(source))))
     worst = curve.sort("drawdown").row(0, named=True)
     st.caption(
         f"Starting bankroll {common.fmt_money(limits.starting_bankroll)} per account plus settled P&L, per settlement "
@@ -79,7 +87,6 @@ def _bankroll(source: Source) -> None:
         )
     )
     left, right = st.columns(2)
-    many = curve["account"].n_unique() > 1
     with left:
         common.line_chart(
             curve,
@@ -135,18 +142,35 @@ def _breakdowns(bets: pl.DataFrame) -> None:
                 st.dataframe(table, hide_index=True, column_config=_formats())
 
 
-def _edges(bets: pl.DataFrame) -> None:
-    st.subheader("Edge taken")
-    histogram = data.edge_histogram(bets)
-    if histogram.is_empty():
-        st.info("No bet records an edge.")
-        return
-    st.caption(
-        "Probability x price - 1 at placement; the last bar includes every edge above "
-        f"{histogram['edge_from'][-1]:.1%}."
-    )
-    shown = histogram.with_columns(((pl.col("edge_from") + pl.col("edge_to")) / 2 * 100).alias("edge (%)"))
-    common.bar_chart(shown, "edge (%):Q", "bets", y_title="bets")
+def _distributions(bets: pl.DataFrame) -> None:
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Edge taken")
+        edges = data.edge_histogram(bets)
+        if edges.is_empty():
+            st.info("No bet records an edge.")
+        else:
+            st.caption(
+                "Probability x price - 1 at placement; the last bar includes every edge above "
+                f"{edges['edge_from'][-1]:.1%}."
+            )
+            shown = edges.select(
+                (pl.col("edge_from") * 100).alias("from"), (pl.col("edge_to") * 100).alias("to"), "bets"
+            )
+            common.histogram(shown, x_title="edge (%)")
+    with right:
+        st.subheader("Closing-line value")
+        clv = ledger.histogram(bets["clv"], scale=100)
+        if clv.is_empty():
+            st.info("No settled bet has a closing price to compare with: no CLV yet.")
+        else:
+            known = bets["clv"].drop_nulls()
+            above = float((known.to_numpy() > 0).mean())
+            st.caption(
+                f"The price taken against the fair closing price, per bet: {above:.0%} of {known.len()} bets beat the "
+                "close. The end bars hold the 1 % tails."
+            )
+            common.histogram(clv, x_title="CLV (%)")
 
 
 def _open(bets: pl.DataFrame) -> None:
@@ -183,7 +207,7 @@ def render(source: Source) -> None:
         _bankroll(source)
         _curve(bets)
         _breakdowns(bets)
-        _edges(bets)
+        _distributions(bets)
         _open(bets)
         _history(bets)
 

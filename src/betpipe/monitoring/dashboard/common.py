@@ -27,6 +27,7 @@ from betpipe.clock import SYSTEM_CLOCK, as_utc_instant
 from betpipe.config import Settings, mask_url
 from betpipe.monitoring import dashboard_bets as ledger
 from betpipe.monitoring import dashboard_data as data
+from betpipe.monitoring import dashboard_system as system
 from betpipe.monitoring.dashboard_bets import BetFilters
 
 ACCOUNT_ENV = "BETPIPE_DASHBOARD_ACCOUNT"
@@ -122,17 +123,17 @@ def risk(source: Source, now: datetime) -> list[data.AccountRisk]:
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def freshness(source: Source, now: datetime) -> pl.DataFrame:
-    return data.freshness(engine(source.store_url), now)
+    return system.freshness(engine(source.store_url), now)
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def job_runs(source: Source) -> pl.DataFrame | None:
-    return data.job_runs(engine(source.store_url))
+    return system.job_runs(engine(source.store_url))
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def alerts(source: Source) -> pl.DataFrame:
-    return data.recent_alerts(engine(source.store_url))
+    return system.recent_alerts(engine(source.store_url))
 
 
 def limits() -> RiskLimits:
@@ -190,6 +191,24 @@ def sidebar_filters(source: Source) -> None:
     st.session_state[FILTERS_KEY] = BetFilters(*chosen, start=start, end=end)
 
 
+def histogram(frame: pl.DataFrame, *, x_title: str) -> None:
+    """Bars from ``from`` to ``to`` (``dashboard_bets.histogram``), so each bar is as wide as its bin."""
+    import altair as alt
+
+    chart = (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("from:Q", title=x_title, bin="binned"),
+            x2="to:Q",
+            y=alt.Y("bets:Q", title="bets"),
+            tooltip=["from", "to", "bets"],
+        )
+    )
+    zero = alt.Chart(pl.DataFrame({"x": [0.0]})).mark_rule(color="black").encode(x="x:Q")
+    st.altair_chart(alt.layer(chart, zero), width="stretch")
+
+
 def filtered_bets(source: Source) -> pl.DataFrame:
     return filters().apply(bets(source))
 
@@ -228,14 +247,23 @@ def fmt_share(value: Any) -> str:
 def date_format(frame: pl.DataFrame, column: str) -> str:
     """Ticks that name distinct dates: days within two months, months within two years, else years (one fixed
     "%Y-%m" made every tick of a one-month ledger read "2025-03", and Vega's default drops the year)."""
+    return _date_ticks(frame, column)[0]
+
+
+def _date_ticks(frame: pl.DataFrame, column: str) -> tuple[str, dict[str, Any]]:
+    """The tick format and a tick interval of the same unit, so no two ticks print the same label."""
     values = frame[column].drop_nulls()
-    if values.is_empty():
-        return "%d %b %Y"
-    first, last = values.min(), values.max()
+    first, last = (values.min(), values.max()) if len(values) else (None, None)
     span = (last - first).days if isinstance(first, date) and isinstance(last, date) else 0
+    if span <= 14:
+        return "%d %b", {"interval": "day", "step": 1}
     if span <= 62:
-        return "%d %b"
-    return "%b %Y" if span <= 730 else "%Y"
+        return "%d %b", {"interval": "week", "step": 1}
+    if span <= 366:
+        return "%b %Y", {"interval": "month", "step": 1}
+    if span <= 730:
+        return "%b %Y", {"interval": "month", "step": 3}
+    return "%Y", {"interval": "year", "step": 1}
 
 
 def _x(x: str, frame: pl.DataFrame) -> Any:
@@ -243,8 +271,15 @@ def _x(x: str, frame: pl.DataFrame) -> Any:
 
     name = x.split(":", maxsplit=1)[0]
     if name in frame.columns and frame[name].dtype in (pl.Date, pl.Datetime):
-        return alt.X(x, title=None, axis=alt.Axis(format=date_format(frame, name), labelOverlap=True))
+        fmt, ticks = _date_ticks(frame, name)
+        return alt.X(x, title=None, axis=alt.Axis(format=fmt, tickCount=ticks, labelOverlap=True))
     return alt.X(x, title=None)
+
+
+def _legend() -> Any:
+    import altair as alt
+
+    return alt.Legend(orient="bottom", labelLimit=360, columns=2)
 
 
 def limit_layers(limits: Sequence[tuple[float, str]]) -> list[Any]:
@@ -282,7 +317,7 @@ def line_chart(
 
     encoding: dict[str, Any] = {"x": _x(x, frame), "y": alt.Y(y, title=y_title or y)}
     if color is not None:
-        encoding["color"] = alt.Color(color, title=None, legend=alt.Legend(orient="bottom"))
+        encoding["color"] = alt.Color(color, title=None, legend=_legend())
     base = alt.Chart(frame)
     mark = base.mark_area(opacity=0.35, line=True) if area else base.mark_line(point=frame.height < 60)
     _draw(mark.encode(**encoding), limits)
@@ -303,7 +338,7 @@ def bar_chart(
 
     encoding: dict[str, Any] = {"x": _x(x, frame), "y": alt.Y(y, title=y_title or y)}
     if color is not None:
-        encoding["color"] = alt.Color(color, title=None, legend=alt.Legend(orient="bottom"))
+        encoding["color"] = alt.Color(color, title=None, legend=_legend())
     base = alt.Chart(frame)
     _draw((base.mark_circle(size=25, opacity=0.7) if points else base.mark_bar()).encode(**encoding), limits)
 

@@ -17,7 +17,7 @@ from betpipe.betting import RiskLimits
 from betpipe.monitoring import dashboard_data as data
 from betpipe.monitoring.dashboard import common
 from betpipe.monitoring.dashboard.common import Source
-from betpipe.monitoring.dashboard_bets import MAX_ACCOUNT_LINES, rejection_counts
+from betpipe.monitoring.dashboard_bets import MAX_ACCOUNT_LINES, account_names, rejection_counts
 
 
 def _share(value: Decimal, limit: Decimal) -> float:
@@ -79,8 +79,13 @@ def _per_account(bets: pl.DataFrame, shape: str) -> pl.DataFrame:
 
 
 def _history(bets: pl.DataFrame, limits: RiskLimits) -> None:
+    names = pl.col("account").replace(account_names(bets))
     exposure = _per_account(bets, "exposure")
     daily = _per_account(bets, "pnl")
+    if not exposure.is_empty():
+        exposure = exposure.with_columns(names)
+    if not daily.is_empty():
+        daily = daily.with_columns(names)
     if exposure["day"].n_unique() < 2 and (daily.is_empty() or daily["day"].n_unique() < 2):
         st.info("Less than two days of bets: no history to draw yet.")
         return
@@ -134,19 +139,15 @@ def _rejections(source: Source) -> None:
         "malformed or late decision, `book` the book's own refusal)."
     )
     unit = common.currency()
-    left, right = st.columns([2, 3])
-    with left:
-        st.dataframe(
-            counts,
-            hide_index=True,
-            column_config={
-                "stake_refused": st.column_config.NumberColumn(f"stake asked ({unit})", format="%.2f"),
-                "latest_reason": st.column_config.TextColumn("latest reason", width="large"),
-            },
-            width="stretch",
-        )
-    with right:
-        common.bar_chart(counts, "bets:Q", "rule:N", y_title="")
+    st.dataframe(
+        counts,
+        hide_index=True,
+        column_config={
+            "stake_refused": st.column_config.NumberColumn(f"stake asked ({unit})", format="%.2f"),
+            "latest_reason": st.column_config.TextColumn("latest reason", width="large"),
+        },
+        width="stretch",
+    )
     latest = frame.sort("created_at", descending=True).select(
         "created_at",
         "kickoff",
