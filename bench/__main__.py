@@ -23,6 +23,7 @@ BENCHMARKS = (
     "ingest",
     "features",
     "modeling",
+    "evaluate",
     "backtest",
     "contention",
     "serving",

@@ -90,3 +90,12 @@ def test_gbm_family_shares_one_task_and_the_slowest_tasks_start_first() -> None:
     groups = [[s.name for s in g] for g in spec_groups(default_specs("soccer"))]
     assert ["gbm", "blend_gbm_avg_market", "blend_gbm_pinnacle_pre"] in groups
     assert groups[0] == ["dixon_coles"]
+
+
+def test_evaluate_bar_shows_time_remaining() -> None:
+    from rich.progress import TimeRemainingColumn
+
+    from betpipe.cli._common import progress_display
+
+    assert any(isinstance(c, TimeRemainingColumn) for c in progress_display(eta=True).columns)
+    assert not any(isinstance(c, TimeRemainingColumn) for c in progress_display().columns)

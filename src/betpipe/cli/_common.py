@@ -169,14 +169,24 @@ def exit_if_nothing_read(report: IngestReport) -> None:
         raise typer.Exit(code=1)
 
 
-def progress_display(*, transient: bool = False) -> Progress:
-    """The one progress-bar look of the CLI: on stderr (stdout keeps only the report), and only on a terminal."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def progress_display(*, transient: bool = False, eta: bool = False) -> Progress:
+    """The one progress-bar look of the CLI: on stderr (stdout keeps only the report), and only on a terminal.
+
+    ``eta`` shows a percentage and the time remaining instead of M/N, for work counted in cost units."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        *((TaskProgressColumn(), TimeRemainingColumn()) if eta else (MofNCompleteColumn(),)),
         TimeElapsedColumn(),
         console=error_console,
         transient=transient,

@@ -45,9 +45,9 @@ class TrainCommand(TyperCommand):
 
 
 @contextmanager
-def progress_bar(what: str) -> Iterator[ProgressCallback]:
+def progress_bar(what: str, *, eta: bool = False) -> Iterator[ProgressCallback]:
     """A rich bar driven by a library ``on_progress(description, done, total)`` callback."""
-    with progress_display(transient=True) as progress:
+    with progress_display(transient=True, eta=eta) as progress:
         task = progress.add_task(what, total=None)
 
         def on_progress(description: str, done: float, total: float) -> None:
@@ -126,7 +126,8 @@ def evaluate(
     if unknown:
         raise typer.BadParameter(f"unknown {unknown}; {sport} has: {', '.join(known)}", param_hint="--model")
     config = settings()
-    with open_engine(config) as engine, progress_bar("evaluate") as on_progress:
+    # ETA: work is counted in spec-season cost units (ModelSpec.cost), so the remaining time is roughly linear.
+    with open_engine(config) as engine, progress_bar("evaluate", eta=True) as on_progress:
         report = run_evaluation(
             engine,
             sport=sport,
