@@ -3,7 +3,7 @@
 stakes of 1, lifted limits, the single largest-edge selection per match: 7,021 bets, CLV +2.20 % [+1.93, +2.48].
 
 Runs the default strategy's market leg and books (``DEFAULT_STRATEGY``) through ingest, the time rule, line shopping,
-``decide``, one account's ledger and settlement. Skips without the shared data; slow (it ingests 42 files).
+``decide``, one account's ledger and settlement. Skips without the shared data; slow (it ingests 41 files).
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ REFERENCE_CLV = 0.0220
 
 @pytest.fixture(scope="module")
 def settings(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    files = [shared_data / "football-data" / league / f"{season}.csv" for league in LEAGUES for season in SEASONS]
-    missing = [f for f in files if not f.is_file()]
-    if missing:
-        pytest.skip(f"shared football-data files missing: {', '.join(str(m) for m in missing)}")
+    wanted = [shared_data / "football-data" / league / f"{season}.csv" for league in LEAGUES for season in SEASONS]
+    files = [f for f in wanted if f.is_file()]  # the shared set has no E1 2020-21; the reference counts without it
+    if len(files) < len(wanted) - 1:
+        pytest.skip(f"shared football-data files missing under {shared_data / 'football-data'}")
     root = tmp_path_factory.mktemp("shared_shopping")
     settings = Settings(data_dir=root, database_url=f"sqlite:///{root / 'store.sqlite'}")
     engine = make_engine(settings.effective_database_url)
