@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -107,10 +108,22 @@ def test_clv_histogram_bins_clv_in_percent_with_zero_and_mean_rules() -> None:
     spec = _spec(charts.clv_histogram(frame, bins=20))
     bars, zero, mean = _layers(spec)
     x = bars["encoding"]["x"]
-    assert (x["field"], x["bin"]["maxbins"], x["axis"]["format"]) == ("clv", 20, ".0%")
-    assert sorted(row["clv"] for row in _data(spec, bars)) == [-0.02, 0.01, 0.05]  # null and NaN left out
+    assert (x["field"], x["axis"]["format"]) == ("clv_from", ".0%")
+    rows = _data(spec, bars)
+    assert len(rows) == 20
+    assert sum(row["bets"] for row in rows) == 3  # null and NaN left out
+    assert rows[0]["clv_from"] == pytest.approx(-0.02)
+    assert rows[-1]["clv_to"] == pytest.approx(0.05)
     assert zero["mark"]["type"] == "rule"
-    assert mean["encoding"]["x"]["aggregate"] == "mean"
+    assert _data(spec, mean)[0]["mean"] == pytest.approx(0.04 / 3)
+
+
+def test_clv_histogram_of_more_bets_than_altairs_row_limit_draws_its_bins() -> None:
+    """A 7,021-bet line-shopping run failed with Altair's MaxRowsError when every bet was a row of the spec."""
+    frame = pl.DataFrame({"clv": np.linspace(-0.1, 0.1, 20_000)})
+    spec = _spec(charts.clv_histogram(frame, bins=40))
+    bars, _, _ = _layers(spec)
+    assert sum(row["bets"] for row in _data(spec, bars)) == 20_000
 
 
 def test_calibration_points_are_sized_by_bets_on_a_unit_square() -> None:
