@@ -65,6 +65,11 @@ def _hypothesis_profiles() -> str:
 
 HYPOTHESIS_PROFILE = _hypothesis_profiles()
 
+# pytest-xdist hands its workers COLUMNS=80; a user's piped run has no COLUMNS (and gets the CLI's wide tables), so a
+# test must see what the user sees, whether the suite runs in one process or on workers.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+
 
 def _shared_data_dir() -> Path:
     configured = os.environ.get("BETPIPE_SHARED_DATA")

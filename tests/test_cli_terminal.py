@@ -164,3 +164,19 @@ def test_the_light_ledger_view_agrees_with_the_ledger(store: tuple[Engine, dict[
 
 def test_the_state_filters_spelt_out_for_start_up_are_the_ledger_states() -> None:
     assert ("open", "settled", *BET_STATES) == STATE_FILTERS
+
+
+def test_piped_width_is_decided_at_each_print_not_frozen_by_the_first_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the full suite a `train --help` run with COLUMNS=400 imported the CLI first; the console then fell back to
+    80 columns for every later piped command and cut their tables (model names, alert deliveries)."""
+    import io
+
+    from betpipe.cli._common import PIPED_WIDTH, _OutputConsole
+
+    monkeypatch.setenv("COLUMNS", "400")
+    console = _OutputConsole(file=io.StringIO())
+    assert console.width == 400
+    monkeypatch.delenv("COLUMNS")
+    assert console.width == PIPED_WIDTH
+    monkeypatch.setenv("COLUMNS", "100")
+    assert console.width == 100

@@ -204,9 +204,14 @@ def test_train_and_evaluate_report_progress_through_their_callbacks(sample_store
         )
     finally:
         engine.dispose()
-    assert [name for name, _, _ in seen] == list(report.predictions), "one call per model, in line-up order"
-    assert [done for _, done, _ in seen] == list(range(len(report.predictions)))
-    assert {total for _, _, total in seen} == {len(report.predictions)}
+    # One call per model and scored season, after it is done, weighted by the model's cost (the bar's ETA).
+    assert {name.rsplit(" ", 1)[0] for name, _, _ in seen} == set(report.predictions)
+    assert len(seen) == len(report.predictions) * len({name.rsplit(" ", 1)[1] for name, _, _ in seen})
+    done = [d for _, d, _ in seen]
+    assert done == sorted(done)
+    assert done[0] > 0
+    (total,) = {t for _, _, t in seen}
+    assert done[-1] == pytest.approx(total)
 
 
 def test_train_help_lists_exactly_the_trainable_models() -> None:

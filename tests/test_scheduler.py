@@ -213,7 +213,7 @@ def test_betpipe_run_runs_every_job_from_its_database_job_store_and_stops_on_sig
     try:
         deadline = time.monotonic() + WAIT_SECONDS
         done: set[str] = set()
-        while done != set(STAGES):
+        while not set(STAGES) <= done:  # every stage ran (the monitoring job may have too)
             assert process.poll() is None, f"betpipe run exited with {process.returncode}"
             assert time.monotonic() < deadline, f"only {sorted(done)} ran"
             time.sleep(0.5)

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 
 from betpipe.cli._errors import CliError
@@ -29,8 +28,48 @@ if TYPE_CHECKING:
     from betpipe.config import Settings
     from betpipe.ingest.store import IngestReport
 
-# Piped output (CI logs, files) gets wide tables instead of rich's 80-column default, unless COLUMNS says how wide.
-console = Console() if sys.stdout.isatty() or "COLUMNS" in os.environ else Console(width=160)
+PIPED_WIDTH = 160
+
+
+class _EnvironWithoutColumns(Mapping[str, str]):
+    """``os.environ``, live, minus COLUMNS: rich reads COLUMNS once when a console is made and freezes it."""
+
+    def __getitem__(self, key: str) -> str:
+        if key == "COLUMNS":
+            raise KeyError(key)
+        return os.environ[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return (key for key in os.environ if key != "COLUMNS")
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class _OutputConsole(Console):
+    """Piped output (CI logs, files) gets wide tables instead of rich's 80-column default, unless COLUMNS says how
+    wide. Decided at each print, not at import: the CLI is imported lazily, and a width frozen by whichever command
+    happened to import it first (with or without COLUMNS) would then cut every later command's tables."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(_environ=_EnvironWithoutColumns(), **options)
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        dimensions = super().size
+        if self._width is not None:
+            return dimensions
+        columns = os.environ.get("COLUMNS", "")
+        if columns.isdigit() and int(columns) > 0:
+            return ConsoleDimensions(int(columns), dimensions.height)
+        return dimensions if self.is_terminal else ConsoleDimensions(PIPED_WIDTH, dimensions.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+console = _OutputConsole()
 error_console = Console(stderr=True)
 
 
