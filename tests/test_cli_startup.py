@@ -135,7 +135,10 @@ from betpipe.logs import configure_logging
 configure_logging("WARNING", verbose=sys.argv[1] == "verbose")
 from distributed import Client, LocalCluster
 if __name__ == "__main__":
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},  # as the backtest runner: 8787 may be taken
+    ) as cluster:
         with Client(cluster) as client:
             print(client.submit(lambda: 41 + 1).result())
 """

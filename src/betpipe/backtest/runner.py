@@ -115,7 +115,15 @@ def run_many(
 
         cluster = None
         if scheduler is None:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)  # type: ignore[no-untyped-call]
+            # No dashboard, and the scheduler's HTTP routes on a free loopback port: its default, 8787, is taken by any
+            # other cluster on the machine (a second backtest), and the warning it prints breaks a quiet run.
+            cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+            )
             client = Client(cluster)  # type: ignore[no-untyped-call]
         else:
             client = _connect(scheduler)
