@@ -37,8 +37,8 @@ def _build_store(root: Path) -> tuple[str, datetime, list[int], list[str]]:
     from betpipe.db.schema import events, teams
     from betpipe.features import build_features
     from betpipe.ingest.sample_league import ingest_sample
+    from betpipe.live.training import train_model
     from betpipe.registry import promote
-    from betpipe.training import train_model
 
     url = f"sqlite:///{root / 'betpipe.sqlite'}"
     settings = Settings(data_dir=root / "data", database_url=url)
@@ -162,8 +162,8 @@ def _swap_seconds(base: str, url: str, data_dir: Path, event_id: int) -> float:
     """From the promotion's commit to the first response served by the new version."""
     from betpipe.config import Settings
     from betpipe.db import make_engine
+    from betpipe.live.training import train_model
     from betpipe.registry import promote
-    from betpipe.training import train_model
 
     settings = Settings(data_dir=data_dir, database_url=url)
     engine = make_engine(url)

@@ -11,9 +11,9 @@ from sqlalchemy import Engine
 from betpipe.config import PipelineSettings, RiskSettings, ServingSettings, Settings
 from betpipe.features.store import build_features
 from betpipe.ingest.sample_league import SampleLeagueConfig, ingest_sample
-from betpipe.pipeline_betting import next_matchday_eve
+from betpipe.live.prices import next_matchday_eve
+from betpipe.live.training import train_model
 from betpipe.registry import promote
-from betpipe.training import train_model
 
 LEAGUE = SampleLeagueConfig(n_teams=8, n_seasons=3, n_upcoming_matchdays=3)
 TOKEN = "test-token-1234"

@@ -186,8 +186,8 @@ def test_models_list_shows_the_name_trained_and_every_metric_whole(sample_store:
 
 def test_train_and_evaluate_report_progress_through_their_callbacks(sample_store: Path) -> None:
     from betpipe.db import make_engine
+    from betpipe.live.training import train_model
     from betpipe.modeling import evaluate
-    from betpipe.training import train_model
 
     settings = load_settings()
     engine = make_engine(settings.effective_database_url)
@@ -215,7 +215,7 @@ def test_train_and_evaluate_report_progress_through_their_callbacks(sample_store
 
 
 def test_train_help_lists_exactly_the_trainable_models() -> None:
-    from betpipe.training import trainable_models
+    from betpipe.live.training import trainable_models
 
     result = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "400"})
     text = " ".join(result.output.split())
@@ -224,7 +224,7 @@ def test_train_help_lists_exactly_the_trainable_models() -> None:
 
 
 def test_the_models_doc_lists_exactly_what_train_accepts() -> None:
-    from betpipe.training import trainable_models
+    from betpipe.live.training import trainable_models
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "modeling.md").read_text()
     section = doc.split("### Models you can train", 1)[1].split("\n#", 1)[0]
@@ -236,7 +236,7 @@ def test_the_models_doc_lists_exactly_what_train_accepts() -> None:
 
 def test_an_empty_odds_api_key_means_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """compose passes the variable empty when unset: the pipeline must then fall back, not call the API with ''."""
-    from betpipe.pipeline import data_source
+    from betpipe.live.stages import data_source
 
     monkeypatch.setenv("BETPIPE_ODDS_API__API_KEY", "  ")
     monkeypatch.setenv("BETPIPE_PIPELINE__ODDS_API_SPORTS", '["soccer_epl"]')

@@ -210,7 +210,7 @@ def _store(directory: Path) -> Engine:
 
 def test_a_build_in_one_store_never_deletes_another_stores_build_on_the_same_data_dir(tmp_path: Path) -> None:
     """A live store and a backtest store share BETPIPE_DATA_DIR: rebuilding B must leave A's catalogued build."""
-    from betpipe.serving.features import load_feature_snapshot
+    from betpipe.predict import load_feature_snapshot
 
     settings = Settings(data_dir=tmp_path / "data")
     a, b = _store(tmp_path / "a"), _store(tmp_path / "b")
@@ -234,7 +234,7 @@ def test_a_copied_store_keeps_its_build_when_the_copy_rebuilds(tmp_path: Path) -
     import shutil as _shutil
 
     from betpipe.db import make_engine
-    from betpipe.serving.features import load_feature_snapshot
+    from betpipe.predict import load_feature_snapshot
 
     settings = Settings(data_dir=tmp_path / "data")
     a = _store(tmp_path / "a")
@@ -260,7 +260,7 @@ def test_a_missing_build_directory_is_a_one_line_error_naming_the_fix(sqlite_eng
 
     from betpipe.cli._errors import classify
     from betpipe.features.store import MissingBuildError
-    from betpipe.serving.features import load_feature_snapshot
+    from betpipe.predict import load_feature_snapshot
 
     load_league(sqlite_engine)
     settings = Settings(data_dir=tmp_path / "data")

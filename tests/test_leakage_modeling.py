@@ -148,7 +148,7 @@ def test_blend_weights_are_fitted_only_on_out_of_fold_predictions(soccer: pl.Dat
 def test_train_scores_its_hold_out_season_with_a_model_fitted_before_it(engine: Engine, tmp_path: Path) -> None:
     """Catches ``betpipe train`` scoring the hold-out season with a model that was fitted on that season."""
     from betpipe.ingest.sample_league import SampleLeagueConfig, ingest_sample
-    from betpipe.training import train_model
+    from betpipe.live.training import train_model
 
     settings = Settings(data_dir=tmp_path)
     ingest_sample(engine, SampleLeagueConfig(seed=3, n_teams=8, n_seasons=3))

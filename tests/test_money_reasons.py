@@ -21,7 +21,7 @@ from betpipe.db import make_engine, upgrade
 from betpipe.db.schema import bookmakers, odds_snapshots
 from betpipe.features import build_features
 from betpipe.ingest.sample_league import SampleLeagueConfig, ingest_sample
-from betpipe.pipeline_betting import opportunities
+from betpipe.live.opportunities import opportunities
 from betpipe.serving import create_app
 from betpipe.serving.server import background_server
 from fakes.serving_store import wait_ready
@@ -98,7 +98,7 @@ def test_no_champion_is_a_reason(sqlite_engine: Engine, tmp_path: Path) -> None:
     url = sqlite_engine.url.render_as_string(hide_password=False)
     settings = live_settings(url, tmp_path / "data", strategy="blend")  # a strategy that needs the champion
     build_features(sqlite_engine, sport="soccer", settings=settings)
-    from betpipe.pipeline_betting import next_matchday_eve
+    from betpipe.live.prices import next_matchday_eve
 
     eve = next_matchday_eve(sqlite_engine, "soccer")
     assert eve is not None

@@ -16,10 +16,11 @@ from betpipe.config import Settings
 from betpipe.db.schema_betting import bets
 from betpipe.db.schema_jobs import job_runs
 from betpipe.db.schema_registry import shadow_predictions
-from betpipe.pipeline import STAGES, StageResult
-from betpipe.pipeline_betting import betting_run, latest_prices
+from betpipe.live.betting_run import betting_run
+from betpipe.live.prices import latest_prices
+from betpipe.live.scheduler import run_once
+from betpipe.live.stages import STAGES, StageResult
 from betpipe.registry import alias_version
-from betpipe.scheduler import run_once
 from pipeline_store import AFTER_MATCHDAY, live_settings, prepare_store
 
 

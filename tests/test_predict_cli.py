@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from betpipe.cli import app
 from betpipe.config import load_settings
 from betpipe.db import make_engine
+from betpipe.predict import predict_upcoming
 from betpipe.registry import champion
-from betpipe.serving import predict_upcoming
 
 runner = CliRunner()
 BEFORE_UPCOMING = "2021-10-20T00:00:00"  # the 8-team, 3-season sample league's scheduled matchdays start after this

@@ -371,7 +371,7 @@ def test_eight_workers_retrying_halt_rejected_decisions_at_once_place_each_once(
 
 
 def test_the_dry_run_answers_as_place_bets_would_after_a_resume_and_for_a_cut(engine: Engine) -> None:
-    from betpipe.pipeline_betting import dry_run_checks
+    from betpipe.live.opportunities import dry_run_checks
 
     halt_account(engine, "paper", reason="feed looks wrong", actor="ops", clock=CLOCK)
     place_bets(engine, [candidate(1)], account="paper", book=PaperBook(), clock=CLOCK, limits=ROOMY)

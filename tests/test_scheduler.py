@@ -21,9 +21,9 @@ from betpipe.betting import list_bets
 from betpipe.clock import FixedClock
 from betpipe.db.schema_betting import bets
 from betpipe.db.schema_jobs import job_runs
-from betpipe.pipeline import STAGES
-from betpipe.pipeline_betting import betting_run
-from betpipe.scheduler import JOBS, JsonJobStore, run_once
+from betpipe.live.betting_run import betting_run
+from betpipe.live.scheduler import JOBS, JsonJobStore, run_once
+from betpipe.live.stages import STAGES
 from pipeline_store import AFTER_MATCHDAY, live_settings, prepare_store
 
 BETPIPE = Path(sys.executable).with_name("betpipe")
@@ -34,12 +34,12 @@ import sys, time
 from datetime import datetime
 from pathlib import Path
 
-import betpipe.pipeline as pipeline
-import betpipe.pipeline_betting as pipeline_betting
+import betpipe.live.betting_run as live_run
+import betpipe.live.stages as stages
 from betpipe.clock import FixedClock
 from betpipe.config import load_settings
 from betpipe.db import make_engine
-from betpipe.scheduler import run_once
+from betpipe.live.scheduler import run_once
 
 marker, job, as_of = Path(sys.argv[1]), sys.argv[2], datetime.fromisoformat(sys.argv[3])
 
@@ -49,7 +49,7 @@ def stall(what):
     time.sleep(600)
 
 
-class StallingBook(pipeline_betting.PaperBook):
+class StallingBook(live_run.PaperBook):
     def place(self, order):
         reply = super().place(order)  # the bet is proposed and the book filled it: only the commit is missing
         stall("placing")
@@ -61,15 +61,15 @@ class StallingResults(dict):
         stall("settling")
 
 
-real_settle = pipeline.settle_bets
+real_settle = stages.settle_bets
 
 
 def stalling_settle(engine, *, account, results, closing, clock):
     return real_settle(engine, account=account, results=StallingResults(results), closing=closing, clock=clock)
 
 
-pipeline_betting.PaperBook = StallingBook
-pipeline.settle_bets = stalling_settle
+live_run.PaperBook = StallingBook
+stages.settle_bets = stalling_settle
 settings = load_settings()
 run_once(make_engine(settings.effective_database_url), settings, FixedClock(as_of), jobs=[job])
 """
@@ -173,7 +173,7 @@ def test_job_store_is_json_and_refuses_foreign_or_pickled_jobs(engine: Engine) -
     try:
         start = datetime(2026, 1, 1, tzinfo=UTC)
         scheduler.add_job(
-            "betpipe.scheduler:scheduled_job",
+            "betpipe.live.scheduler:scheduled_job",
             trigger=IntervalTrigger(seconds=90, start_date=start, timezone=UTC),
             args=["odds"],
             id="odds",
@@ -181,7 +181,7 @@ def test_job_store_is_json_and_refuses_foreign_or_pickled_jobs(engine: Engine) -
         )
         with engine.begin() as conn:
             state = json.loads(conn.execute(text("SELECT job_state FROM apscheduler_jobs")).scalar_one())
-            assert state["func"] == "betpipe.scheduler:scheduled_job"
+            assert state["func"] == "betpipe.live.scheduler:scheduled_job"
             assert state["args"] == ["odds"]
             assert state["interval_seconds"] == 90.0
             foreign = json.dumps({**state, "id": "evil", "func": "os:system", "args": ["true"]}).encode()

@@ -14,9 +14,9 @@ from sqlalchemy import Engine, select, text
 
 from betpipe.clock import FixedClock
 from betpipe.db.schema_jobs import job_runs
+from betpipe.live.scheduler import _RUNTIME, JOBS, _Runtime, build_scheduler, intervals, run_job
+from betpipe.live.stages import STAGES, StageResult
 from betpipe.monitoring.alerts import list_alerts
-from betpipe.pipeline import STAGES, StageResult
-from betpipe.scheduler import _RUNTIME, JOBS, _Runtime, build_scheduler, intervals, run_job
 from pipeline_store import live_settings
 
 NOW = datetime(2025, 3, 22, 10, 30, tzinfo=UTC)

@@ -20,10 +20,11 @@ from sqlalchemy import select
 
 from betpipe.clock import FixedClock
 from betpipe.db.schema_registry import shadow_predictions
+from betpipe.live.training import train_model
+from betpipe.predict import ab_unit, predict_upcoming
 from betpipe.registry import CHALLENGER, promote
-from betpipe.serving import ab_unit, create_app, predict_upcoming
+from betpipe.serving import create_app
 from betpipe.serving.server import background_server
-from betpipe.training import train_model
 from fakes.serving_store import PROBLEM_KEYS, Store, fixture_query, make_store, wait_ready
 
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine
 
 from betpipe.clock import FixedClock
-from betpipe.scheduler import run_once
+from betpipe.live.scheduler import run_once
 from betpipe.serving import create_app
 from betpipe.serving.server import background_server
 from pipeline_store import AFTER_MATCHDAY, TOKEN, live_settings, prepare_store

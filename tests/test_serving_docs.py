@@ -25,11 +25,11 @@ from betpipe.db import make_engine, upgrade
 from betpipe.features import build_features
 from betpipe.ingest.sample_league import ingest_sample
 from betpipe.ingest.sample_league_model import SampleLeagueConfig
+from betpipe.live.training import train_model
 from betpipe.registry import promote
 from betpipe.serving import create_app
 from betpipe.serving.schemas import DEMO_AS_OF, DEMO_EVENT_ID
 from betpipe.serving.server import background_server
-from betpipe.training import train_model
 
 TOKEN = "docs-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

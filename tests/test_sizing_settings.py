@@ -16,7 +16,8 @@ from betpipe.betting import StakingPolicy
 from betpipe.clock import FixedClock
 from betpipe.config import BankrollSettings, RiskSettings, Settings
 from betpipe.db import make_engine, upgrade
-from betpipe.pipeline_betting import betting_run, live_strategy
+from betpipe.live.betting_run import betting_run
+from betpipe.live.opportunities import live_strategy
 from pipeline_store import live_settings, prepare_store
 
 UNCAPPED = {"max_stake_fraction": "1"}

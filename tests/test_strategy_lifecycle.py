@@ -12,7 +12,8 @@ from sqlalchemy import Engine
 from betpipe.backtest import UNCAPPED_LIMITS, BacktestSpec, run
 from betpipe.betting.strategy_spec import StrategySpec
 from betpipe.clock import FixedClock
-from betpipe.pipeline_betting import betting_run, live_strategy_spec
+from betpipe.live.betting_run import betting_run
+from betpipe.live.opportunities import live_strategy_spec
 from betpipe.registry.strategies import (
     StrategyRegistryError,
     list_strategies,

@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 from betpipe.cli import app
 from betpipe.config import load_settings
 from betpipe.db import make_engine
+from betpipe.live.training import MODEL_NAME_PARAM, best_trainable
 from betpipe.modeling import EvaluationReport
 from betpipe.modeling.evaluate import score_table
 from betpipe.registry import champion
-from betpipe.training import MODEL_NAME_PARAM, best_trainable
 
 runner = CliRunner()
 

@@ -18,8 +18,8 @@ from betpipe.db.schema import events, teams
 from betpipe.features import build_features
 from betpipe.ingest.sample_league import ingest_sample
 from betpipe.ingest.sample_league_model import SampleLeagueConfig
+from betpipe.live.training import train_model
 from betpipe.registry import promote
-from betpipe.training import train_model
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
 

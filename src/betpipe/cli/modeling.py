@@ -26,8 +26,8 @@ ProgressCallback = Callable[[str, float, float], None]
 
 def _trainable_help() -> str:
     """The ``--model`` help lists what ``train`` accepts, per sport, from the same line-up ``train`` checks."""
+    from betpipe.live.training import trainable_models
     from betpipe.sports import SPORTS
-    from betpipe.training import trainable_models
 
     lines = "; ".join(f"{sport}: {', '.join(trainable_models(sport))}" for sport in sorted(SPORTS))
     return f"Model to train. Trainable: {lines}. (Market anchors are evaluation baselines, not trainable.)"
@@ -66,9 +66,9 @@ def train(
     """Fit one model on every played event, score it on the last season held out, register it with lineage."""
     from betpipe.cli.models import model_name
     from betpipe.db.bulk import as_utc
+    from betpipe.live.training import train_model, trainable_models
     from betpipe.registry import promote as promote_version
     from betpipe.sports import sport_rules
-    from betpipe.training import train_model, trainable_models
 
     sport_rules(sport)  # an unknown sport is a usage error listing the known ones
     if model not in trainable_models(sport):
@@ -157,8 +157,8 @@ def evaluate(
 
 def _train_and_promote_best(report: EvaluationReport, competitions: list[str] | None) -> None:
     """Promote what the evaluation just ranked best, never a model fixed in advance, and print why."""
+    from betpipe.live.training import best_trainable, train_model
     from betpipe.registry import promote as promote_version
-    from betpipe.training import best_trainable, train_model
 
     choice = best_trainable(report)
     config = settings()

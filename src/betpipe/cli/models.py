@@ -21,7 +21,7 @@ app = typer.Typer(help="Model registry: versions, lineage, champion/challenger, 
 
 def model_name(version: ModelVersion) -> str:
     """The name it was trained as (``train --model gbm``); versions registered before that was kept show their type."""
-    from betpipe.training import MODEL_NAME_PARAM
+    from betpipe.live.training import MODEL_NAME_PARAM
 
     return str(version.params.get(MODEL_NAME_PARAM) or version.model_type)
 
@@ -142,9 +142,9 @@ def compare(
     version_b: int = typer.Argument(..., min=1, max=MAX_ID, help="Second version id (B)."),
 ) -> None:
     """Score two versions on exactly the same rows: played events after both were trained, else the last season."""
+    from betpipe.live.training import comparison_rows
     from betpipe.registry import compare_versions
     from betpipe.registry.versions import get_version
-    from betpipe.training import comparison_rows
 
     config = settings()
     with open_engine(config) as engine:

@@ -1,6 +1,6 @@
 """``betpipe run`` (the scheduler, or one cycle with ``--once``) and ``betpipe bet run`` (one live betting run).
 
-Thin shells over ``betpipe.scheduler`` and ``betpipe.pipeline_betting``: parse, call, print. ``--as-of`` replaces
+Thin shells over ``betpipe.live.scheduler`` and ``betpipe.live.betting_run``: parse, call, print. ``--as-of`` replaces
 the system clock with a fixed instant (replaying stored data, e.g. the sample league's next matchday in the demo);
 it never changes what the code decides, only when "now" is.
 """
@@ -41,7 +41,7 @@ def _clock(as_of: str | None, engine: Engine, config: Settings) -> Clock:
     if as_of is None:
         return SYSTEM_CLOCK
     if as_of.startswith("next-matchday"):
-        from betpipe.pipeline_betting import next_matchday_eve
+        from betpipe.live.prices import next_matchday_eve
 
         days = as_of.removeprefix("next-matchday")
         if days and not (days.startswith("+") and days[1:].replace(".", "", 1).isdigit()):
@@ -66,8 +66,8 @@ def run(
     as_of: str | None = typer.Option(None, "--as-of", help=AS_OF_HELP + " Only with --once."),
 ) -> None:
     """The live pipeline: odds, results + settlement, features, predictions, betting, weekly retrain."""
-    from betpipe.pipeline import STAGES
-    from betpipe.scheduler import run_forever, run_once
+    from betpipe.live.scheduler import run_forever, run_once
+    from betpipe.live.stages import STAGES
 
     unknown = [name for name in job if name not in STAGES]
     if unknown:
@@ -99,7 +99,7 @@ def bet_run(
     as_of: str | None = typer.Option(None, "--as-of", help=AS_OF_HELP),
 ) -> None:
     """Price upcoming events at the configured book, size with the live strategy and place through the ledger."""
-    from betpipe.pipeline_betting import betting_run
+    from betpipe.live.betting_run import betting_run
     from betpipe.registry import RegistryError
 
     config = settings()

@@ -25,7 +25,7 @@ def predict(
     """Print or write the champion's probabilities for every scheduled event of a competition."""
     from betpipe.clock import SYSTEM_CLOCK
     from betpipe.db.bulk import as_utc
-    from betpipe.serving import predict_upcoming
+    from betpipe.predict import predict_upcoming
 
     if not upcoming:
         raise CliError("only --upcoming predictions exist so far (scheduled events)", exit_code=USAGE)

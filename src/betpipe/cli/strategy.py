@@ -63,7 +63,7 @@ def show(
     sport: str | None = typer.Option(None, help="Sport [default: the pipeline's]."),
 ) -> None:
     """The strategy as JSON (what runs), with its lineage and version."""
-    from betpipe.pipeline_betting import live_strategy_spec
+    from betpipe.live.opportunities import live_strategy_spec
     from betpipe.registry.strategies import get_strategy
 
     config = settings()

@@ -1,7 +1,7 @@
 """The live pipeline's job log: one row per run of a scheduled job (start, end, status, error, rows touched).
 
 Registered on ``betpipe.db.schema.metadata`` (imported at the bottom of ``schema``) so Alembic sees one schema.
-Written only by ``betpipe.scheduler``; rows are never updated after a run finishes. APScheduler's own job store
+Written only by ``betpipe.live.scheduler``; rows are never updated after a run finishes. APScheduler's own job store
 table (``apscheduler_jobs``) is created and owned by APScheduler, not described here.
 """
 

@@ -24,14 +24,20 @@ from sqlalchemy import Engine
 from betpipe.clock import SYSTEM_CLOCK, Clock
 from betpipe.config import Settings
 from betpipe.db import make_engine
+from betpipe.predict import (
+    CHALLENGER_ARM,
+    CHAMPION_ARM,
+    Fixtures,
+    SportPredictor,
+    UnknownCompetitionError,
+    UnknownTeamError,
+)
 from betpipe.registry import list_versions
 from betpipe.serving import problems
 from betpipe.serving.auth import read_guard
 from betpipe.serving.docs import install_docs, keep_null_examples
-from betpipe.serving.features import Fixtures, UnknownCompetitionError, UnknownTeamError
 from betpipe.serving.limits import BodyLimitMiddleware
 from betpipe.serving.metrics import MetricsMiddleware, ServiceMetrics
-from betpipe.serving.predict import CHALLENGER_ARM, CHAMPION_ARM, SportPredictor
 from betpipe.serving.problems import PROBLEM_JSON, ProblemError
 from betpipe.serving.recorder import PredictionRecorder
 from betpipe.serving.schemas import (

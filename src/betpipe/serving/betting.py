@@ -1,7 +1,7 @@
 """The service's money routes: ``GET /opportunities`` (priced, sized, risk-checked candidates), ``GET /bets`` (read
 token) and ``POST /bets`` (write token; ``auth``), plus ledger gauges (bets by state, open exposure) on ``/metrics``.
 
-Every decision goes through ``pipeline_betting`` (the live run's ``betting.strategy.decide``) and every bet through
+Every decision goes through ``live.opportunities`` (the live run's ``betting.strategy.decide``) and every bet through
 ``place_bets``: the service decides nothing of its own. Must never load a model on a request (the loaded snapshot's
 champion prices opportunities), never place a bet without a valid token, and never echo the token.
 """
@@ -26,7 +26,7 @@ from betpipe.betting.risk import RiskLimits
 from betpipe.clock import Clock
 from betpipe.config import Settings
 from betpipe.db.schema_betting import bets
-from betpipe.pipeline_betting import Opportunities, dry_run_checks, live_strategy_spec, opportunities
+from betpipe.live.opportunities import Opportunities, dry_run_checks, live_strategy_spec, opportunities
 from betpipe.serving import problems
 from betpipe.serving.auth import Guard, read_guard, write_guard
 from betpipe.serving.metrics import ServiceMetrics

@@ -20,9 +20,8 @@ from betpipe.clock import Clock
 from betpipe.config import Settings
 from betpipe.db.schema_registry import model_aliases
 from betpipe.logs import get_logger
+from betpipe.predict import SportPredictor, latest_build_id, load_feature_snapshot
 from betpipe.registry import CHALLENGER, CHAMPION, ModelCache
-from betpipe.serving.features import latest_build_id, load_feature_snapshot
-from betpipe.serving.predict import SportPredictor
 from betpipe.sports import SPORTS
 
 log = get_logger(__name__)

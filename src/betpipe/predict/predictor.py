@@ -1,4 +1,4 @@
-"""The one prediction function the service and ``betpipe predict`` share: feature rows in, class probabilities out.
+"""The one prediction function the service, the live run and ``betpipe predict`` share: features in, probabilities out.
 
 A ``SportPredictor`` pairs a feature snapshot with the loaded champion (and challenger, when an A/B share is set)
 and scores every scheduled event once per model version (one ``predict_proba`` call each), so a request for a
@@ -20,9 +20,9 @@ from sqlalchemy import Engine
 
 from betpipe.config import Settings
 from betpipe.db.bulk import as_utc
+from betpipe.predict.snapshot import FeatureSnapshot, Fixtures, load_feature_snapshot
 from betpipe.registry import LoadedModel, ModelCache
 from betpipe.registry.protocol import PersistableModel
-from betpipe.serving.features import FeatureSnapshot, Fixtures, load_feature_snapshot
 from betpipe.sports import SPORTS, sport_rules
 
 FloatArray = NDArray[np.float64]

@@ -1,10 +1,10 @@
-"""The live betting run and the service's /opportunities: upcoming events priced at the configured book's latest
-pre-match quote known now, fair probabilities from the champion and/or the sharp book, ``betting.strategy.decide``,
-then ``place_bets`` (or, for a dry run, the same risk controls without writing).
+"""What the live strategy would bet now (the service's /opportunities and the betting run's decision): upcoming
+events priced at the strategy's books' latest pre-match quotes known now, fair probabilities from the champion
+(``betpipe.predict``) and/or the sharp book, ``betting.strategy.decide``; and the dry-run risk answer per candidate.
 
-Only the clock and the book differ from the backtest: the decision, sizing, risk and ledger code are the same calls.
-Must never bet a price captured after the clock's now or at/after kickoff, never quote an aggregate book, and never
-write to the ledger on a dry run.
+Only the clock and the book differ from the backtest: the market leg, decision, sizing and risk code are the same
+calls. Must never bet a price captured after the clock's now or at/after kickoff, never quote an aggregate book,
+never write to the ledger, and never import ``serving`` (serving imports this module, not the other way round).
 """
 
 from __future__ import annotations
@@ -16,12 +16,10 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from betpipe.betting.accounts import RiskRow, account_status, load_exposure
-from betpipe.betting.books import Book, PaperBook
-from betpipe.betting.ledger import BetCandidate, PlacementResult, place_bets, precheck, recorded_decisions
-from betpipe.betting.placing import place_at_books
+from betpipe.betting.ledger import BetCandidate, precheck, recorded_decisions
 from betpipe.betting.policy import StakingPolicy
 from betpipe.betting.pricing import market_fair_probabilities
 from betpipe.betting.risk import RiskLimits
@@ -31,35 +29,26 @@ from betpipe.betting.strategy import (
     Decision,
     Strategy,
     decide,
-    quotes_of,
     runtime_strategy,
     strategy_limits,
 )
 from betpipe.betting.strategy_spec import DEFAULT_STRATEGY, StrategySpec
 from betpipe.clock import Clock, as_utc_instant
 from betpipe.config import Settings
-from betpipe.db.bulk import as_utc
-from betpipe.db.schema import bookmakers, competitions, events, odds_snapshots
+from betpipe.live.prices import first_per_event, joined_inputs, latest_prices, scheduled_events
+from betpipe.predict import SportPredictor, load_feature_snapshot
 from betpipe.registry import ModelCache, RegistryError
-from betpipe.serving.features import load_feature_snapshot
-from betpipe.serving.predict import SportPredictor
 from betpipe.sports import sport_rules
 
 __all__ = [
-    "BettingRun",
     "Opportunities",
-    "betting_run",
     "dry_run_checks",
     "live_limits",
     "live_strategy",
     "live_strategy_spec",
-    "next_matchday_eve",
     "opportunities",
-    "scheduled_events",
     "why_no_bet",
 ]
-
-PRE_MATCH_KINDS = ("opening", "live")  # football-data / sample pre-match, The Odds API before kickoff
 
 
 def live_strategy_spec(settings: Settings, engine: Engine | None = None) -> StrategySpec:
@@ -105,105 +94,6 @@ def live_limits(spec: StrategySpec, settings: Settings) -> RiskLimits:
     """The live account's limits: configuration, then the strategy's price age and limit overrides."""
     base = replace(RiskLimits.from_settings(settings), max_price_age_seconds=spec.max_price_age_hours * 3600.0)
     return strategy_limits(base, spec.limits)
-
-
-def latest_prices(
-    engine: Engine,
-    *,
-    sport: str,
-    books: Sequence[str],
-    now: datetime,
-    competitions_: Sequence[str] = (),
-    aggregates: bool = False,
-) -> pl.DataFrame:
-    """Per (scheduled event after ``now``, book): the latest complete pre-match market captured at or before ``now``
-    and before kickoff. Columns: event_id, competition, kickoff_utc, book, decided_at, one column per outcome.
-    Aggregate books only with ``aggregates`` (consensus inputs, never a price to bet at)."""
-    rules = sport_rules(sport)
-    names = rules.outcomes
-    now = as_utc_instant(now)
-    query = (
-        select(
-            events.c.id,
-            competitions.c.code,
-            events.c.kickoff_utc,
-            bookmakers.c.key,
-            odds_snapshots.c.captured_at,
-            odds_snapshots.c.selection,
-            odds_snapshots.c.price,
-        )
-        .select_from(
-            odds_snapshots.join(events, events.c.id == odds_snapshots.c.event_id)
-            .join(competitions, competitions.c.id == events.c.competition_id)
-            .join(bookmakers, bookmakers.c.id == odds_snapshots.c.bookmaker_id)
-        )
-        .where(
-            events.c.sport == sport,
-            events.c.status == "scheduled",
-            events.c.kickoff_utc > now,
-            odds_snapshots.c.market == rules.prediction_market,
-            odds_snapshots.c.kind.in_(PRE_MATCH_KINDS),
-            odds_snapshots.c.captured_at <= now,
-            odds_snapshots.c.line == 0,
-            bookmakers.c.key.in_(list(books)),
-            bookmakers.c.is_aggregate.is_(aggregates),
-        )
-    )
-    if competitions_:
-        query = query.where(competitions.c.code.in_(list(competitions_)))
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    schema = ["event_id", "competition", "kickoff_utc", "book", "decided_at", "selection", "price"]
-    if not rows:
-        empty: dict[str, pl.DataType] = {"event_id": pl.Int64(), "competition": pl.Utf8(), "book": pl.Utf8()}
-        empty |= {"kickoff_utc": pl.Datetime("us", "UTC"), "decided_at": pl.Datetime("us", "UTC")}
-        empty |= {n: pl.Float64() for n in names}
-        return pl.DataFrame(schema=empty).select("event_id", "competition", "kickoff_utc", "book", "decided_at", *names)
-    frame = pl.DataFrame(
-        [(int(r[0]), r[1], as_utc(r[2]), r[3], as_utc(r[4]), r[5], float(r[6])) for r in rows],
-        schema=schema,
-        orient="row",
-    ).with_columns(pl.col("kickoff_utc", "decided_at").dt.cast_time_unit("us").dt.convert_time_zone("UTC"))
-    frame = frame.filter(pl.col("decided_at") < pl.col("kickoff_utc"), pl.col("selection").is_in(list(names)))
-    wide = frame.pivot(
-        on="selection", index=["event_id", "competition", "kickoff_utc", "book", "decided_at"], values="price"
-    )
-    for name in names:
-        if name not in wide.columns:
-            wide = wide.with_columns(pl.lit(None, dtype=pl.Float64).alias(name))
-    complete = wide.filter(pl.all_horizontal(pl.col(n).is_not_null() for n in names))
-    return (
-        complete.sort("event_id", "book", "decided_at")
-        .group_by("event_id", "book", maintain_order=True)
-        .last()
-        .select("event_id", "competition", "kickoff_utc", "book", "decided_at", *names)
-    )
-
-
-def next_matchday_eve(engine: Engine, sport: str, *, lead: timedelta = timedelta(hours=1)) -> datetime | None:
-    """``lead`` before the earliest scheduled kickoff in the store: "now" for replaying stored data (the demo)."""
-    from sqlalchemy import func
-
-    with engine.connect() as conn:
-        first = conn.execute(
-            select(func.min(events.c.kickoff_utc)).where(events.c.sport == sport, events.c.status == "scheduled")
-        ).scalar()
-    return None if first is None else as_utc(first) - lead
-
-
-def scheduled_events(engine: Engine, sport: str, now: datetime, competitions_: Sequence[str] = ()) -> int:
-    """How many events of ``sport`` (of ``competitions_``, when given) are scheduled to kick off after ``now``."""
-    from sqlalchemy import func
-
-    query = (
-        select(func.count())
-        .select_from(events.join(competitions, competitions.c.id == events.c.competition_id))
-        .where(events.c.sport == sport, events.c.status == "scheduled", events.c.kickoff_utc > as_utc_instant(now))
-    )
-    if competitions_:
-        query = query.where(competitions.c.code.in_(list(competitions_)))
-    with engine.connect() as conn:
-        return int(conn.execute(query).scalar_one())
 
 
 @dataclass(frozen=True)
@@ -261,31 +151,6 @@ def _fair_market(spec: StrategySpec, frame: pl.DataFrame, names: Sequence[str]) 
     )
 
 
-def _inputs(
-    frame: pl.DataFrame, found: pl.DataFrame, prefix: str, names: Sequence[str], max_age: timedelta
-) -> pl.DataFrame:
-    """Joins ``found`` (one row per event) as ``prefix_*`` inputs, nulled when captured after the decision instant
-    or more than ``max_age`` before it (a stale or future price is no market view at all)."""
-    at = f"{prefix}_at"
-    rows = found.select("event_id", pl.col("decided_at").alias(at), *[pl.col(n).alias(f"{prefix}_{n}") for n in names])
-    out = frame.join(rows, on="event_id", how="left")
-    if not out.height:
-        return out
-    stale = (pl.col(PRICE_TIME_COLUMN) - pl.col(at)) > pl.duration(seconds=max_age.total_seconds())
-    future = pl.col(at) > pl.col(PRICE_TIME_COLUMN)
-    return out.with_columns(
-        [pl.when(stale | future).then(None).otherwise(pl.col(f"{prefix}_{n}")).alias(f"{prefix}_{n}") for n in names]
-    )
-
-
-def _first_per_event(frame: pl.DataFrame, books: Sequence[str]) -> pl.DataFrame:
-    """Per event, the latest consensus market, the earlier of ``books`` on a tie: the backtest's consensus rule."""
-    rank = {b: i for i, b in enumerate(books)}
-    ranked = frame.with_columns(pl.col("book").replace_strict(rank, return_dtype=pl.Int64).alias("_rank"))
-    ordered = ranked.sort("event_id", "decided_at", "_rank", descending=[False, False, True])
-    return ordered.group_by("event_id", maintain_order=True).last().drop("_rank")
-
-
 def _champion(engine: Engine, settings: Settings, sport: str) -> SportPredictor | None:
     features = load_feature_snapshot(engine, sport, settings)
     if features is None:
@@ -325,12 +190,12 @@ def opportunities(
     prices = latest_prices(engine, sport=p.sport, books=[*spec.books, spec.sharp_book], now=now, competitions_=wanted)
     shopped = best_prices(prices.filter(pl.col("book") != spec.sharp_book), names, spec.books, now=now, max_age=max_age)
     frame = shopped.with_columns(pl.col("decided_at").alias(PRICE_TIME_COLUMN))
-    frame = _inputs(frame, prices.filter(pl.col("book") == spec.sharp_book), "sharp", names, max_age)
+    frame = joined_inputs(frame, prices.filter(pl.col("book") == spec.sharp_book), "sharp", names, max_age)
     if spec.uses_consensus:
         cons = latest_prices(
             engine, sport=p.sport, books=spec.consensus_books, now=now, competitions_=wanted, aggregates=True
         )
-        frame = _inputs(frame, _first_per_event(cons, spec.consensus_books), "cons", names, max_age)
+        frame = joined_inputs(frame, first_per_event(cons, spec.consensus_books), "cons", names, max_age)
     frame = frame.sort("kickoff_utc", "event_id")
     priced = frame.height
     model_p: np.ndarray[Any, Any] | None = None
@@ -409,43 +274,3 @@ def dry_run_checks(
             state.add(candidate.event_id, candidate.competition, verdict.stake)
         out.append(None if verdict.violation is None else verdict.violation.reason)
     return out
-
-
-@dataclass(frozen=True)
-class BettingRun:
-    opportunities: Opportunities
-    placements: list[PlacementResult]  # empty on a dry run
-    checks: list[str | None]  # dry run: why each candidate would be rejected (None: it would be placed)
-    dry_run: bool
-
-    @property
-    def placed(self) -> int:
-        return sum(1 for r in self.placements if r.placed and not r.duplicate)
-
-
-def betting_run(
-    engine: Engine,
-    settings: Settings,
-    clock: Clock,
-    *,
-    competition: str | None = None,
-    dry_run: bool = False,
-    book: Book | None = None,
-) -> BettingRun:
-    """One live betting run: decide, then place through the ledger (a rerun places nothing twice)."""
-    found = opportunities(engine, settings, clock, competition=competition)
-    candidates = found.decision.candidates
-    limits = live_limits(live_strategy_spec(settings, engine), settings)
-    account = settings.pipeline.account
-    if dry_run or not candidates:
-        checks = dry_run_checks(engine, candidates, account=account, limits=limits, clock=clock) if candidates else []
-        return BettingRun(found, [], checks, dry_run)
-    if book is not None:  # one given book takes every candidate (a caller's own book, e.g. a test's)
-        placements = place_bets(engine, candidates, account=account, book=book, clock=clock, limits=limits)
-    else:  # each candidate at the book its price came from, on paper at the decided price
-
-        def paper(name: str, group: list[BetCandidate]) -> Book:
-            return PaperBook(name=name, prices=quotes_of(group))
-
-        placements = place_at_books(engine, candidates, account=account, clock=clock, limits=limits, book_for=paper)
-    return BettingRun(found, placements, [], False)

@@ -32,8 +32,8 @@ from sqlalchemy.exc import IntegrityError
 from betpipe.clock import Clock, as_utc_instant
 from betpipe.config import Settings
 from betpipe.db.schema_jobs import job_runs
+from betpipe.live.stages import STAGES, StageResult
 from betpipe.logs import get_logger
-from betpipe.pipeline import STAGES, StageResult
 
 __all__ = ["JobRun", "JsonJobStore", "recover_interrupted", "run_forever", "run_job", "run_once", "scheduled_job"]
 

@@ -2,10 +2,10 @@
 refresh odds, results + settlement, feature update, predictions for upcoming events, the betting run, and the
 weekly retrain that promotes a challenger only when it beats the champion on recent data with a CI.
 
-``betpipe.scheduler`` runs them on intervals and records every run; ``betpipe run --once`` runs each once. Running a
+``live.scheduler`` runs them on intervals and records every run; ``betpipe run --once`` runs each once. Running a
 stage twice on the same input changes nothing: ingest upserts, features rebuild only when the source tables moved,
 predictions are keyed (version, event), bets by their idempotency key, settlement reads only open bets. Must never
-read the wall clock (the caller's clock decides "now") and never place a bet outside ``pipeline_betting``.
+read the wall clock (the caller's clock decides "now") and never place a bet outside ``live.betting_run``.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from betpipe.clock import Clock, as_utc_instant
 from betpipe.config import Settings
 from betpipe.db.bulk import as_utc
 from betpipe.ingest.store import IngestReport
+from betpipe.live.betting_run import betting_run
+from betpipe.live.opportunities import live_strategy_spec
 from betpipe.logs import get_logger
-from betpipe.pipeline_betting import betting_run, live_strategy_spec
 from betpipe.sports import sport_rules
 
 __all__ = [
@@ -191,9 +192,8 @@ def update_features(engine: Engine, settings: Settings, clock: Clock) -> StageRe
 
 def record_predictions(engine: Engine, settings: Settings, clock: Clock) -> StageResult:
     """Champion (and challenger, for the A/B report) probabilities of every upcoming event, stored per version."""
+    from betpipe.predict import load_feature_snapshot, predict_frame
     from betpipe.registry import CHALLENGER, ModelCache, alias_version, record_shadow_predictions
-    from betpipe.serving.features import load_feature_snapshot
-    from betpipe.serving.predict import predict_frame
 
     sport = settings.pipeline.sport
     market = sport_rules(sport).prediction_market
@@ -248,8 +248,8 @@ def place_bets_stage(engine: Engine, settings: Settings, clock: Clock) -> StageR
 def retrain(engine: Engine, settings: Settings, clock: Clock) -> StageResult:
     """Register a challenger trained up to ``retrain_holdout_days`` ago and promote it only if, on played events
     after both versions' training data, its paired log-loss difference to the champion has a 95 % CI below 0."""
+    from betpipe.live.training import comparison_rows, train_model
     from betpipe.registry import CHALLENGER, CHAMPION, alias_version, compare_versions, promote
-    from betpipe.training import comparison_rows, train_model
 
     p = settings.pipeline
     market = sport_rules(p.sport).prediction_market
