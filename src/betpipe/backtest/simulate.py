@@ -28,6 +28,7 @@ from sqlalchemy import Engine
 from betpipe.backtest.data import decision_features, load_events, load_prices, selections_of, valid_prices
 from betpipe.backtest.spec import BacktestSpec
 from betpipe.betting.accounts import account_status
+from betpipe.betting.market_leg import count_no_bet, fair_market, price_matrix, uses_consensus
 from betpipe.betting.placing import paper_books, place_at_books
 from betpipe.betting.pricing import market_fair_probabilities
 from betpipe.betting.risk import RiskLimits
@@ -82,28 +83,9 @@ def _model(spec: BacktestSpec) -> BaseProbabilityModel:
     return model
 
 
-def _uses_consensus(spec: BacktestSpec) -> bool:
-    return spec.strategy != "model" and spec.consensus_weight > 0
-
-
-def _price_matrix(frame: pl.DataFrame, prefix: str, names: tuple[str, ...]) -> np.ndarray[Any, Any]:
-    return frame.select([pl.col(f"{prefix}_{n}") for n in names]).to_numpy().astype(np.float64)
-
-
 def _fair_close(frame: pl.DataFrame, names: tuple[str, ...]) -> np.ndarray[Any, Any]:
     """Margin-free (multiplicative) sharp closing probabilities, the CLV benchmark; NaN rows where unpriced."""
-    return market_fair_probabilities(_price_matrix(frame, "close", names), method="multiplicative")
-
-
-def _fair_market(spec: BacktestSpec, frame: pl.DataFrame, names: tuple[str, ...]) -> np.ndarray[Any, Any]:
-    """The market leg, exactly as a live run computes it: ``betting.pricing.market_fair_probabilities``."""
-    consensus = _price_matrix(frame, "cons", names) if _uses_consensus(spec) else None
-    return market_fair_probabilities(
-        _price_matrix(frame, "sharp_pre", names),
-        consensus,
-        method=spec.market_method,
-        consensus_weight=spec.consensus_weight if consensus is not None else 0.0,
-    )
+    return market_fair_probabilities(price_matrix(frame, "close", names), method="multiplicative")
 
 
 def _event_result(row: dict[str, Any]) -> EventResult:
@@ -111,11 +93,6 @@ def _event_result(row: dict[str, Any]) -> EventResult:
     if row["home_score"] is not None and row["away_score"] is not None:
         return EventResult("finished", int(row["home_score"]), int(row["away_score"]))
     return EventResult(str(row["status"]))
-
-
-def _count(no_bet: dict[str, int], reason: str, n: int) -> None:
-    if n:
-        no_bet[reason] = no_bet.get(reason, 0) + int(n)
 
 
 def _targets(spec: BacktestSpec, events: pl.DataFrame, engine: Engine) -> tuple[pl.DataFrame, dict[str, int]]:
@@ -128,19 +105,19 @@ def _targets(spec: BacktestSpec, events: pl.DataFrame, engine: Engine) -> tuple[
         books=spec.books,
         sharp_book=spec.sharp_book,
         max_price_age_hours=spec.max_price_age_hours,
-        consensus_books=spec.consensus_books if _uses_consensus(spec) else (),
+        consensus_books=spec.consensus_books if uses_consensus(spec.strategy, spec.consensus_weight) else (),
     )
     names = selections_of(spec.sport)
     no_bet: dict[str, int] = {}
     if spec.evaluation_rows:
         has_close = valid_prices(prices, "close", names)
-        _count(no_bet, "outside evaluation rows: no sharp closing price", int((~has_close).sum()))
+        count_no_bet(no_bet, "outside evaluation rows: no sharp closing price", int((~has_close).sum()))
         prices = prices.filter(pl.Series(has_close))
     timed = prices.get_column("decided_at").is_not_null().to_numpy()
-    _count(no_bet, f"no {spec.book_label} pre-match price captured before kickoff", int((~timed).sum()))
+    count_no_bet(no_bet, f"no {spec.book_label} pre-match price captured before kickoff", int((~timed).sum()))
     prices = prices.filter(pl.Series(timed))
     priced = valid_prices(prices, "book", names)
-    _count(no_bet, f"{spec.book_label} price missing or <= 1", int((~priced).sum()))
+    count_no_bet(no_bet, f"{spec.book_label} price missing or <= 1", int((~priced).sum()))
     return prices.filter(pl.Series(priced)), no_bet
 
 
@@ -169,7 +146,14 @@ def run(spec: BacktestSpec, *, engine: Engine, settings: Settings, ledger_path: 
             decided_at=targets.get_column("decided_at").to_list(),
             settings=settings,
         )
-    market_p = _fair_market(spec, targets, names)
+    market_p = fair_market(
+        targets,
+        names,
+        source=spec.strategy,
+        method=spec.market_method,
+        consensus_weight=spec.consensus_weight,
+        sharp_prefix="sharp_pre",
+    )
     close_p = _fair_close(targets, names)
     played = events.filter(pl.col("outcome").is_not_null())
     if k == 2:
@@ -229,7 +213,7 @@ def run(spec: BacktestSpec, *, engine: Engine, settings: Settings, ledger_path: 
                 refits += 1
                 seconds["fit"] += time.perf_counter() - t0
             if model is None:
-                _count(no_bet, "no model yet (no results known before the decision)", rows.size)
+                count_no_bet(no_bet, "no model yet (no results known before the decision)", rows.size)
                 continue
             p_model = model.predict_proba(features[rows])
         t0 = time.perf_counter()
@@ -243,7 +227,7 @@ def run(spec: BacktestSpec, *, engine: Engine, settings: Settings, ledger_path: 
             market_p=market_p[rows],
         )
         for reason, n in decision.no_bet.items():
-            _count(no_bet, reason, n)
+            count_no_bet(no_bet, reason, n)
         if decision.candidates:
             placed = place_at_books(
                 ledger, decision.candidates, account=account, clock=clock, limits=limits, book_for=books
@@ -264,7 +248,7 @@ def _with_shin_clv(frame: pl.DataFrame, targets: pl.DataFrame, names: tuple[str,
     """CLV against the Shin-fair sharp close beside the ledger's multiplicative one (where the ledger has a CLV)."""
     if frame.height == 0 or targets.height == 0:
         return frame
-    shin = market_fair_probabilities(_price_matrix(targets, "close", names), method="shin")
+    shin = market_fair_probabilities(price_matrix(targets, "close", names), method="shin")
     ids = targets.get_column("event_id")
     close = pl.concat(
         [pl.DataFrame({"event_id": ids, "selection": [n] * ids.len(), "_p": shin[:, j]}) for j, n in enumerate(names)]

@@ -21,6 +21,7 @@ import polars as pl
 from numpy.typing import NDArray
 
 from betpipe.betting.ledger import BetCandidate
+from betpipe.betting.market_leg import count_no_bet
 from betpipe.betting.policy import StakingPolicy
 from betpipe.betting.pricing import FairSource, fair_probabilities
 from betpipe.betting.risk import RiskLimits
@@ -100,11 +101,6 @@ def quotes_of(candidates: list[BetCandidate]) -> dict[QuoteKey, Decimal]:
     return {(c.event_id, c.market, c.selection, float(c.line)): c.price for c in candidates}
 
 
-def _count(no_bet: dict[str, int], reason: str, n: int) -> None:
-    if n:
-        no_bet[reason] = no_bet.get(reason, 0) + int(n)
-
-
 def _usable_rows(
     events: pl.DataFrame, now: datetime, max_price_age: timedelta | None, no_bet: dict[str, int]
 ) -> NDArray[np.bool_]:
@@ -113,18 +109,18 @@ def _usable_rows(
     priced_at = events.get_column(PRICE_TIME_COLUMN).dt.replace_time_zone(None).cast(pl.Datetime("us")).to_numpy()
     kickoff = events.get_column("kickoff_utc").dt.replace_time_zone(None).cast(pl.Datetime("us")).to_numpy()
     missing = np.isnat(priced_at)
-    _count(no_bet, "no pre-match price captured before kickoff", int(missing.sum()))
+    count_no_bet(no_bet, "no pre-match price captured before kickoff", int(missing.sum()))
     with np.errstate(invalid="ignore"):
         future = ~missing & (priced_at > now_us)
         started = ~missing & ~future & (kickoff <= now_us)
         late = ~missing & ~future & ~started & (priced_at >= kickoff)
-    _count(no_bet, "price captured after the decision instant", int(future.sum()))
-    _count(no_bet, "kicked off before the decision", int(started.sum()))
-    _count(no_bet, "price captured at or after kickoff", int(late.sum()))
+    count_no_bet(no_bet, "price captured after the decision instant", int(future.sum()))
+    count_no_bet(no_bet, "kicked off before the decision", int(started.sum()))
+    count_no_bet(no_bet, "price captured at or after kickoff", int(late.sum()))
     ok = ~(missing | future | started | late)
     if max_price_age is not None:
         stale = ok & ((now_us - priced_at) > np.timedelta64(int(max_price_age.total_seconds() * 1e6), "us"))
-        _count(no_bet, f"stale price: older than {max_price_age}", int(stale.sum()))
+        count_no_bet(no_bet, f"stale price: older than {max_price_age}", int(stale.sum()))
         ok &= ~stale
     return np.asarray(ok)
 
@@ -163,7 +159,7 @@ def decide(
     sized = size_events_explained(fair, prices, bankroll, strategy.policy)
     for code in np.unique(sized.reasons[sized.reasons > 0]):
         i, j = (int(x[0]) for x in np.nonzero(sized.reasons == code))
-        _count(no_bet, f"sizing: {sized.reason(i, j)}", int((sized.reasons == code).sum()))
+        count_no_bet(no_bet, f"sizing: {sized.reason(i, j)}", int((sized.reasons == code).sum()))
     stakes = sized.decimal_stakes()
     candidates: list[BetCandidate] = []
     for i, j in zip(*np.nonzero(sized.units > 0), strict=True):
@@ -174,7 +170,7 @@ def decide(
         cap = strategy.book_max_stake.get(book)
         if cap is not None and stake > cap:
             stake = cap
-            _count(no_bet, f"stake cut to {book}'s maximum {cap}", 1)
+            count_no_bet(no_bet, f"stake cut to {book}'s maximum {cap}", 1)
         candidates.append(
             BetCandidate(
                 event_id=int(row["event_id"]),

@@ -20,8 +20,8 @@ from sqlalchemy import Engine
 
 from betpipe.betting.accounts import RiskRow, account_status, load_exposure
 from betpipe.betting.ledger import BetCandidate, precheck, recorded_decisions
+from betpipe.betting.market_leg import fair_market
 from betpipe.betting.policy import StakingPolicy
-from betpipe.betting.pricing import market_fair_probabilities
 from betpipe.betting.risk import RiskLimits
 from betpipe.betting.shopping import best_prices
 from betpipe.betting.strategy import (
@@ -137,20 +137,6 @@ def why_no_bet(decision: Decision, *, priced: int, min_edge: float) -> tuple[str
     return f"no bettable prices: {priced} priced event(s), none could be priced ({detail})", False
 
 
-def _fair_market(spec: StrategySpec, frame: pl.DataFrame, names: Sequence[str]) -> np.ndarray[Any, Any]:
-    """The market leg, by the function and options the backtest uses (method, consensus at its weight)."""
-    prices = frame.select([pl.col(f"sharp_{n}") for n in names]).to_numpy().astype(np.float64)
-    consensus = None
-    if spec.uses_consensus:
-        consensus = frame.select([pl.col(f"cons_{n}") for n in names]).to_numpy().astype(np.float64)
-    return market_fair_probabilities(
-        prices,
-        consensus,
-        method=spec.market_method,
-        consensus_weight=spec.consensus_weight if consensus is not None else 0.0,
-    )
-
-
 def _champion(engine: Engine, settings: Settings, sport: str) -> SportPredictor | None:
     features = load_feature_snapshot(engine, sport, settings)
     if features is None:
@@ -221,7 +207,11 @@ def opportunities(
             ids = [i for i, k in zip(ids, known, strict=True) if k]
         rows = np.array([row_of[i] for i in ids], dtype=np.int64)
         model_p = predictor.upcoming_proba[model_version][rows] if rows.size else np.empty((0, len(names)))
-    market_p = _fair_market(spec, frame, names) if frame.height else np.empty((0, len(names)))
+    market_p = (
+        fair_market(frame, names, source=spec.source, method=spec.market_method, consensus_weight=spec.consensus_weight)
+        if frame.height
+        else np.empty((0, len(names)))
+    )
     account = bankroll_account or p.account
     bankroll = account_status(engine, account, limits=live_limits(spec, settings), clock=clock).bankroll
     decision = decide(
