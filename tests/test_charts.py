@@ -43,7 +43,12 @@ def test_equity_curve_draws_bankroll_over_utc_dates_in_the_currency() -> None:
     spec = _spec(charts.equity_curve(_curve(), currency="GBP", starting_bankroll=1000.0))
     line, start = _layers(spec)
     x, y = line["encoding"]["x"], line["encoding"]["y"]
-    assert (x["field"], x["type"], x["scale"]["type"], x["axis"]["format"]) == ("at", "temporal", "utc", "%b %Y")
+    assert (x["field"], x["type"], x["scale"]["type"], x["axis"]["format"]) == (
+        "at",
+        "temporal",
+        "utc",
+        "%d %b",
+    )  # 4 days: day ticks
     assert (y["field"], y["title"], y["axis"]["format"]) == ("bankroll", "bankroll (GBP)", ",.0f")
     assert [row["bankroll"] for row in _data(spec, line)] == [1000.0, 1250.5, 900.0, 1100.0]
     assert start["mark"]["type"] == "rule"

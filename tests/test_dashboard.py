@@ -164,11 +164,11 @@ def test_pages_show_the_planted_figures(store: Engine) -> None:
     assert shown["Settled bets"] == "7"
     assert shown["Open bets"] == "1"
     assert shown["P&L (EUR)"] == "-7.00"
-    assert shown["Mean CLV"] == "+5.00%"  # 2.10 x 0.5 - 1 for the six bets with a closing price
+    assert shown["Mean CLV"] == "+5.00 %"  # 2.10 x 0.5 - 1 for the six bets with a closing price
     assert "1 settled bet(s) have no CLV" in texts(betting)
     by_competition = {row["competition"]: row for row in betting.dataframe[0].value.to_dict("records")}
     assert by_competition["SP1"]["bets"] == 2
-    assert by_competition["SP1"]["win_rate"] == pytest.approx(0.5)
+    assert by_competition["SP1"]["hit_rate"] == pytest.approx(50.0)  # shown in %
 
     risk = page("risk.py")
     assert "Account `paper` is HALTED: planted halt." in [e.value for e in risk.error]
@@ -268,14 +268,13 @@ def test_breakdown_and_curves_follow_the_ledger_arithmetic() -> None:
         }
     ).with_columns((pl.col("placed_at") + timedelta(hours=1)).alias("kickoff"))
     (e0,) = data.breakdown(frame, "competition").to_dicts()  # the open D1 bet is not settled: no row
-    assert (e0["bets"], e0["staked"], e0["pnl"]) == (3, 30.0, 1.0)
-    assert e0["win_rate"] == pytest.approx(0.5)  # the void bet is neither a win nor a loss
+    assert (e0["bets"], e0["turnover"], e0["pnl"]) == (3, 30.0, 1.0)
+    assert e0["hit_rate"] == pytest.approx(0.5)  # the void bet is neither a win nor a loss
     assert e0["mean_clv"] == pytest.approx(0.05)
     curve = data.pnl_curve(frame)
     assert curve["cumulative_pnl"].to_list() == [11.0, 1.0]
     assert curve["cumulative_clv"].to_list() == pytest.approx([1.0, 1.0])
     assert data.exposure_curve(frame)["open_exposure"].to_list() == [20.0, 25.0, 25.0]  # day 2 opens at 25
-    assert int(data.edge_histogram(frame)["bets"].sum()) == 4
 
 
 def test_cli_refuses_a_missing_ledger_file_in_one_line(store: Engine, tmp_path: Path) -> None:

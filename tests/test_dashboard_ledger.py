@@ -1,6 +1,6 @@
 """The dashboard's ledger views (issue 17 item 5): the bankroll and drawdown, the settled-bet history with teams,
 the sidebar filters, refused bets with their rule, limit lines on the risk charts, the currency on every amount and
-"yield" (P&L / staked) as the report and the CLI call it.
+"yield" (P&L / turnover) as the report and the CLI call it.
 
 The pure functions of ``dashboard_bets`` are checked on hand-made frames; the pages through Streamlit's AppTest on
 the store ``test_dashboard.seed_everything`` plants through the ledger API.
@@ -20,9 +20,9 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from betpipe.betting import PaperBook, halt_account, place_bets
+from betpipe.charts import date_ticks
 from betpipe.clock import FixedClock
 from betpipe.monitoring import dashboard_bets as ledger
-from betpipe.monitoring.dashboard.common import date_format
 from fakes.betting import DECIDED, candidate
 from test_dashboard import LIMITS, metrics, page, seed_everything, store, texts
 
@@ -98,9 +98,10 @@ def test_filters_narrow_on_every_chosen_field_and_kickoff_dates_inclusive() -> N
 
 def test_date_ticks_name_days_within_a_month_and_years_across_seasons() -> None:
     days = pl.DataFrame({"day": [date(2025, 3, 1), date(2025, 3, 28)]})
-    assert date_format(days, "day") == "%d %b"  # not "2025-03" on every tick
-    assert date_format(pl.DataFrame({"day": [date(2024, 8, 1), date(2025, 5, 1)]}), "day") == "%b %Y"
-    assert date_format(pl.DataFrame({"day": [date(2015, 8, 1), date(2023, 5, 1)]}), "day") == "%Y"
+    assert date_ticks(days, "day") == ("%d %b", {"interval": "week", "step": 1})  # not "2025-03" on every tick
+    season = pl.DataFrame({"day": [date(2024, 8, 1), date(2025, 5, 1)]})
+    assert date_ticks(season, "day") == ("%b %Y", {"interval": "month", "step": 1})  # one tick per month
+    assert date_ticks(pl.DataFrame({"day": [date(2015, 8, 1), date(2023, 5, 1)]}), "day")[0] == "%Y"
 
 
 def test_refusals_carry_the_rule_that_refused_them(sqlite_engine: Engine) -> None:
@@ -152,8 +153,8 @@ def test_the_betting_page_shows_bankroll_history_with_teams_and_yield(store: Eng
     seed_everything(store)
     at = page("betting.py")
     shown = metrics(at)
-    assert shown["Yield"] == "-10.00%"  # -7.00 over 70.00 staked
-    assert shown["Staked (EUR)"] == "70.00"
+    assert shown["Yield"] == "-10.00 %"  # -7.00 over 70.00 staked, written as the CLI writes it
+    assert shown["Turnover (EUR)"] == "70.00"
     assert not [m for m in shown if "ROI" in m]
     said = texts(at)
     assert "Starting bankroll 1,000.00 EUR per account" in said
@@ -214,10 +215,3 @@ def test_backtest_accounts_are_named_by_their_competitions_in_legends() -> None:
     frame = bets_frame([1.0, 2.0, 3.0], [0, 1, 2], ["backtest:8cb02c22544e0d4f", "paper", "backtest:8cb02c22544e0d4f"])
     frame = frame.with_columns(pl.Series("competition", ["E0", "E0", "SP1"]))
     assert ledger.account_names(frame) == {"backtest:8cb02c22544e0d4f": "E0, SP1 · backtest:8cb02c", "paper": "paper"}
-
-
-def test_a_histogram_counts_every_bet_and_keeps_the_tails_in_its_end_bins() -> None:
-    values = pl.Series([0.01 * i for i in range(100)] + [50.0, None, float("nan")])
-    bins = ledger.histogram(values, bins=10, scale=100)
-    assert int(bins["bets"].sum()) == 101  # the outlier is clipped into the last bin, not dropped; null/NaN are
-    assert bins["to"][-1] < 5000  # the outlier does not stretch the axis

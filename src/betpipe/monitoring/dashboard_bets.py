@@ -14,24 +14,24 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import numpy as np
 import polars as pl
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import aliased
 
 from betpipe.db.schema import events, teams
 from betpipe.db.schema_betting import bet_transitions, bets
-from betpipe.monitoring.dashboard_data import UTC_TIME, _account_filter, _frame, _settled
+from betpipe.monitoring.dashboard_data import BET_COLUMNS, UTC_TIME, _account_filter, _frame, _settled, at_midnight
 
 __all__ = [
     "MAX_ACCOUNT_LINES",
     "BetFilters",
     "account_names",
     "bankroll_curve",
+    "equity_frame",
     "event_labels",
-    "histogram",
     "load_rejections",
     "rejection_counts",
+    "rejection_list",
     "settled_history",
     "with_matches",
 ]
@@ -139,6 +139,27 @@ def bankroll_curve(frame: pl.DataFrame, starting: Decimal, filters: BetFilters =
     return curve.cast(schema)  # type: ignore[arg-type]
 
 
+def equity_frame(curve: pl.DataFrame, *, from_start: bool) -> pl.DataFrame:
+    """``bankroll_curve`` in the shape ``charts.equity_curve`` and ``charts.drawdown_chart`` draw (as the report's
+    ``equity_frame``): ``at``, ``bankroll``, ``drawdown`` (a positive share of the peak) and ``account``.
+
+    ``from_start`` adds each account's starting bankroll (its first bankroll less that day's P&L) the day before its
+    first settlement, so a loss on day one shows as a drop; a date window that starts later begins where the
+    bankroll stood.
+    """
+    shown = curve.select("account", "day", "bankroll", (-pl.col("drawdown_share")).alias("drawdown"))
+    if from_start and curve.height:
+        first = curve.sort("day").group_by("account", maintain_order=True).first()
+        start = first.select(
+            "account",
+            pl.col("day") - pl.duration(days=1),
+            (pl.col("bankroll") - pl.col("pnl")).alias("bankroll"),
+            pl.lit(0.0).alias("drawdown"),
+        )
+        shown = pl.concat([start.cast(shown.schema), shown]).sort("account", "day")  # type: ignore[arg-type]
+    return at_midnight(shown).select("at", "bankroll", "drawdown", "account")
+
+
 def account_names(frame: pl.DataFrame) -> dict[str, str]:
     """Legend names: a backtest run's opaque id gets the competitions it bet on in front (``E0 · backtest:8cb02c``)."""
     names: dict[str, str] = {}
@@ -146,18 +167,6 @@ def account_names(frame: pl.DataFrame) -> dict[str, str]:
         short = account[: len("backtest:") + 6] if account.startswith("backtest:") else account
         names[account] = f"{', '.join(competitions)} · {short}" if account.startswith("backtest:") else short
     return names
-
-
-def histogram(values: pl.Series, *, bins: int = 30, scale: float = 1.0) -> pl.DataFrame:
-    """Equal-width bins of the finite ``values`` x ``scale``, clipped to the 1st..99th percentile (the tails go
-    into the end bins): columns ``from``, ``to``, ``bets``."""
-    finite = values.drop_nulls().to_numpy().astype(np.float64) * scale
-    finite = finite[np.isfinite(finite)]
-    if finite.size == 0:
-        return pl.DataFrame(schema={"from": pl.Float64, "to": pl.Float64, "bets": pl.Int64})
-    clipped = np.clip(finite, np.quantile(finite, 0.01), np.quantile(finite, 0.99))
-    counts, bounds = np.histogram(clipped, bins=bins if np.ptp(clipped) > 0 else 1)
-    return pl.DataFrame({"from": bounds[:-1], "to": bounds[1:], "bets": counts.astype(np.int64)})
 
 
 def event_labels(store: Engine, event_ids: Sequence[int]) -> pl.DataFrame:
@@ -189,20 +198,7 @@ def settled_history(frame: pl.DataFrame) -> pl.DataFrame:
     return (
         _settled(frame)
         .sort("settled_at", "kickoff", descending=True)
-        .select(
-            "kickoff",
-            "match",
-            "competition",
-            "market",
-            "selection",
-            "book",
-            "price",
-            "stake",
-            "state",
-            "pnl",
-            "clv",
-            "account",
-        )
+        .select(*BET_COLUMNS, "state", "pnl", "clv", "account")
     )
 
 
@@ -251,4 +247,11 @@ def rejection_counts(rejections: pl.DataFrame) -> pl.DataFrame:
             pl.col("reason").last().alias("latest_reason"),
         )
         .sort("bets", "rule", descending=[True, False])
+    )
+
+
+def rejection_list(rejections: pl.DataFrame) -> pl.DataFrame:
+    """Each refusal, newest first: when it was decided, the bet asked for, and the rule with its wording."""
+    return rejections.sort("created_at", descending=True).select(
+        "created_at", *BET_COLUMNS, "rule", "reason", "account"
     )

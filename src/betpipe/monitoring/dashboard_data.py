@@ -30,12 +30,13 @@ from betpipe.monitoring.metrics import SETTLED_STATES, _utc_series, load_predict
 from betpipe.registry.shadow import OUTCOMES
 
 __all__ = [
+    "BET_COLUMNS",
     "AccountRisk",
     "account_risk",
+    "at_midnight",
     "bet_calibration",
     "breakdown",
     "champion_vs_challenger",
-    "edge_histogram",
     "exposure_curve",
     "load_bets",
     "metric_trends",
@@ -67,6 +68,8 @@ BET_SCHEMA: dict[str, Any] = {
 }
 BOOKED_STATES = ("placed", *SETTLED_STATES)  # proposed and rejected bets never held money
 WON_STATES = ("won", "half_won")
+BET_COLUMNS = ("kickoff", "match", "competition", "market", "selection", "book", "price", "stake")
+"""What every bet table (open, settled, refused) shows first, in this order: the one list of a bet's columns."""
 CALIBRATION_BINS = 10
 
 
@@ -150,49 +153,38 @@ def pnl_curve(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def breakdown(frame: pl.DataFrame, by: str) -> pl.DataFrame:
-    """Bets, stake, P&L, yield (P&L / staked), win rate (of bets not void) and mean CLV per ``by`` (competition,
-    market or book)."""
+    """Bets, turnover, P&L, yield (P&L / turnover), hit rate (of bets not void) and mean CLV per ``by``
+    (competition, market or book): the report's names for the same figures."""
     settled = _settled(frame)
     decided = pl.col("state") != "void"
     return (
         settled.group_by(by)
         .agg(
             pl.len().alias("bets"),
-            pl.col("stake").sum().alias("staked"),
+            pl.col("stake").sum().alias("turnover"),
             pl.col("pnl").sum(),
             (pl.col("state").is_in(WON_STATES) & decided).sum().alias("wins"),
             decided.sum().alias("decided"),
             pl.col("clv").mean().alias("mean_clv"),
         )
         .with_columns(
-            pl.when(pl.col("staked") > 0).then(pl.col("pnl") / pl.col("staked")).alias("yield"),
-            pl.when(pl.col("decided") > 0).then(pl.col("wins") / pl.col("decided")).alias("win_rate"),
+            pl.when(pl.col("turnover") > 0).then(pl.col("pnl") / pl.col("turnover")).alias("yield"),
+            pl.when(pl.col("decided") > 0).then(pl.col("wins") / pl.col("decided")).alias("hit_rate"),
         )
         .drop("wins", "decided")
         .sort("bets", descending=True)
     )
 
 
-def edge_histogram(frame: pl.DataFrame, bins: int = 20) -> pl.DataFrame:
-    """Counts of the edge taken (probability x price - 1) in equal-width bins up to its 99th percentile; the last
-    bin also counts the rare larger edges, which would otherwise squeeze every other bet into one bar."""
-    edges = frame["edge"].drop_nulls().to_numpy()
-    edges = edges[np.isfinite(edges)]
-    if edges.size == 0:
-        return pl.DataFrame(schema={"edge_from": pl.Float64, "edge_to": pl.Float64, "bets": pl.Int64})
-    edges = np.minimum(edges, np.quantile(edges, 0.99))
-    counts, bounds = np.histogram(edges, bins=bins if np.ptp(edges) > 0 else 1)
-    return pl.DataFrame({"edge_from": bounds[:-1], "edge_to": bounds[1:], "bets": counts.astype(np.int64)})
-
-
 def open_bets(frame: pl.DataFrame) -> pl.DataFrame:
-    """Placed, unsettled bets by kickoff; the match (teams) when the frame carries one, else the event id."""
-    event = "match" if "match" in frame.columns else "event_id"
-    return (
-        frame.filter(pl.col("state") == "placed")
-        .select("kickoff", event, "competition", "market", "selection", "book", "price", "stake", "edge", "account")
-        .sort("kickoff")
-    )
+    """Placed, unsettled bets by kickoff; the match (teams) when the frame carries one, else ``event <id>``."""
+    shown = frame if "match" in frame.columns else frame.with_columns(pl.format("event {}", "event_id").alias("match"))
+    return shown.filter(pl.col("state") == "placed").select(*BET_COLUMNS, "edge", "account").sort("kickoff")
+
+
+def at_midnight(frame: pl.DataFrame, day: str = "day") -> pl.DataFrame:
+    """``frame`` with ``at``, the UTC instant starting each ``day``: the shared charts draw UTC datetimes."""
+    return frame.with_columns(pl.col(day).cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias("at"))
 
 
 def exposure_curve(frame: pl.DataFrame) -> pl.DataFrame:

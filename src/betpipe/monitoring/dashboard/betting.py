@@ -1,48 +1,23 @@
-"""Dashboard page "Betting": the bankroll and its drawdown, cumulative P&L and CLV, yield and win rate by
-competition, market and book, the edge histogram, the open bets and the settled-bet history, all narrowed by the
-sidebar's filters.
+"""Dashboard page "Betting": the bankroll and its drawdown, cumulative P&L next to CLV, yield and hit rate by
+competition, market and book, the edge and CLV distributions, the open bets and the settled-bet history, all narrowed
+by the sidebar's filters.
 
-Draws only; money comes from integer cents (``dashboard_data``) and is labelled with the ledger's currency. Yield
-is P&L / staked, as the backtest report and the CLI call it. No bets, one day, or bets without a CLV (no closing
-price) each get a sentence, never an error.
+Draws only, and only with ``betpipe.charts`` (the definitions the HTML backtest report draws); money comes from
+integer cents (``dashboard_data``) and is labelled with the ledger's currency. Yield is P&L / turnover, as the
+backtest report and the CLI call it. No bets, one day, or bets without a CLV (no closing price) each get a sentence,
+never an error.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import polars as pl
 import streamlit as st
 
+from betpipe import charts
 from betpipe.monitoring import dashboard_bets as ledger
 from betpipe.monitoring import dashboard_data as data
 from betpipe.monitoring.dashboard import common
 from betpipe.monitoring.dashboard.common import Source
-
-
-def _money(label: str) -> Any:
-    return st.column_config.NumberColumn(f"{label} ({common.currency()})", format="%.2f")
-
-
-def _formats() -> dict[str, Any]:
-    return {
-        "staked": _money("staked"),
-        "stake": _money("stake"),
-        "pnl": _money("P&L"),
-        "yield": st.column_config.NumberColumn("yield", format="percent", help="P&L / staked"),
-        "win_rate": st.column_config.NumberColumn("win rate", format="percent"),
-        "mean_clv": st.column_config.NumberColumn("mean CLV", format="percent"),
-        "clv": st.column_config.NumberColumn("CLV", format="percent", width="small"),
-        "edge": st.column_config.NumberColumn("edge", format="percent"),
-        "price": st.column_config.NumberColumn("price", format="%.2f", width="small"),
-        "kickoff": st.column_config.DatetimeColumn("kickoff (UTC)", format="YYYY-MM-DD HH:mm"),
-        "match": st.column_config.TextColumn("match", width="medium"),
-        "market": st.column_config.TextColumn("market", width="small"),
-        "selection": st.column_config.TextColumn("selection", width="small"),
-        "book": st.column_config.TextColumn("book", width="small"),
-        "state": st.column_config.TextColumn("result", width="small"),
-        "competition": st.column_config.TextColumn("competition", width="small"),
-    }
 
 
 def _headline(bets: pl.DataFrame) -> None:
@@ -53,9 +28,9 @@ def _headline(bets: pl.DataFrame) -> None:
     cols = st.columns(6)
     cols[0].metric("Settled bets", settled.height)
     unit = common.currency()
-    cols[1].metric(f"Staked ({unit})", f"{staked:,.2f}")
+    cols[1].metric(f"Turnover ({unit})", f"{staked:,.2f}", help="stakes of the settled bets")
     cols[2].metric(f"P&L ({unit})", f"{pnl:+,.2f}")
-    cols[3].metric("Yield", common.fmt_share(pnl / staked if staked else None), help="P&L / staked")
+    cols[3].metric("Yield", common.fmt_share(pnl / staked if staked else None), help="P&L / turnover")
     cols[4].metric("Mean CLV", common.fmt_share(clv.mean() if clv.len() else None))
     cols[5].metric("Open bets", bets.height - settled.height)
     missing = settled.height - clv.len()
@@ -71,7 +46,6 @@ def _bankroll(source: Source) -> None:
     if curve.height < 2:
         st.info("Fewer than two settlement days: no bankroll curve to draw yet.")
         return
-    unit = common.currency()
     many = curve["account"].n_unique() > 1
     curve = curve.with_columns(pl.col("account").replace(ledger.account_names(common.bets(source))))
     worst = curve.sort("drawdown").row(0, named=True)
@@ -79,32 +53,27 @@ def _bankroll(source: Source) -> None:
         f"Starting bankroll {common.fmt_money(limits.starting_bankroll)} per account plus settled P&L, per settlement "
         f"day. Deepest drawdown: {common.fmt_money(-worst['drawdown'])} ({-worst['drawdown_share']:.1%} below the "
         f"peak) on {worst['day']:%d %b %Y}"
-        + (f", {worst['account']}." if curve["account"].n_unique() > 1 else ".")
+        + (f", {worst['account']}." if many else ".")
         + (
             " Other filters than account show the bankroll as if only those bets had been placed."
             if filters.competitions or filters.markets or filters.books
             else ""
         )
     )
+    equity = ledger.equity_frame(curve, from_start=filters.start is None)
+    series = "account" if many else None
+    start = float(equity.sort("at")["bankroll"][0]) if filters.start is None else float(limits.starting_bankroll)
+    floor = {f"bankroll floor {limits.bankroll_floor}": float(limits.bankroll_floor)}
     left, right = st.columns(2)
     with left:
-        common.line_chart(
-            curve,
-            "day",
-            "bankroll",
-            "account" if many else None,
-            y_title=f"bankroll ({unit})",
-            limits=[(float(limits.bankroll_floor), f"bankroll floor {limits.bankroll_floor}")],
+        common.chart(
+            charts.equity_curve(
+                equity, currency=common.currency(), starting_bankroll=start, series=series, limits=floor
+            )
         )
     with right:
-        common.line_chart(
-            curve.with_columns(pl.col("drawdown_share") * 100),
-            "day",
-            "drawdown_share",
-            "account" if many else None,
-            y_title="drawdown from the peak (%)",
-            area=not many,
-        )
+        # As tall as the bankroll beside it: at 140 px Streamlit's fitted size crops the title above the plot.
+        common.chart(charts.drawdown_chart(equity, series=series).properties(height=220))
 
 
 def _curve(bets: pl.DataFrame) -> None:
@@ -115,18 +84,25 @@ def _curve(bets: pl.DataFrame) -> None:
         return
     if curve.height == 1:
         st.info("Only one settlement day so far: a curve needs two.")
-        st.dataframe(curve, hide_index=True)
+        common.table(curve)
         return
-    long = curve.select(
-        "day",
-        pl.col("cumulative_pnl").alias("P&L"),
-        pl.col("cumulative_clv").alias("CLV (stake x CLV)"),
-    ).unpivot(index="day", variable_name="series")
+    long = data.at_midnight(
+        curve.select(
+            "day",
+            pl.col("cumulative_pnl").alias("P&L"),
+            pl.col("cumulative_clv").alias("CLV (stake x CLV)"),
+        ).unpivot(index="day", variable_name="series")
+    )
     st.caption(
         "CLV as money: each bet's stake x its closing-line value, summed. It is what the closing prices say the bets "
         "were worth; P&L is what luck made of it."
     )
-    common.line_chart(long, "day", "value", "series", y_title=common.currency())
+    unit = common.currency()
+    common.chart(
+        charts.series_chart(
+            long, value="value", series="series", title="Cumulative P&L and CLV", y_title=unit, fmt=",.2f"
+        )
+    )
 
 
 def _breakdowns(bets: pl.DataFrame) -> None:
@@ -139,38 +115,33 @@ def _breakdowns(bets: pl.DataFrame) -> None:
             if table.is_empty():
                 st.info("No settled bet yet.")
             else:
-                st.dataframe(table, hide_index=True, column_config=_formats())
+                common.table(table)
 
 
 def _distributions(bets: pl.DataFrame) -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Edge taken")
-        edges = data.edge_histogram(bets)
+        edges = bets.filter(pl.col("edge").is_not_null())
         if edges.is_empty():
             st.info("No bet records an edge.")
         else:
             st.caption(
-                "Probability x price - 1 at placement; the last bar includes every edge above "
-                f"{edges['edge_from'][-1]:.1%}."
+                "Probability x price - 1 at placement; the last bar also counts the edges above the 99th percentile."
             )
-            shown = edges.select(
-                (pl.col("edge_from") * 100).alias("from"), (pl.col("edge_to") * 100).alias("to"), "bets"
-            )
-            common.histogram(shown, x_title="edge (%)")
+            common.chart(charts.edge_histogram(edges))
     with right:
         st.subheader("Closing-line value")
-        clv = ledger.histogram(bets["clv"], scale=100)
-        if clv.is_empty():
+        known = bets.filter(pl.col("clv").is_not_null())
+        if known.is_empty():
             st.info("No settled bet has a closing price to compare with: no CLV yet.")
         else:
-            known = bets["clv"].drop_nulls()
-            above = float((known.to_numpy() > 0).mean())
+            above = float((known["clv"].to_numpy() > 0).mean())
             st.caption(
-                f"The price taken against the fair closing price, per bet: {above:.0%} of {known.len()} bets beat the "
-                "close. The end bars hold the 1 % tails."
+                f"The price taken against the fair closing price, per bet: {above:.0%} of {known.height} bets beat the "
+                "close. The dashed line is the mean."
             )
-            common.histogram(clv, x_title="CLV (%)")
+            common.chart(charts.clv_histogram(known))
 
 
 def _open(bets: pl.DataFrame) -> None:
@@ -179,7 +150,7 @@ def _open(bets: pl.DataFrame) -> None:
     if table.is_empty():
         st.info("No open bets: everything placed has been settled.")
         return
-    st.dataframe(table, hide_index=True, column_config=_formats(), width="stretch")
+    common.table(table)
 
 
 def _history(bets: pl.DataFrame) -> None:
@@ -189,7 +160,7 @@ def _history(bets: pl.DataFrame) -> None:
         st.info("No bet is settled yet.")
         return
     st.caption(f"{table.height} settled bet(s), newest first. CLV: the price taken against the fair closing price.")
-    st.dataframe(table, hide_index=True, column_config=_formats(), width="stretch", height=420)
+    common.table(table, height=420)
 
 
 def render(source: Source) -> None:

@@ -11,7 +11,7 @@ that cannot be read is one sentence on the page.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -191,24 +191,6 @@ def sidebar_filters(source: Source) -> None:
     st.session_state[FILTERS_KEY] = BetFilters(*chosen, start=start, end=end)
 
 
-def histogram(frame: pl.DataFrame, *, x_title: str) -> None:
-    """Bars from ``from`` to ``to`` (``dashboard_bets.histogram``), so each bar is as wide as its bin."""
-    import altair as alt
-
-    chart = (
-        alt.Chart(frame)
-        .mark_bar()
-        .encode(
-            x=alt.X("from:Q", title=x_title, bin="binned"),
-            x2="to:Q",
-            y=alt.Y("bets:Q", title="bets"),
-            tooltip=["from", "to", "bets"],
-        )
-    )
-    zero = alt.Chart(pl.DataFrame({"x": [0.0]})).mark_rule(color="black").encode(x="x:Q")
-    st.altair_chart(alt.layer(chart, zero), width="stretch")
-
-
 def filtered_bets(source: Source) -> pl.DataFrame:
     return filters().apply(bets(source))
 
@@ -241,121 +223,47 @@ def fmt_money(value: Any) -> str:
 
 
 def fmt_share(value: Any) -> str:
-    return "n/a" if value is None else f"{float(value):+.2%}"
+    """A yield or a CLV as the CLI prints it: ``+1.23 %``."""
+    return "n/a" if value is None else f"{float(value) * 100:+.2f} %"
 
 
-def date_format(frame: pl.DataFrame, column: str) -> str:
-    """Ticks that name distinct dates: days within two months, months within two years, else years (one fixed
-    "%Y-%m" made every tick of a one-month ledger read "2025-03", and Vega's default drops the year)."""
-    return _date_ticks(frame, column)[0]
+def chart(drawn: Any) -> None:
+    """A ``betpipe.charts`` chart at the page's width: the same definition the HTML report draws."""
+    st.altair_chart(drawn, width="stretch")
 
 
-def _date_ticks(frame: pl.DataFrame, column: str) -> tuple[str, dict[str, Any]]:
-    """The tick format and a tick interval of the same unit, so no two ticks print the same label."""
-    values = frame[column].drop_nulls()
-    first, last = (values.min(), values.max()) if len(values) else (None, None)
-    span = (last - first).days if isinstance(first, date) and isinstance(last, date) else 0
-    if span <= 14:
-        return "%d %b", {"interval": "day", "step": 1}
-    if span <= 62:
-        return "%d %b", {"interval": "week", "step": 1}
-    if span <= 366:
-        return "%b %Y", {"interval": "month", "step": 1}
-    if span <= 730:
-        return "%b %Y", {"interval": "month", "step": 3}
-    return "%Y", {"interval": "year", "step": 1}
+PERCENT_COLUMNS = ("yield", "hit_rate", "mean_clv", "clv", "edge")
+"""Shares shown as percentages: scaled by 100 for display only, so the printf formats can print ``+1.23 %``."""
 
 
-def _x(x: str, frame: pl.DataFrame) -> Any:
-    import altair as alt
-
-    name = x.split(":", maxsplit=1)[0]
-    if name in frame.columns and frame[name].dtype in (pl.Date, pl.Datetime):
-        fmt, ticks = _date_ticks(frame, name)
-        return alt.X(x, title=None, axis=alt.Axis(format=fmt, tickCount=ticks, labelOverlap=True))
-    return alt.X(x, title=None)
-
-
-def _legend() -> Any:
-    import altair as alt
-
-    return alt.Legend(orient="bottom", labelLimit=360, columns=2)
-
-
-def limit_layers(limits: Sequence[tuple[float, str]]) -> list[Any]:
-    """A dashed red horizontal line per limit, labelled at its right end, to layer over a chart."""
-    import altair as alt
-
-    layers: list[Any] = []
-    for value, label in limits:
-        base = alt.Chart(pl.DataFrame({"limit": [value], "label": [label]}))
-        layers.append(base.mark_rule(color="#d62728", strokeDash=[6, 4], strokeWidth=1.5).encode(y="limit:Q"))
-        text = base.mark_text(align="right", baseline="bottom", dy=-3, color="#d62728", x="width")
-        layers.append(text.encode(y="limit:Q", text="label:N"))
-    return layers
+def _columns() -> dict[str, Any]:
+    """One name and format per figure on every table: money with the currency, CLV and yield as ``+x.xx %``."""
+    unit = currency()
+    money = {"stake": "stake", "turnover": "turnover", "pnl": "P&L", "stake_refused": "stake asked"}
+    config: dict[str, Any] = {
+        column: st.column_config.NumberColumn(f"{label} ({unit})", format="%.2f") for column, label in money.items()
+    }
+    signed = {"yield": "yield", "mean_clv": "mean CLV", "clv": "CLV", "edge": "edge"}
+    config |= {column: st.column_config.NumberColumn(label, format="%+.2f %%") for column, label in signed.items()}
+    config["yield"] = st.column_config.NumberColumn("yield", format="%+.2f %%", help="P&L / turnover")
+    config["hit_rate"] = st.column_config.NumberColumn("hit rate", format="%.1f %%", help="won / bets not void")
+    config["price"] = st.column_config.NumberColumn("price", format="%.2f")
+    for column, label in (("kickoff", "kickoff (UTC)"), ("created_at", "decided (UTC)")):
+        config[column] = st.column_config.DatetimeColumn(label, format="YYYY-MM-DD HH:mm")
+    config |= {
+        "match": st.column_config.TextColumn("match", width="medium"),
+        "state": st.column_config.TextColumn("result"),
+        "reason": st.column_config.TextColumn("reason", width="large"),
+        "latest_reason": st.column_config.TextColumn("latest reason", width="large"),
+    }
+    return config
 
 
-def _draw(chart: Any, limits: Sequence[tuple[float, str]]) -> None:
-    import altair as alt
-
-    st.altair_chart(alt.layer(chart, *limit_layers(limits)) if limits else chart, width="stretch")
-
-
-def line_chart(
-    frame: pl.DataFrame,
-    x: str,
-    y: str,
-    color: str | None = None,
-    *,
-    y_title: str = "",
-    limits: Sequence[tuple[float, str]] = (),
-    area: bool = False,
-) -> None:
-    """A line per ``color`` value (an area from zero with ``area``), with dashed limit lines; a single point gets a
-    visible dot instead of an invisible zero-length line."""
-    import altair as alt
-
-    encoding: dict[str, Any] = {"x": _x(x, frame), "y": alt.Y(y, title=y_title or y)}
-    if color is not None:
-        encoding["color"] = alt.Color(color, title=None, legend=_legend())
-    base = alt.Chart(frame)
-    mark = base.mark_area(opacity=0.35, line=True) if area else base.mark_line(point=frame.height < 60)
-    _draw(mark.encode(**encoding), limits)
-
-
-def bar_chart(
-    frame: pl.DataFrame,
-    x: str,
-    y: str,
-    color: str | None = None,
-    *,
-    y_title: str = "",
-    limits: Sequence[tuple[float, str]] = (),
-    points: bool = False,
-) -> None:
-    """Bars (dots with ``points``: several accounts on one day would stack into a sum no limit applies to)."""
-    import altair as alt
-
-    encoding: dict[str, Any] = {"x": _x(x, frame), "y": alt.Y(y, title=y_title or y)}
-    if color is not None:
-        encoding["color"] = alt.Color(color, title=None, legend=_legend())
-    base = alt.Chart(frame)
-    _draw((base.mark_circle(size=25, opacity=0.7) if points else base.mark_bar()).encode(**encoding), limits)
-
-
-def calibration_chart(frame: pl.DataFrame) -> None:
-    """Observed frequency against mean prediction per bin, with the diagonal a calibrated model sits on."""
-    import altair as alt
-
-    diagonal = alt.Chart(pl.DataFrame({"p": [0.0, 1.0]})).mark_line(strokeDash=[4, 4], color="gray")
-    diagonal = diagonal.encode(x="p:Q", y="p:Q")
-    points = (
-        alt.Chart(frame)
-        .mark_line(point=alt.OverlayMarkDef(size=60))
-        .encode(
-            x=alt.X("predicted:Q", title="predicted probability", scale=alt.Scale(domain=[0, 1])),
-            y=alt.Y("observed:Q", title="observed frequency", scale=alt.Scale(domain=[0, 1])),
-            tooltip=["predicted", "observed", "rows"],
-        )
-    )
-    st.altair_chart((diagonal + points).properties(height=320), width="stretch")
+def table(frame: pl.DataFrame, **options: Any) -> None:
+    """A bet table with the shared column names and formats, across the page; an ``account`` column that names one
+    account only (the sidebar says which) is left out, so the bet's own columns fit."""
+    if "account" in frame.columns and frame["account"].n_unique() <= 1:
+        frame = frame.drop("account")
+    shown = frame.with_columns(pl.col(c) * 100 for c in PERCENT_COLUMNS if c in frame.columns)
+    config = {k: v for k, v in _columns().items() if k in frame.columns}
+    st.dataframe(shown, hide_index=True, column_config=config, width="stretch", **options)

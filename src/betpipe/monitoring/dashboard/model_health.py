@@ -1,7 +1,8 @@
 """Dashboard page "Model health": daily Brier / log loss / RPS per model version, prediction volume, champion vs
 challenger, and calibration (of served predictions, else of the probabilities the ledger's bets were placed at).
 
-Draws only; each empty state (no metrics, one day, nothing settled, a NULL score) is a sentence, never an error.
+Draws only, with ``betpipe.charts`` (the definitions the HTML backtest report draws); each empty state (no metrics,
+one day, nothing settled, a NULL score) is a sentence, never an error.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
+from betpipe import charts
 from betpipe.monitoring import dashboard_data as data
 from betpipe.monitoring.dashboard import common
 from betpipe.monitoring.dashboard.common import Source
@@ -37,17 +39,24 @@ def _trends(frame: pl.DataFrame) -> None:
         st.info("Only one day has scores so far: a trend needs two. That day's scores:")
         st.dataframe(scored.select("day", "model", "settled_events", *SCORES), hide_index=True)
     else:
-        long = scored.unpivot(index=["day", "model"], on=list(SCORES), variable_name="score").with_columns(
-            pl.col("score").replace_strict(SCORES)
-        )
-        for cell, label in zip(st.columns(3), SCORES.values(), strict=True):
+        shown = data.at_midnight(scored)
+        for cell, (column, label) in zip(st.columns(3), SCORES.items(), strict=True):
             with cell:
                 st.caption(label + " (lower is better)")
-                common.line_chart(long.filter(pl.col("score") == label), "day", "value", "model", y_title=label)
+                common.chart(charts.series_chart(shown, value=column, series="model", title=label, y_title=label))
     if unscored:
         st.caption(f"{unscored} day x model row(s) have predictions but no settled event: no score, left as gaps.")
     st.subheader("Prediction volume")
-    common.bar_chart(frame, "day", "predictions", "model", y_title="predictions per day")
+    volume = charts.series_chart(
+        data.at_midnight(frame),
+        value="predictions",
+        series="model",
+        title="Predictions per day",
+        y_title="predictions",
+        fmt=",d",
+        mark="bar",
+    )
+    common.chart(volume)
 
 
 def _aliases(frame: pl.DataFrame) -> None:
@@ -66,14 +75,14 @@ def _calibration(predictions: pl.DataFrame, bet_probabilities: pl.DataFrame) -> 
     st.subheader("Calibration")
     if predictions.height:
         st.caption(f"Served predictions with a result, every outcome pooled: {int(predictions['rows'].sum())} rows.")
-        common.calibration_chart(predictions)
+        common.chart(charts.calibration_chart(predictions, of="predictions"))
     elif bet_probabilities.height:
         st.caption(
             "No scored served predictions: showing the probabilities the ledger's bets were placed at against how "
             f"often they won ({int(bet_probabilities['rows'].sum())} settled bets). Bets are selected for edge, "
             "so points below the diagonal mean the model overrated what it bet on."
         )
-        common.calibration_chart(bet_probabilities)
+        common.chart(charts.calibration_chart(bet_probabilities))
     else:
         st.info("Nothing to calibrate yet: no served prediction and no settled bet has an outcome.")
 
@@ -92,7 +101,7 @@ def _bet_scores(bets: pl.DataFrame) -> None:
         .agg(
             ((pl.col("probability") - pl.col("hit")) ** 2).mean().alias("brier"),
             pl.col("probability").mean().alias("mean probability"),
-            pl.col("hit").mean().alias("win rate"),
+            pl.col("hit").mean().alias("hit rate"),
             pl.len().alias("bets"),
         )
         .sort("month")
@@ -102,8 +111,17 @@ def _bet_scores(bets: pl.DataFrame) -> None:
         st.info("Only one month of settled bets so far: a trend needs two.")
         st.dataframe(monthly, hide_index=True)
         return
-    long = monthly.unpivot(index="month", on=["mean probability", "win rate"], variable_name="series")
-    common.line_chart(long, "month", "value", "series", y_title="probability / win rate")
+    long = monthly.unpivot(index="month", on=["mean probability", "hit rate"], variable_name="series")
+    common.chart(
+        charts.series_chart(
+            data.at_midnight(long, "month"),
+            value="value",
+            series="series",
+            title="Mean probability bet on and hit rate, per month",
+            y_title="share",
+            fmt=".1%",
+        )
+    )
 
 
 def render(source: Source) -> None:

@@ -1,6 +1,6 @@
 """Dashboard page "Risk": open exposure against its limit, today's loss against the daily loss limit, the halt
-state (kill switch), their history drawn against the same limits (dashed red lines), and the bets the controls
-refused, counted per rule.
+state (kill switch), their history drawn against the same limits (``charts.limit_chart``: dashed lines), and the
+bets the controls refused, counted per rule.
 
 The numbers are ``betting.account_status`` with ``RiskLimits.from_settings``: what the ledger enforces. The limits
 hold per account, so the history is drawn per account, never as a sum no limit applies to. Draws only.
@@ -13,11 +13,12 @@ from decimal import Decimal
 import polars as pl
 import streamlit as st
 
+from betpipe import charts
 from betpipe.betting import RiskLimits
 from betpipe.monitoring import dashboard_data as data
 from betpipe.monitoring.dashboard import common
 from betpipe.monitoring.dashboard.common import Source
-from betpipe.monitoring.dashboard_bets import MAX_ACCOUNT_LINES, account_names, rejection_counts
+from betpipe.monitoring.dashboard_bets import MAX_ACCOUNT_LINES, account_names, rejection_counts, rejection_list
 
 
 def _share(value: Decimal, limit: Decimal) -> float:
@@ -91,6 +92,7 @@ def _history(bets: pl.DataFrame, limits: RiskLimits) -> None:
         return
     unit = common.currency()
     many = exposure["account"].n_unique() > 1
+    series = "account" if many else None
     left, right = st.columns(2)
     with left:
         st.subheader("Open exposure over time")
@@ -99,13 +101,16 @@ def _history(bets: pl.DataFrame, limits: RiskLimits) -> None:
             f"Daily maximum per account (peak {common.fmt_money(peak)}); the dashed line is the limit, "
             f"{common.fmt_money(limits.max_open_exposure)} per account."
         )
-        common.line_chart(
-            exposure,
-            "day",
-            "open_exposure",
-            "account" if many else None,
-            y_title=f"open stakes ({unit})",
-            limits=[(float(limits.max_open_exposure), f"limit {limits.max_open_exposure}")],
+        cap = {f"limit {limits.max_open_exposure}": float(limits.max_open_exposure)}
+        common.chart(
+            charts.limit_chart(
+                data.at_midnight(exposure),
+                value="open_exposure",
+                title="open exposure",
+                currency=unit,
+                limits=cap,
+                series=series,
+            )
         )
     with right:
         st.subheader("Daily P&L against the loss limit")
@@ -116,14 +121,16 @@ def _history(bets: pl.DataFrame, limits: RiskLimits) -> None:
         breaches = daily.filter(pl.col("pnl") <= -limit).height
         what = "account-day(s)" if many else "settlement day(s)"
         st.caption(f"{breaches} of {daily.height} {what} lost {common.fmt_money(limit)} or more (the dashed line).")
-        common.bar_chart(
-            daily,
-            "day",
-            "pnl",
-            "account" if many else None,
-            y_title=f"P&L per settlement day ({unit})",
-            limits=[(-limit, f"daily loss limit -{limits.daily_loss_limit}")],
-            points=many,
+        common.chart(
+            charts.limit_chart(
+                data.at_midnight(daily),
+                value="pnl",
+                title="P&L per settlement day",
+                currency=unit,
+                limits={f"daily loss limit -{limits.daily_loss_limit}": -limit},
+                series=series,
+                mark="point" if many else "bar",
+            )
         )
 
 
@@ -138,43 +145,8 @@ def _rejections(source: Source) -> None:
         f"{frame.height} decision(s) refused, counted per rule (the control that refused each; `input` is a "
         "malformed or late decision, `book` the book's own refusal)."
     )
-    unit = common.currency()
-    st.dataframe(
-        counts,
-        hide_index=True,
-        column_config={
-            "stake_refused": st.column_config.NumberColumn(f"stake asked ({unit})", format="%.2f"),
-            "latest_reason": st.column_config.TextColumn("latest reason", width="large"),
-        },
-        width="stretch",
-    )
-    latest = frame.sort("created_at", descending=True).select(
-        "created_at",
-        "kickoff",
-        "match",
-        "competition",
-        "market",
-        "selection",
-        "book",
-        "price",
-        "stake",
-        "rule",
-        "reason",
-        "account",
-    )
-    st.dataframe(
-        latest,
-        hide_index=True,
-        width="stretch",
-        height=300,
-        column_config={
-            "created_at": st.column_config.DatetimeColumn("decided (UTC)", format="YYYY-MM-DD HH:mm"),
-            "kickoff": st.column_config.DatetimeColumn("kickoff (UTC)", format="YYYY-MM-DD HH:mm"),
-            "price": st.column_config.NumberColumn("price", format="%.2f"),
-            "stake": st.column_config.NumberColumn(f"stake asked ({unit})", format="%.2f"),
-            "reason": st.column_config.TextColumn("reason", width="large"),
-        },
-    )
+    common.table(counts)
+    common.table(rejection_list(frame), height=300)
 
 
 def render(source: Source) -> None:
