@@ -35,7 +35,7 @@ def poisson_pmf(rate: npt.ArrayLike, size: int, *, censor: bool = True) -> Float
     """(N, size) Poisson probabilities of 0..size-1; with ``censor`` the last column holds P(X >= size-1)."""
     lam = np.asarray(rate, dtype=np.float64).reshape(-1, 1)
     k = np.arange(size, dtype=np.float64)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         log_p = k * np.log(lam) - lam - gammaln(k + 1.0)
     p = np.exp(log_p)
     p[:, 0] = np.exp(-lam[:, 0])  # 0 * log(0) for a zero rate
@@ -273,6 +273,11 @@ class ScoreGrid:
         h, _, a = self.one_x_two().T
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.column_stack([h / (h + a), a / (h + a)])
+
+    def win_to_nil(self) -> FloatArray:
+        """(N, 2) home wins to nil, away wins to nil."""
+        p = self.probabilities
+        return np.column_stack([p[:, 1:, 0].sum(axis=1), p[:, 0, 1:].sum(axis=1)])
 
     def correct_score(self, home: int, away: int) -> FloatArray:
         """P(exactly home-away); a score at the censored edge (G-1) means "G-1 or more" there."""
