@@ -10,6 +10,7 @@ from betpipe.modeling._base import (
     get_model_class,
     labels_from_outcome,
 )
+from betpipe.modeling.bivariate_poisson import BivariatePoissonModel
 from betpipe.modeling.blend import MarketBlendModel
 from betpipe.modeling.calibration import CalibratedModel, Calibrator, LogLinearPool, choose_calibration
 from betpipe.modeling.dixon_coles import DixonColesModel
@@ -17,6 +18,7 @@ from betpipe.modeling.elo_logit import EloLogitModel
 from betpipe.modeling.evaluate import EvaluationReport, default_specs, evaluate, evaluate_frame, evaluation_rows
 from betpipe.modeling.gbm import GradientBoostingModel
 from betpipe.modeling.market import BaseRateModel, FeatureProbabilityModel, MarketModel, market_probabilities
+from betpipe.modeling.market_implied import ImpliedGoals, fit_goal_expectations
 from betpipe.modeling.metrics import (
     BootstrapCI,
     accuracy,
@@ -30,6 +32,7 @@ from betpipe.modeling.metrics import (
     rps,
 )
 from betpipe.modeling.report import format_markdown, reliability_markdown
+from betpipe.modeling.score_grid import LineProbabilities, ScoreGrid, bivariate_poisson_grid, dixon_coles_grid
 from betpipe.modeling.validation import Fold, out_of_fold_predict, season_folds
 from betpipe.modeling.walkforward import ModelSpec, walk_forward_predict
 
@@ -37,6 +40,7 @@ __all__ = [
     "MODEL_CLASSES",
     "BaseProbabilityModel",
     "BaseRateModel",
+    "BivariatePoissonModel",
     "BootstrapCI",
     "CalibratedModel",
     "Calibrator",
@@ -46,20 +50,26 @@ __all__ = [
     "FeatureProbabilityModel",
     "Fold",
     "GradientBoostingModel",
+    "ImpliedGoals",
+    "LineProbabilities",
     "LogLinearPool",
     "MarketBlendModel",
     "MarketModel",
     "ModelSpec",
+    "ScoreGrid",
     "accuracy",
     "base_rates",
+    "bivariate_poisson_grid",
     "bootstrap_mean_ci",
     "brier",
     "choose_calibration",
     "default_specs",
+    "dixon_coles_grid",
     "ece",
     "evaluate",
     "evaluate_frame",
     "evaluation_rows",
+    "fit_goal_expectations",
     "format_markdown",
     "get_model_class",
     "labels_from_outcome",

@@ -16,6 +16,7 @@ from scipy.optimize import minimize
 from scipy.stats import poisson
 
 from betpipe.modeling._base import BaseProbabilityModel, FloatArray, IntArray, column, register
+from betpipe.modeling.score_grid import DEFAULT_MAX_GOALS, ScoreGrid, dixon_coles_grid
 
 SECONDS_PER_DAY = 86_400.0
 RHO_BOUND = 0.2
@@ -147,6 +148,17 @@ class DixonColesModel(BaseProbabilityModel):
         lam = np.exp(att_h + def_a + self.home_ * (1 - self._neutral(X)))
         mu = np.exp(att_a + def_h)
         return lam, mu
+
+    def score_grid(self, X: pl.DataFrame, *, max_goals: int = DEFAULT_MAX_GOALS) -> ScoreGrid:
+        """Every row's fitted score distribution, from which every market is priced (``ScoreGrid``).
+
+        Its tail is censored at ``max_goals`` rather than truncated, so its 1X2 differs from ``predict_proba``
+        (truncated at ``self.max_goals`` and renormalised, kept so earlier results stay bit-identical) by at most the
+        mass beyond ``self.max_goals`` (P(X > 10) is 6e-5 at 2.5 expected goals, 3e-3 at 4).
+        """
+        self._check_input(X)
+        lam, mu = self.expected_goals(X)
+        return dixon_coles_grid(lam, mu, self.rho_, max_goals=max_goals)
 
     def _predict_proba(self, X: pl.DataFrame) -> FloatArray:
         lam, mu = self.expected_goals(X)
