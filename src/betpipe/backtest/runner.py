@@ -9,10 +9,14 @@ merged sorted by run id, never by completion order. Never writes outside ``out_d
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
@@ -25,10 +29,14 @@ from betpipe.backtest.verdict import verdict
 from betpipe.config import Settings
 from betpipe.db import make_engine
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
 __all__ = [
     "Executor",
     "SchedulerUnavailableError",
     "StrategyReport",
+    "bets_frame",
     "check_inputs",
     "run_many",
     "run_one_json",
@@ -45,21 +53,81 @@ class SchedulerUnavailableError(RuntimeError):
     """No Dask scheduler answered at the given address: nothing ran, nothing was written."""
 
 
-def run_one_json(spec_json: dict[str, Any], settings_json: dict[str, Any], ledger_dir: str) -> dict[str, Any]:
+ProgressTopic = "betpipe-backtest-progress"
+"""Dask event topic a worker's run reports its steps on (``Worker.log_event``), read by the client's progress bar."""
+StepCallback = Callable[[str, int, int], None]
+"""``(run_id, steps_done, steps_total)``: a run's progress, for a bar; never changes a result."""
+ResultCallback = Callable[[dict[str, Any]], None]
+PROGRESS_EVERY_SECONDS = 0.5
+
+
+def _throttled(run_id: str, send: StepCallback) -> Callable[[int, int], None]:
+    """A step callback that sends at most one update per ``PROGRESS_EVERY_SECONDS`` (and always the last)."""
+    last = [-math.inf]
+
+    def on_step(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - last[0] >= PROGRESS_EVERY_SECONDS:
+            last[0] = now
+            send(run_id, done, total)
+
+    return on_step
+
+
+def _to_worker_log(run_id: str, done: int, total: int) -> None:
+    from distributed import get_worker
+
+    get_worker().log_event(ProgressTopic, {"run_id": run_id, "done": done, "total": total})
+
+
+def _event_seasons(engine: Engine, spec: BacktestSpec) -> pl.DataFrame:
+    """Season name of every event of the run's competitions: a grid splits its bets into tuning/untouched by it."""
+    from sqlalchemy import select
+
+    from betpipe.db.schema import competitions, events, seasons
+
+    query = (
+        select(events.c.id, seasons.c.name)
+        .join(seasons, seasons.c.id == events.c.season_id)
+        .join(competitions, competitions.c.id == events.c.competition_id)
+        .where(competitions.c.code.in_(spec.competitions))
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).fetchall()
+    return pl.DataFrame(
+        [(int(i), str(n)) for i, n in rows], schema={"event_id": pl.Int64, "season": pl.Utf8}, orient="row"
+    )
+
+
+def run_one_json(
+    spec_json: dict[str, Any],
+    settings_json: dict[str, Any],
+    ledger_dir: str,
+    progress_to_worker_log: bool = False,
+    *,
+    on_step: StepCallback | None = None,
+) -> dict[str, Any]:
     """One run, JSON in and out: what a Dask worker executes (it opens its own engine on the store).
 
     The caller's settings travel with the task, so a worker never falls back to its own environment's; secrets are
-    masked in transit (a backtest needs none)."""
+    masked in transit (a backtest needs none). Progress goes to ``on_step`` in this process, or to the worker's
+    event log (``progress_to_worker_log``) on Dask, where the client's bar subscribes to it."""
     spec = BacktestSpec.from_json(spec_json)
     settings = Settings.model_validate(settings_json)
+    send = _to_worker_log if progress_to_worker_log else on_step
+    progress = None if send is None else _throttled(spec.run_id, send)
     engine = make_engine(settings.effective_database_url)
     try:
-        result = run(spec, engine=engine, settings=settings, ledger_path=Path(ledger_dir) / f"{spec.run_id}.sqlite")
+        result = run(
+            spec, engine=engine, settings=settings, ledger_path=Path(ledger_dir) / f"{spec.run_id}.sqlite",
+            progress=progress,
+        )  # fmt: skip
+        seasons = _event_seasons(engine, spec)
     finally:
         engine.dispose()
     bets = result.bets.with_columns(
         [pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ") for c, t in BETS_SCHEMA.items() if isinstance(t, pl.Datetime)]
-    )
+    ).join(seasons, on="event_id", how="left", maintain_order="left")
     return {
         "spec": spec.to_json(),
         "run_id": spec.run_id,
@@ -71,9 +139,10 @@ def run_one_json(spec_json: dict[str, Any], settings_json: dict[str, Any], ledge
     }
 
 
-def _bets_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+def bets_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """Bet rows of ``run_one_json`` back into a typed frame (BETS_SCHEMA, plus the refusal reason and season)."""
     if not rows:
-        return pl.DataFrame(schema={**BETS_SCHEMA, "reason": pl.Utf8})
+        return pl.DataFrame(schema={**BETS_SCHEMA, "reason": pl.Utf8, "season": pl.Utf8})
     frame = pl.DataFrame(rows, infer_schema_length=None)
     out = []
     for name, dtype in BETS_SCHEMA.items():
@@ -81,7 +150,9 @@ def _bets_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
         if isinstance(dtype, pl.Datetime):
             column = column.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_unit="us").dt.replace_time_zone("UTC")
         out.append(column.cast(dtype).alias(name))
-    return pl.DataFrame(out).with_columns(frame.get_column("reason").cast(pl.Utf8))
+    extra = [frame.get_column(c).cast(pl.Utf8) if c in frame.columns else pl.lit(None, pl.Utf8).alias(c)
+             for c in ("reason", "season")]  # fmt: skip
+    return pl.DataFrame(out).with_columns(extra)
 
 
 def run_many(
@@ -92,11 +163,14 @@ def run_many(
     executor: Executor = "local",
     scheduler: str | None = None,
     workers: int = 2,
+    on_step: StepCallback | None = None,
+    on_result: ResultCallback | None = None,
 ) -> list[dict[str, Any]]:
     """Every spec run once, as one account over all its competitions; results sorted by run id (order-independent).
 
     The specs are checked against the store first (``check_inputs``) and an existing scheduler must answer within
-    ``SCHEDULER_CONNECT_SECONDS``: either failure raises before anything is written under ``out_dir``.
+    ``SCHEDULER_CONNECT_SECONDS``: either failure raises before anything is written under ``out_dir``. ``on_step``
+    hears each run's steps and ``on_result`` each finished run, in completion order (progress bars only).
     """
     engine = make_engine(settings.effective_database_url)
     try:
@@ -107,11 +181,15 @@ def run_many(
     ledger_dir = out_dir / "ledgers"
     settings_json = settings.model_dump(mode="json") | {"database_url": settings.effective_database_url}
     args = [(spec.to_json(), settings_json, str(ledger_dir)) for _, spec in runs]
+    results = []
     if scheduler is None and executor == "inprocess":
         ledger_dir.mkdir(parents=True, exist_ok=True)
-        results = [run_one_json(*a) for a in args]
+        for a in args:
+            results.append(run_one_json(*a, on_step=on_step))
+            if on_result is not None:
+                on_result(results[-1])
     else:
-        from dask.distributed import Client, LocalCluster
+        from dask.distributed import Client, LocalCluster, as_completed
 
         cluster = None
         if scheduler is None:
@@ -129,13 +207,41 @@ def run_many(
             client = _connect(scheduler)
         ledger_dir.mkdir(parents=True, exist_ok=True)
         try:
-            futures = [client.submit(run_one_json, *a, pure=False) for a in args]
-            results = client.gather(futures)  # type: ignore[no-untyped-call]
+            if on_step is not None:
+                step = on_step
+
+                def heard(event: tuple[float, dict[str, Any]]) -> None:
+                    message = event[1]
+                    step(str(message["run_id"]), int(message["done"]), int(message["total"]))
+
+                client.subscribe_topic(ProgressTopic, heard)  # type: ignore[no-untyped-call]
+            futures = [client.submit(run_one_json, *a, on_step is not None, pure=False) for a in args]
+            for future in as_completed(futures):  # type: ignore[no-untyped-call]
+                results.append(future.result())
+                if on_result is not None:
+                    on_result(results[-1])
         finally:
             client.close()  # type: ignore[no-untyped-call]
             if cluster is not None:
-                cluster.close()
+                with _closing_quietly():
+                    cluster.close()
     return sorted(results, key=lambda r: str(r["run_id"]))
+
+
+@contextmanager
+def _closing_quietly() -> Iterator[None]:
+    """Our own cluster's shutdown: on a loaded machine a worker process takes more than the nanny's 4 s to exit and
+    the nanny says it is killing it (a WARNING), an expected end of a successful run; ``-v`` still shows it."""
+    from betpipe.logs import is_verbose
+
+    nanny = logging.getLogger("distributed.nanny")
+    level = nanny.level
+    if not is_verbose():
+        nanny.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        nanny.setLevel(level)
 
 
 def _connect(address: str) -> Any:
@@ -182,7 +288,7 @@ def write_reports(
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     groups = _group(results)
-    frames = {name: _bets_frame([b for r in runs for b in r["bets"]]) for name, runs in groups.items()}
+    frames = {name: bets_frame([b for r in runs for b in r["bets"]]) for name, runs in groups.items()}
     reports = []
     for name, runs in groups.items():
         specs = [BacktestSpec.from_json(r["spec"]) for r in runs]

@@ -16,6 +16,7 @@ the run's ledger. A run is one account with one bankroll over all its competitio
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -121,8 +122,17 @@ def _targets(spec: BacktestSpec, events: pl.DataFrame, engine: Engine) -> tuple[
     return prices.filter(pl.Series(priced)), no_bet
 
 
-def run(spec: BacktestSpec, *, engine: Engine, settings: Settings, ledger_path: Path) -> RunResult:
-    """Walk ``spec`` forward through history and return every bet as the run's own ledger recorded it."""
+def run(
+    spec: BacktestSpec,
+    *,
+    engine: Engine,
+    settings: Settings,
+    ledger_path: Path,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """Walk ``spec`` forward through history and return every bet as the run's own ledger recorded it.
+
+    ``progress(steps_done, steps_total)`` is called at each decision step (a progress bar; it changes nothing)."""
     started = time.perf_counter()
     rules = sport_rules(spec.sport)
     names = rules.outcomes
@@ -196,7 +206,9 @@ def run(spec: BacktestSpec, *, engine: Engine, settings: Settings, ledger_path: 
         settle_bets(ledger, account=account, results=results, closing=closing, clock=clock)
         seconds["settle"] += time.perf_counter() - t0
 
-    for step in steps:
+    for done, step in enumerate(steps):
+        if progress is not None:
+            progress(done, len(steps))
         now = as_utc(step)
         # Results known by now are settled at now, as a live settlement job running before the betting run would:
         # the settlement date (the daily-loss limit's day) is never before the result is known.
@@ -238,6 +250,8 @@ def run(spec: BacktestSpec, *, engine: Engine, settings: Settings, ledger_path: 
         last = as_utc(result_at.max())  # type: ignore[arg-type]
         clock.advance_to(max(last, clock.now()))
         settle(clock.now())
+    if progress is not None:
+        progress(len(steps), len(steps))
     frame = _with_shin_clv(read_bets(ledger, account), targets, names)
     ledger.dispose()
     seconds["total"] = time.perf_counter() - started

@@ -43,8 +43,9 @@ def _strategies_from(path: Path) -> list[StrategySpec]:
     return [StrategySpec.from_json(item) for item in items]
 
 
-def _store(reports: list[StrategyReport], specs: list[BacktestSpec], config: Settings) -> None:
-    """Each strategy with its lineage: data span, report hash and headline figures (``betpipe strategy list``)."""
+def _store(reports: list[StrategyReport], specs: list[BacktestSpec], config: Settings, *, each: bool = True) -> None:
+    """Each strategy with its lineage: data span, report hash and headline figures (``betpipe strategy list``); a
+    grid says so in one line rather than one per strategy."""
     from betpipe.registry.strategies import store_strategy
 
     by_name = {s.name: s for s in specs}
@@ -59,7 +60,10 @@ def _store(reports: list[StrategyReport], specs: list[BacktestSpec], config: Set
                 "headline": {k: report.summary[k] for k in ("bets", "mean_clv", "roi", "yield", "clv_positive_share")},
             }
             stored = store_strategy(engine, spec.strategy_spec(), lineage=lineage)
-            console.print(f"{report.name}: stored as strategy id {stored.id} version {stored.version}")
+            if each:
+                console.print(f"{report.name}: stored as strategy id {stored.id} version {stored.version}")
+    if not each:
+        console.print(f"{len(reports)} strategies stored with their lineage (`betpipe strategy list`)")
 
 
 def backtest(
@@ -93,8 +97,16 @@ def backtest(
     strategy_file: Path | None = typer.Option(
         None,
         "--strategy-file",
+        help="JSON: one strategy object or a list of them; replaces the strategy options above.",
+    ),
+    grid: Path | None = typer.Option(
+        None,
         "--grid",
-        help="JSON: one strategy object or a list of them (a grid); replaces the strategy options above.",
+        help="TOML or JSON grid (base strategy x axes, and/or variants; docs/backtest.md): one table ranked on the "
+        "tuning seasons, with the untouched seasons beside and a verdict adjusted for the strategies tried.",
+    ),
+    untouched_from: str = typer.Option(
+        "2016-2017", help="Grid: first untouched season; earlier seasons tune (rank), later ones only report."
     ),
     store: bool = typer.Option(True, help="Store each strategy run with its lineage (`betpipe strategy list`)."),
 ) -> None:
@@ -104,9 +116,20 @@ def backtest(
     from betpipe.backtest.checks import BacktestInputError, why_no_bets
     from betpipe.backtest.runner import SchedulerUnavailableError
     from betpipe.betting.strategy_spec import DEFAULT_STRATEGY
+    from betpipe.cli.backtest_output import print_grid, print_verdicts, run_progress
 
     try:
-        if strategy_file is not None:
+        if grid is not None and strategy_file is not None:
+            raise ValueError("give --grid or --strategy-file, not both")
+        if grid is not None:
+            from betpipe.backtest.grid import load_grid, split_seasons
+
+            split_seasons(first, last, untouched_from)
+            specs = [
+                BacktestSpec.of(s, tuple(competition), first, last, refit_days=refit_days, seed=seed)
+                for s in load_grid(grid)
+            ]
+        elif strategy_file is not None:
             specs = [
                 BacktestSpec.of(s, tuple(competition), first, last, refit_days=refit_days, seed=seed)
                 for s in _strategies_from(strategy_file)
@@ -127,10 +150,11 @@ def backtest(
     with open_engine(config):  # the store must exist at the current schema; never creates a file
         pass
     try:
-        results = run_many(
-            specs, settings=config, out_dir=out, executor="inprocess" if in_process else "local",
-            scheduler=scheduler,
-        )  # fmt: skip
+        with run_progress(specs) as (on_step, on_result):
+            results = run_many(
+                specs, settings=config, out_dir=out, executor="inprocess" if in_process else "local",
+                scheduler=scheduler, on_step=on_step, on_result=on_result,
+            )  # fmt: skip
     except BacktestInputError as error:  # a competition, season range or book the store does not have
         raise CliError(str(error), exit_code=USAGE) from None
     except SchedulerUnavailableError as error:
@@ -141,8 +165,21 @@ def backtest(
     with fail_clearly(ValueError, LookupError):
         reports = write_reports(results, out_dir=out)
     if store:
-        _store(reports, specs, config)
-    table = Table(title=f"backtest {', '.join(competition)} {first}..{last} (one account per strategy)")
+        _store(reports, specs, config, each=grid is None)
+    if grid is not None:
+        with fail_clearly(ValueError, LookupError):
+            print_grid(reports, specs, out_dir=out, untouched_from=untouched_from)
+    else:
+        _print_summary(reports, title=f"backtest {', '.join(competition)} {first}..{last} (one account per strategy)")
+        print_verdicts(reports)
+        for report in reports:
+            console.print(f"{report.name}: HTML report {report.html_path}  JSON {report.json_path}")
+    if verdict is not None:
+        console.print(verdict[0])
+
+
+def _print_summary(reports: list[StrategyReport], *, title: str) -> None:
+    table = Table(title=title)
     for column in ("strategy", "bets", "turnover", "yield %", "ROI %", "mean CLV %", "CLV>0", "max DD", "hit"):
         table.add_column(column, justify="left" if column == "strategy" else "right")
     for report in reports:
@@ -153,7 +190,3 @@ def backtest(
             f"{s['max_drawdown']:.1%}", "-" if s["hit_rate"] is None else f"{s['hit_rate']:.1%}",
         )  # fmt: skip
     console.print(table)
-    for report in reports:
-        console.print(f"{report.name}: HTML report {report.html_path}  JSON {report.json_path}")
-    if verdict is not None:
-        console.print(verdict[0])
