@@ -79,12 +79,14 @@ _TICKS = (
 )
 
 
-def _date_axis(field: str, frame: pl.DataFrame, *, title: str | None = None) -> alt.X:
+def _date_axis(field: str, frame: pl.DataFrame, *, title: str | None = None, days: bool = False) -> alt.X:
     """A UTC time axis whose ticks name distinct dates (``date_ticks``). The format goes without ``formatType``:
-    Vega-Lite 6 drops a format whose type is "utc", and a utc scale formats and places ticks in UTC by itself."""
+    Vega-Lite 6 drops a format whose type is "utc", and a utc scale formats and places ticks in UTC by itself.
+    ``days`` makes each value a UTC day, so a bar fills its day instead of being a hairline at midnight."""
     fmt, ticks = date_ticks(frame, field)
     axis = alt.Axis(format=fmt, tickCount=ticks, labelOverlap=True)
-    return alt.X(f"{field}:T", title=title, scale=alt.Scale(type="utc"), axis=axis)
+    unit: dict[str, Any] = {"timeUnit": "utcyearmonthdate"} if days else {}
+    return alt.X(f"{field}:T", title=title, scale=alt.Scale(type="utc"), axis=axis, **unit)
 
 
 def _date_tip(field: str, *, title: str = "date") -> alt.Tooltip:
@@ -373,7 +375,7 @@ def limit_chart(
         drawn = base.mark_line(color=_LINE, interpolate="step-after", point=frame.height < 60)
         colour = _colour(series)
     line = drawn.encode(
-        x=_date_axis("at", frame),
+        x=_date_axis("at", frame, days=mark == "bar"),
         y=alt.Y(f"{value}:Q", title=f"{title} ({currency})", axis=alt.Axis(format=MONEY)),
         tooltip=[
             _date_tip("at"),
@@ -396,17 +398,19 @@ def series_chart(
     series: str | None = None,
     fmt: str = ",.3f",
     mark: Literal["line", "bar"] = "line",
+    zero: bool = True,
 ) -> Chart:
     """Values per date, one line (or bar colour) per ``series`` value: model scores per day, predictions per day,
     cumulative P&L next to CLV as money. Columns: ``at`` (UTC datetime), ``value`` (float; a null is a gap), and
-    ``series`` when given. ``y_title`` carries the unit (a currency, "%", a score's name)."""
+    ``series`` when given. ``y_title`` carries the unit (a currency, "%", a score's name); ``zero=False`` lets the
+    axis start near the values (scores that move in the third decimal)."""
     _require(frame, "at", value, *([series] if series else []))
     base = alt.Chart(frame)
     drawn = base.mark_bar() if mark == "bar" else base.mark_line(point=frame.height < 60)
     return _top(
         drawn.encode(
-            x=_date_axis("at", frame),
-            y=alt.Y(f"{value}:Q", title=y_title, axis=alt.Axis(format=fmt)),
+            x=_date_axis("at", frame, days=mark == "bar"),
+            y=alt.Y(f"{value}:Q", title=y_title, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=zero)),
             tooltip=[_date_tip("at"), *_series_tip(series), alt.Tooltip(f"{value}:Q", title=y_title, format=fmt)],
             **_colour(series),
         ).properties(**_props(title))

@@ -236,6 +236,9 @@ PERCENT_COLUMNS = ("yield", "hit_rate", "mean_clv", "clv", "edge")
 """Shares shown as percentages: scaled by 100 for display only, so the printf formats can print ``+1.23 %``."""
 
 
+_NARROW = ("competition", "market", "selection", "book", "rule")
+
+
 def _columns() -> dict[str, Any]:
     """One name and format per figure on every table: money with the currency, CLV and yield as ``+x.xx %``."""
     unit = currency()
@@ -247,13 +250,18 @@ def _columns() -> dict[str, Any]:
     config |= {column: st.column_config.NumberColumn(label, format="%+.2f %%") for column, label in signed.items()}
     config["yield"] = st.column_config.NumberColumn("yield", format="%+.2f %%", help="P&L / turnover")
     config["hit_rate"] = st.column_config.NumberColumn("hit rate", format="%.1f %%", help="won / bets not void")
-    config["price"] = st.column_config.NumberColumn("price", format="%.2f")
+    config["price"] = st.column_config.NumberColumn("price", format="%.2f", width="small")
     for column, label in (("kickoff", "kickoff (UTC)"), ("created_at", "decided (UTC)")):
         config[column] = st.column_config.DatetimeColumn(label, format="YYYY-MM-DD HH:mm")
+    scores = {"log_loss": "log loss", "brier": "Brier", "rps": "RPS"}
+    config |= {column: st.column_config.NumberColumn(label, format="%.4f") for column, label in scores.items()}
+    config["settled_events"] = st.column_config.NumberColumn("settled events")
+    config["model_type"] = st.column_config.TextColumn("model type")
+    config |= {column: st.column_config.TextColumn(column, width="small") for column in _NARROW}
     config |= {
         "match": st.column_config.TextColumn("match", width="medium"),
         "state": st.column_config.TextColumn("result"),
-        "reason": st.column_config.TextColumn("reason", width="large"),
+        "reason": st.column_config.TextColumn("reason", width="medium"),
         "latest_reason": st.column_config.TextColumn("latest reason", width="large"),
     }
     return config

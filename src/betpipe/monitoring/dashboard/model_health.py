@@ -42,8 +42,10 @@ def _trends(frame: pl.DataFrame) -> None:
         shown = data.at_midnight(scored)
         for cell, (column, label) in zip(st.columns(3), SCORES.items(), strict=True):
             with cell:
-                st.caption(label + " (lower is better)")
-                common.chart(charts.series_chart(shown, value=column, series="model", title=label, y_title=label))
+                title = f"{label} (lower is better)"
+                common.chart(
+                    charts.series_chart(shown, value=column, series="model", title=title, y_title=label, zero=False)
+                )
     if unscored:
         st.caption(f"{unscored} day x model row(s) have predictions but no settled event: no score, left as gaps.")
     st.subheader("Prediction volume")
@@ -66,7 +68,7 @@ def _aliases(frame: pl.DataFrame) -> None:
         return
     if frame.filter(pl.col("alias") == "challenger").is_empty():
         st.caption("No challenger is registered: only the champion is shown.")
-    st.dataframe(frame.drop("version_id"), hide_index=True)
+    common.table(frame.drop("version_id"))
     if int(frame["settled_events"].sum()) == 0:
         st.caption("No settled event is scored for these versions yet: their scores are empty, not zero.")
 

@@ -106,7 +106,7 @@ def _history(bets: pl.DataFrame, limits: RiskLimits) -> None:
             charts.limit_chart(
                 data.at_midnight(exposure),
                 value="open_exposure",
-                title="open exposure",
+                title="Open exposure",
                 currency=unit,
                 limits=cap,
                 series=series,
@@ -125,7 +125,7 @@ def _history(bets: pl.DataFrame, limits: RiskLimits) -> None:
             charts.limit_chart(
                 data.at_midnight(daily),
                 value="pnl",
-                title="P&L per settlement day",
+                title="Daily P&L",
                 currency=unit,
                 limits={f"daily loss limit -{limits.daily_loss_limit}": -limit},
                 series=series,
