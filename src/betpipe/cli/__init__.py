@@ -48,6 +48,7 @@ app.command("backtest")(__import__("betpipe.cli.backtest", fromlist=["backtest"]
 app.add_typer(__import__("betpipe.cli.strategy", fromlist=["app"]).app, name="strategy")
 app.command("dashboard")(__import__("betpipe.cli.dashboard", fromlist=["dashboard"]).dashboard)
 __import__("betpipe.cli.pipeline", fromlist=["register"]).register(app)  # run, bet run
+app.add_typer(__import__("betpipe.cli.close_model", fromlist=["app"]).app, name="close-model")
 
 
 @app.callback()
