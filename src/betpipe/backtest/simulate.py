@@ -15,25 +15,28 @@ the run's ledger. A run is one account with one bankroll over all its competitio
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 from sqlalchemy import Engine
+from sqlalchemy.pool import StaticPool
 
 from betpipe.backtest.data import decision_features, load_events, load_prices, selections_of, valid_prices
 from betpipe.backtest.spec import BacktestSpec
-from betpipe.betting.accounts import account_status
 from betpipe.betting.market_leg import count_no_bet, fair_market, price_matrix, uses_consensus
 from betpipe.betting.placing import paper_books, place_at_books
 from betpipe.betting.pricing import market_fair_probabilities
+from betpipe.betting.restriction import book_summary
 from betpipe.betting.risk import RiskLimits
-from betpipe.betting.settlement import EventResult, settle_bets
+from betpipe.betting.settlement import ClosingKey, EventResult, settle_bets
 from betpipe.betting.strategy import decide, runtime_strategy, strategy_limits
 from betpipe.clock import SimulatedClock
 from betpipe.config import Settings
@@ -55,15 +58,37 @@ class RunResult:
     no_bet: dict[str, int]  # events or selections left unbet before the ledger, by reason
     refits: int
     seconds: dict[str, float] = field(default_factory=dict)
+    # Per book: bets, stake and account restriction (``betting.restriction.book_summary``).
+    books: list[dict[str, Any]] = field(default_factory=list)
 
 
-def ledger_engine(path: Path) -> Engine:
-    """A fresh SQLite ledger holding only the betting tables (no events: ``bets.event_id`` has no foreign key)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    engine = make_engine(f"sqlite:///{path}")
+def ledger_engine(path: Path | None) -> Engine:
+    """A fresh SQLite ledger holding only the betting tables (no events: ``bets.event_id`` has no foreign key); in
+    memory when ``path`` is None (a run's ledger, written to its file once at the end by ``save_ledger``)."""
+    if path is None:
+        engine = make_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        engine = make_engine(f"sqlite:///{path}")
     metadata.create_all(engine, tables=[bets, bet_transitions, risk_state, risk_events])
     return engine
+
+
+def save_ledger(engine: Engine, path: Path) -> None:
+    """Copy an in-memory ledger to ``path`` (replaced; owner-only, as ``make_engine`` creates SQLite files)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    path.touch(mode=0o600)
+    target = sqlite3.connect(path)
+    try:
+        with engine.connect() as conn:
+            source = conn.connection.dbapi_connection
+            if not isinstance(source, sqlite3.Connection):
+                raise TypeError(f"save_ledger copies an in-memory SQLite ledger, not {type(source).__name__}")
+            source.backup(target)
+    finally:
+        target.close()
 
 
 def run_limits(spec: BacktestSpec, settings: Settings) -> RiskLimits:
@@ -141,7 +166,7 @@ def run(
     events = load_events(engine, sport=spec.sport, competitions=spec.competitions, end=None, settings=settings)
     targets, no_bet = _targets(spec, events, engine)
     account = f"backtest:{spec.run_id}"
-    ledger = ledger_engine(ledger_path)
+    ledger = ledger_engine(None)
     limits = run_limits(spec, settings)
     strategy = runtime_strategy(spec.strategy_spec())
     books = paper_books(spec.seed)
@@ -170,12 +195,23 @@ def run(
         played = played.filter(pl.col("outcome") != 1)
     labels = labels_from_outcome(played.get_column("outcome").to_numpy(), k) if played.height else np.zeros(0)
     known_at = played.get_column("result_known_at")
-    decided = targets.get_column("decided_at")
-    steps = decided.unique().sort().to_list()
+    # Decision steps as contiguous slices of the targets sorted (stably) by decision instant: each step's rows in
+    # their original order, without a filter or a gather per step.
+    order = np.argsort(targets.get_column("decided_at").to_numpy(), kind="stable")
+    by_step = targets[order]
+    step_p = market_p[order]
+    step_features = features[order] if features.height else features
+    decided = by_step.get_column("decided_at")
+    instants = decided.to_numpy()
+    starts = [int(i) for i in np.flatnonzero(np.r_[True, instants[1:] != instants[:-1]])] if targets.height else []
+    steps = list(zip(starts, [*starts[1:], targets.height][: len(starts)], strict=True))
     result_at = targets.get_column("result_known_at")
     settle_order = np.argsort(result_at.to_numpy(), kind="stable")
+    settle_at = result_at.to_numpy()[settle_order]
+    outcomes = [_event_result(row) for row in targets.iter_rows(named=True)]
     settled_upto = 0
-    clock = SimulatedClock(as_utc(steps[0]) if steps else as_utc(datetime(1970, 1, 1)))
+    settled_pnl = Decimal(0)  # the ledger's settled P&L, kept in step with it: only this run writes its ledger
+    clock = SimulatedClock(as_utc(decided[0]) if steps else as_utc(datetime(1970, 1, 1)))
     model: BaseProbabilityModel | None = None
     next_refit: datetime | None = None
     refits = 0
@@ -183,38 +219,35 @@ def run(
     event_ids = targets.get_column("event_id").to_numpy()
 
     def settle(until: datetime) -> None:
-        nonlocal settled_upto
-        upto = int(
-            np.searchsorted(result_at.to_numpy()[settle_order], np.datetime64(until.replace(tzinfo=None)), "right")
-        )
+        nonlocal settled_upto, settled_pnl
+        upto = int(np.searchsorted(settle_at, np.datetime64(until.replace(tzinfo=None)), "right"))
         due = settle_order[settled_upto:upto]
         settled_upto = max(settled_upto, upto)
         rows = [int(r) for r in due if int(event_ids[int(r)]) in bet_events]
         if not rows:
             return
         t0 = time.perf_counter()
-        sub = targets[rows]
         results = {}
-        closing: dict[tuple[int, str, str, float], float] = {}
-        for i, row in enumerate(sub.iter_rows(named=True)):
-            event_id = int(row["event_id"])
-            results[event_id] = _event_result(row)
+        closing: dict[ClosingKey, float] = {}
+        for r in rows:
+            event_id = int(event_ids[r])
+            results[event_id] = outcomes[r]
             for j, name in enumerate(names):
-                p = close_p[rows[i], j]
+                p = close_p[r, j]
                 if np.isfinite(p):
                     closing[(event_id, market_name, name, 0.0)] = float(p)
-        settle_bets(ledger, account=account, results=results, closing=closing, clock=clock)
+        report = settle_bets(ledger, account=account, results=results, closing=closing, clock=clock)
+        settled_pnl += report.pnl
         seconds["settle"] += time.perf_counter() - t0
 
-    for done, step in enumerate(steps):
+    for done, (first, end) in enumerate(steps):
         if progress is not None:
             progress(done, len(steps))
-        now = as_utc(step)
+        now = as_utc(decided[first])
         # Results known by now are settled at now, as a live settlement job running before the betting run would:
         # the settlement date (the daily-loss limit's day) is never before the result is known.
         clock.advance_to(now)
         settle(now)
-        rows = np.flatnonzero((decided == step).to_numpy())
         p_model = None
         if needs_model:
             if next_refit is None or now >= next_refit:
@@ -225,18 +258,17 @@ def run(
                 refits += 1
                 seconds["fit"] += time.perf_counter() - t0
             if model is None:
-                count_no_bet(no_bet, "no model yet (no results known before the decision)", rows.size)
+                count_no_bet(no_bet, "no model yet (no results known before the decision)", end - first)
                 continue
-            p_model = model.predict_proba(features[rows])
+            p_model = model.predict_proba(step_features.slice(first, end - first))
         t0 = time.perf_counter()
-        bankroll = account_status(ledger, account, limits=limits, clock=clock).bankroll
         decision = decide(
-            targets[rows.tolist()],
+            by_step.slice(first, end - first),
             strategy=strategy,
-            bankroll=bankroll,
+            bankroll=limits.starting_bankroll + settled_pnl,  # what ``account_status`` reads from the ledger
             now=now,
             model_p=p_model,
-            market_p=market_p[rows],
+            market_p=step_p[first:end],
         )
         for reason, n in decision.no_bet.items():
             count_no_bet(no_bet, reason, n)
@@ -253,9 +285,11 @@ def run(
     if progress is not None:
         progress(len(steps), len(steps))
     frame = _with_shin_clv(read_bets(ledger, account), targets, names)
+    per_book = book_summary(ledger, account, limits)
+    save_ledger(ledger, ledger_path)
     ledger.dispose()
     seconds["total"] = time.perf_counter() - started
-    return RunResult(spec, account, frame, dict(sorted(no_bet.items())), refits, seconds)
+    return RunResult(spec, account, frame, dict(sorted(no_bet.items())), refits, seconds, per_book)
 
 
 def _with_shin_clv(frame: pl.DataFrame, targets: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from betpipe.betting.risk import ExposureState, RiskLimits
@@ -74,21 +74,28 @@ class RiskRow:
     halted_at: datetime | None
 
 
+# Statements built once and executed with parameters: the backtest takes an account's lock and reads its exposure
+# at every decision step, and building a statement costs more than running it on a small ledger.
+_ROW_VALUES = {"account": bindparam("account"), "halted": False, "updated_at": bindparam("now")}
+_ENSURE_ROW = {
+    "postgresql": postgresql.insert(risk_state).values(_ROW_VALUES).on_conflict_do_nothing(index_elements=["account"]),
+    "sqlite": sqlite.insert(risk_state).values(_ROW_VALUES).on_conflict_do_nothing(index_elements=["account"]),
+}
+_READ_ROW = select(risk_state).where(risk_state.c.account == bindparam("account"))
+_READ_ROW_LOCKED = _READ_ROW.with_for_update()
+
+
 def _ensure_row(conn: Connection, account: str, now: datetime) -> None:
-    values = {"account": account, "halted": False, "updated_at": now}
-    if conn.dialect.name == "postgresql":
-        conn.execute(postgresql.insert(risk_state).values(values).on_conflict_do_nothing(index_elements=["account"]))
-    elif conn.dialect.name == "sqlite":
-        conn.execute(sqlite.insert(risk_state).values(values).on_conflict_do_nothing(index_elements=["account"]))
-    elif conn.execute(select(risk_state.c.account).where(risk_state.c.account == account)).first() is None:
-        conn.execute(risk_state.insert().values(values))
+    statement = _ENSURE_ROW.get(conn.dialect.name)
+    if statement is not None:
+        conn.execute(statement, {"account": account, "now": now})
+    elif conn.execute(_READ_ROW, {"account": account}).first() is None:
+        conn.execute(risk_state.insert().values(account=account, halted=False, updated_at=now))
 
 
 def _read_row(conn: Connection, account: str, *, for_update: bool) -> RiskRow:
-    query = select(risk_state).where(risk_state.c.account == account)
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).mappings().first()
+    query = _READ_ROW_LOCKED if for_update and conn.dialect.name == "postgresql" else _READ_ROW
+    row = conn.execute(query, {"account": account}).mappings().first()
     if row is None:
         return RiskRow(account, False, None, None)
     halted_at = row["halted_at"]
@@ -117,30 +124,32 @@ def _day_bounds(now: datetime) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+_MINE = bets.c.account == bindparam("account")
+_TODAY_SETTLED = (bets.c.settled_at >= bindparam("start")) & (bets.c.settled_at < bindparam("end"))
+_TODAY_PLACED = (bets.c.placed_at >= bindparam("start")) & (bets.c.placed_at < bindparam("end"))
+_TOTALS = select(
+    func.coalesce(func.sum(bets.c.pnl_cents), 0),
+    func.coalesce(func.sum(case((_TODAY_SETTLED, bets.c.pnl_cents))), 0),
+    func.count(case((_TODAY_PLACED, 1))),
+).where(_MINE)
+_OPEN = select(bets.c.event_id, bets.c.competition, bets.c.stake_cents).where(_MINE, bets.c.state == "placed")
+
+
 def load_exposure(conn: Connection, row: RiskRow, now: datetime) -> ExposureState:
-    """The account's position as the ledger records it; sums are over integer cents, so they are exact."""
-    account = row.account
+    """The account's position as the ledger records it; sums are over integer cents, so they are exact.
+
+    One pass over the account's bets for the settled P&L, today's settled P&L and today's placements, and one read
+    of the open bets: this runs at every placement, inside the lock."""
     start, end = _day_bounds(now)
-    mine = bets.c.account == account
-    settled = conn.execute(select(func.coalesce(func.sum(bets.c.pnl_cents), 0)).where(mine)).scalar_one()
-    today_pnl = conn.execute(
-        select(func.coalesce(func.sum(bets.c.pnl_cents), 0)).where(
-            mine, bets.c.settled_at >= start, bets.c.settled_at < end
-        )
-    ).scalar_one()
-    bets_today = conn.execute(
-        select(func.count()).where(mine, bets.c.placed_at >= start, bets.c.placed_at < end)
-    ).scalar_one()
+    params = {"account": row.account, "start": start, "end": end}
+    settled, today_pnl, bets_today = conn.execute(_TOTALS, params).one()
     state = ExposureState(
         halted=row.halted,
         halted_reason=row.halted_reason,
         settled_pnl=from_cents(int(settled)),
         loss_today=max(Decimal(0), -from_cents(int(today_pnl))),
     )
-    open_rows = conn.execute(
-        select(bets.c.event_id, bets.c.competition, bets.c.stake_cents).where(mine, bets.c.state == "placed")
-    )
-    for event_id, competition, stake in open_rows:
+    for event_id, competition, stake in conn.execute(_OPEN, params):
         state.add(int(event_id), competition, from_cents(stake))
     state.bets_today = int(bets_today)
     return state

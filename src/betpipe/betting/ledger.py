@@ -31,7 +31,9 @@ from betpipe.betting.accounts import (
 )
 from betpipe.betting.books import Book, BookOrder, OrderStatus
 from betpipe.betting.checks import BookReplyError, fill_problem, input_violation, price_e4, stake_cents
+from betpipe.betting.ledger_writes import PendingBet, PendingWrites
 from betpipe.betting.records import BetNotFoundError, BetRecord, Transition, bet_record, get_bet, list_bets, transitions
+from betpipe.betting.restriction import restricted_books
 from betpipe.betting.risk import (
     CONTROLS,
     Assessment,
@@ -57,6 +59,7 @@ __all__ = [
     "input_violation",
     "list_bets",
     "place_bets",
+    "place_groups",
     "precheck",
     "record_transition",
     "recorded_decisions",
@@ -170,7 +173,6 @@ def record_transition(
 # tens of thousands of transitions; inline ``.values(...)`` would rebuild a cache key for every one).
 _SET_STATE = update(bets).where(bets.c.id == bindparam("b_id")).values(state=bindparam("b_state"))
 _INSERT_TRANSITION = insert(bet_transitions)
-_INSERT_BET = insert(bets).returning(bets.c.id)
 
 
 def _finite_or_zero(value: float) -> float:
@@ -202,43 +204,33 @@ def _asked(candidate: BetCandidate) -> dict[str, Any]:
     return {"price": str(candidate.price), "stake": str(candidate.stake)}
 
 
-def _propose(conn: Connection, candidate: BetCandidate, key: str, account: str, now: datetime) -> int:
-    bet_id = conn.execute(
-        _INSERT_BET,
-        {
-            "idempotency_key": key,
-            "account": account,
-            "event_id": candidate.event_id,
-            "market": candidate.market,
-            "selection": candidate.selection,
-            "line": _finite_or_zero(candidate.line),
-            **_row_values(candidate),
-            "book": candidate.book,
-            "strategy": candidate.strategy,
-            "model_version": candidate.model_version,
-            "competition": candidate.competition,
-            "kickoff": _aware(candidate.kickoff),
-            "decision_time": _aware(candidate.decision_time),
-            "state": "proposed",
-            "created_at": now,
-        },
-    ).scalar_one()
-    record_transition(conn, bet_id, None, "proposed", now, details=_asked(candidate))
-    return int(bet_id)
+def _proposal(candidate: BetCandidate, key: str, account: str, now: datetime) -> dict[str, Any]:
+    """The row of a new bet as first recorded (state ``proposed``)."""
+    return {
+        "idempotency_key": key,
+        "account": account,
+        "event_id": candidate.event_id,
+        "market": candidate.market,
+        "selection": candidate.selection,
+        "line": _finite_or_zero(candidate.line),
+        **_row_values(candidate),
+        "book": candidate.book,
+        "strategy": candidate.strategy,
+        "model_version": candidate.model_version,
+        "competition": candidate.competition,
+        "kickoff": _aware(candidate.kickoff),
+        "decision_time": _aware(candidate.decision_time),
+        "state": "proposed",
+        "created_at": now,
+    }
 
 
-def _reopen(conn: Connection, prior: PlacementResult, candidate: BetCandidate, now: datetime) -> None:
-    """A decision rejected by a control that has since been lifted is proposed again, as it is decided now."""
-    conn.execute(update(bets).where(bets.c.id == prior.bet_id).values(**_row_values(candidate), reason=None))
-    record_transition(
-        conn,
-        prior.bet_id,
-        "rejected",
-        "proposed",
-        now,
-        reason=f"checked again: the {prior.control} rejection may no longer hold",
-        details=_asked(candidate) | {"retry_of": prior.control},
-    )
+_RECORDED = select(bets).where(bets.c.idempotency_key.in_(bindparam("keys", expanding=True)))
+_REJECTIONS = (
+    select(bet_transitions.c.bet_id, bet_transitions.c.details)
+    .where(bet_transitions.c.bet_id.in_(bindparam("ids", expanding=True)), bet_transitions.c.to_state == "rejected")
+    .order_by(bet_transitions.c.id)
+)
 
 
 def recorded_decisions(conn: Connection, keys: Sequence[str]) -> dict[str, PlacementResult]:
@@ -246,7 +238,7 @@ def recorded_decisions(conn: Connection, keys: Sequence[str]) -> dict[str, Place
     found: dict[str, PlacementResult] = {}
     rejected: dict[int, str] = {}
     for start in range(0, len(keys), 500):
-        rows = conn.execute(select(bets).where(bets.c.idempotency_key.in_(keys[start : start + 500]))).mappings()
+        rows = conn.execute(_RECORDED, {"keys": list(keys[start : start + 500])}).mappings()
         for row in rows:
             record = bet_record(row)
             found[record.idempotency_key] = PlacementResult(
@@ -256,11 +248,7 @@ def recorded_decisions(conn: Connection, keys: Sequence[str]) -> dict[str, Place
                 rejected[record.id] = record.idempotency_key
     ids = list(rejected)
     for start in range(0, len(ids), 500):
-        steps = conn.execute(
-            select(bet_transitions.c.bet_id, bet_transitions.c.details)
-            .where(bet_transitions.c.bet_id.in_(ids[start : start + 500]), bet_transitions.c.to_state == "rejected")
-            .order_by(bet_transitions.c.id)
-        )
+        steps = conn.execute(_REJECTIONS, {"ids": ids[start : start + 500]})
         for bet_id, details in steps:  # the last rejection of a bet wins
             control = details.get("control") if isinstance(details, dict) else None
             key = rejected[int(bet_id)]
@@ -293,62 +281,118 @@ def place_bets(
     limits: RiskLimits,
     controls: Sequence[RiskControl] = CONTROLS,
 ) -> list[PlacementResult]:
-    """Record and place ``candidates`` in order, in one transaction under the account's risk lock.
+    """Record and place ``candidates`` in order at ``book``, in one transaction under the account's risk lock.
 
     An exception from the book (an outcome it cannot vouch for) rolls the whole call back and propagates: rerunning
     the same candidates asks the book again with the same client references, and it answers with the first fill.
     A recorded decision is returned as it stands (``duplicate=True``), unless a lifted control rejected it: then it
     is checked again, and written again only when it now passes.
     """
-    candidates = list(candidates)
-    keys = [candidate.key_for(account) for candidate in candidates]
-    results: list[PlacementResult] = []
-    with account_transaction(engine, account, clock) as (conn, row):
-        state = load_exposure(conn, row, as_utc_instant(clock.now()))
-        known = recorded_decisions(conn, keys)
-        for candidate, key in zip(candidates, keys, strict=True):
-            prior = known.get(key)
-            if prior is not None and not prior.retryable:
-                results.append(prior)
-                continue
-            now = as_utc_instant(clock.now())
-            verdict = precheck(candidate, state, limits, controls)
-            violation = verdict.violation
-            if prior is not None and violation is None and now >= _aware(candidate.kickoff):
-                violation = RiskViolation("input", "input: checked again after kickoff: a decision is not placed late")
-            if prior is not None:
-                if violation is not None:  # still rejected: nothing new to record
-                    results.append(replace(prior, reason=violation.reason, control=violation.control))
-                    continue
-                bet_id = prior.bet_id
-                _reopen(conn, prior, candidate, now)
-            else:
-                bet_id = _propose(conn, candidate, key, account, now)
-            if violation is None:
-                result = _send(conn, bet_id, key, candidate, verdict, book, clock)
-                if result.placed:
-                    state.add(candidate.event_id, candidate.competition, result.stake)
-            else:
-                record_transition(
-                    conn,
-                    bet_id,
-                    "proposed",
-                    "rejected",
-                    now,
-                    reason=violation.reason,
-                    details={"control": violation.control},
-                )
-                conn.execute(update(bets).where(bets.c.id == bet_id).values(reason=violation.reason))
-                result = PlacementResult(
-                    bet_id, key, "rejected", violation.reason, None, verdict.stake, False, violation.control
-                )
-            known[key] = replace(result, duplicate=True)
-            results.append(result)
+    (results,) = place_groups(
+        engine, [(book, list(candidates))], account=account, clock=clock, limits=limits, controls=controls
+    )
     return results
 
 
+def place_groups(
+    engine: Engine,
+    groups: Sequence[tuple[Book, Sequence[BetCandidate]]],
+    *,
+    account: str,
+    clock: Clock,
+    limits: RiskLimits,
+    controls: Sequence[RiskControl] = CONTROLS,
+) -> list[list[PlacementResult]]:
+    """``place_bets`` for several books in one transaction: each group at its book, groups in the order given, every
+    candidate checked against the exposure of all the ones accepted before it (whichever book took them).
+
+    The exposure (and any book restriction, ``betting.restriction``) is read once, inside the lock; the rows are
+    written together before the commit (``ledger_writes``), exactly as one statement per row would leave them.
+    """
+    keyed = [[(candidate, candidate.key_for(account)) for candidate in group] for _, group in groups]
+    placed: list[list[tuple[PlacementResult, PendingBet | None]]] = []
+    with account_transaction(engine, account, clock) as (conn, row):
+        now = as_utc_instant(clock.now())
+        state = load_exposure(conn, row, now)
+        state.restricted = restricted_books(conn, account, limits)
+        known = recorded_decisions(conn, [key for group in keyed for _, key in group])
+        call = _Call(account, known, {}, PendingWrites(), state, clock, limits, controls)
+        for (book, _), group in zip(groups, keyed, strict=True):
+            placed.append([_place_one(call, candidate, key, book) for candidate, key in group])
+        call.writes.write(conn)
+    return [[_with_id(result, bet) for result, bet in group] for group in placed]
+
+
+def _with_id(result: PlacementResult, bet: PendingBet | None) -> PlacementResult:
+    return result if bet is None or bet.id is None or bet.id == result.bet_id else replace(result, bet_id=bet.id)
+
+
+@dataclass(frozen=True)
+class _Call:
+    """What one ``place_groups`` call holds while it decides: the running exposure, the decisions recorded before and
+    in this call (``known``; ``pending``: the bet each key wrote in this call), and the rows to write."""
+
+    account: str
+    known: dict[str, PlacementResult]
+    pending: dict[str, PendingBet]
+    writes: PendingWrites
+    state: ExposureState
+    clock: Clock
+    limits: RiskLimits
+    controls: Sequence[RiskControl]
+
+
+def _place_one(call: _Call, candidate: BetCandidate, key: str, book: Book) -> tuple[PlacementResult, PendingBet | None]:
+    """One candidate of ``place_groups``: the result, and the bet it wrote (its id is known once the rows are)."""
+    known, pending, writes, state, clock = call.known, call.pending, call.writes, call.state, call.clock
+    prior = known.get(key)
+    if prior is not None and not prior.retryable:
+        return prior, pending.get(key)
+    now = as_utc_instant(clock.now())
+    verdict = precheck(candidate, state, call.limits, call.controls)
+    violation = verdict.violation
+    if prior is not None and violation is None and now >= _aware(candidate.kickoff):
+        violation = RiskViolation("input", "input: checked again after kickoff: a decision is not placed late")
+    if prior is not None:
+        if violation is not None:  # still rejected: nothing new to record
+            return replace(prior, reason=violation.reason, control=violation.control), pending.get(key)
+        bet = pending.get(key) or writes.recorded(prior.bet_id)
+        writes.set(bet, **_row_values(candidate), reason=None)
+        writes.transition(
+            bet,
+            "rejected",
+            "proposed",
+            now,
+            reason=f"checked again: the {prior.control} rejection may no longer hold",
+            details=_asked(candidate) | {"retry_of": prior.control},
+        )
+    else:
+        bet = writes.propose(_proposal(candidate, key, call.account, now))
+        writes.transition(bet, None, "proposed", now, details=_asked(candidate))
+    bet_id = prior.bet_id if prior is not None else -1
+    if violation is None:
+        result = _send(writes, bet, bet_id, key, candidate, verdict, book, clock)
+        if result.placed:
+            state.add(candidate.event_id, candidate.competition, result.stake)
+    else:
+        reason, control = violation.reason, violation.control
+        writes.transition(bet, "proposed", "rejected", now, reason=reason, details={"control": control})
+        writes.set(bet, reason=reason)
+        result = PlacementResult(bet_id, key, "rejected", reason, None, verdict.stake, False, control)
+    pending[key] = bet
+    known[key] = replace(result, duplicate=True)
+    return result, bet
+
+
 def _send(
-    conn: Connection, bet_id: int, key: str, candidate: BetCandidate, verdict: Assessment, book: Book, clock: Clock
+    writes: PendingWrites,
+    bet: PendingBet,
+    bet_id: int,
+    key: str,
+    candidate: BetCandidate,
+    verdict: Assessment,
+    book: Book,
+    clock: Clock,
 ) -> PlacementResult:
     cut: StakeCut | None = verdict.cut
     order = BookOrder(
@@ -359,9 +403,8 @@ def _send(
     noted: dict[str, Any] = {"cut": cut.details()} if cut is not None else {}
     if reply.status is not OrderStatus.PLACED or reply.price is None or reply.stake is None:
         reason = reply.reason or f"{book.name}: order not placed ({reply.status})"
-        details = {"control": "book"} | noted
-        record_transition(conn, bet_id, "proposed", "rejected", now, reason=reason, details=details)
-        conn.execute(update(bets).where(bets.c.id == bet_id).values(reason=reason))
+        writes.transition(bet, "proposed", "rejected", now, reason=reason, details={"control": "book"} | noted)
+        writes.set(bet, reason=reason)
         return PlacementResult(bet_id, key, "rejected", reason, None, verdict.stake, False, "book")
     problem = fill_problem(reply, order)
     if problem is not None:
@@ -369,15 +412,13 @@ def _send(
             f"{book.name} filled order {key[:12]} but its reply cannot be recorded exactly ({problem}); nothing was "
             "committed: check the order at the book"
         )
-    conn.execute(
-        update(bets)
-        .where(bets.c.id == bet_id)
-        .values(price_e4=price_e4(reply.price), stake_cents=cents(reply.stake), book_ref=reply.book_ref, placed_at=now)
+    writes.set(
+        bet, price_e4=price_e4(reply.price), stake_cents=cents(reply.stake), book_ref=reply.book_ref, placed_at=now
     )
     filled: dict[str, Any] = {"book": book.name, "book_ref": reply.book_ref}
     filled |= {"price": str(reply.price), "stake": str(reply.stake)}
     cut_reason = cut.reason if cut is not None else None
-    record_transition(conn, bet_id, "proposed", "placed", now, reason=cut_reason, details=filled | noted)
+    writes.transition(bet, "proposed", "placed", now, reason=cut_reason, details=filled | noted)
     return PlacementResult(
         bet_id, key, "placed", cut_reason, reply.price, reply.stake, control=cut.control if cut is not None else None
     )

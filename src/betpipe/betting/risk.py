@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CONTROLS",
+    "RESTRICTION",
     "Assessment",
     "ExposureState",
     "RiskControl",
@@ -53,6 +54,12 @@ class RiskLimits:
     # A stake cut to fit a limit is rounded down to ``stake_increment`` and dropped below ``min_stake``.
     min_stake: Decimal = Decimal("0.01")
     stake_increment: Decimal = Decimal("0.01")
+    # Account restriction (``betting.restriction``), off by default: once a book has lost this many settled bets by
+    # CLV, a stake there is cut to ``restricted_max_stake`` and/or ``restricted_stake_fraction`` of the stake asked
+    # (0: that cap not set; with both set the smaller wins).
+    restrict_after_clv_wins: int = 0
+    restricted_max_stake: Decimal = Decimal(0)
+    restricted_stake_fraction: Decimal = Decimal(0)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RiskLimits:
@@ -89,6 +96,7 @@ class ExposureState:
     event_exposure: dict[int, Decimal] = field(default_factory=dict)
     event_bets: Counter[int] = field(default_factory=Counter)
     competition_exposure: dict[str, Decimal] = field(default_factory=dict)
+    restricted: dict[str, int] = field(default_factory=dict)  # book -> the CLV wins that restricted it
 
     def bankroll(self, limits: RiskLimits) -> Decimal:
         return limits.starting_bankroll + self.settled_pnl
@@ -204,6 +212,31 @@ class StakeControl(RiskControl):
         return f"stake {stake} above the limit {limits.max_stake}"
 
 
+RESTRICTION = "book_restriction"
+
+
+class BookRestrictionControl(RiskControl):
+    """A restricted book (``ExposureState.restricted``: it lost enough bets to us by CLV) takes a smaller stake."""
+
+    NAME = RESTRICTION
+
+    def headroom(self, candidate: Candidate, state: ExposureState, limits: RiskLimits) -> Decimal | None:
+        if getattr(candidate, "book", None) not in state.restricted:
+            return None
+        caps = []
+        if limits.restricted_max_stake > 0:
+            caps.append(limits.restricted_max_stake)
+        if limits.restricted_stake_fraction > 0:
+            caps.append(candidate.stake * limits.restricted_stake_fraction)
+        return min(caps) if caps else None
+
+    def _excess(self, candidate: Candidate, stake: Decimal, state: ExposureState, limits: RiskLimits) -> str:
+        book = str(getattr(candidate, "book", ""))
+        room = self.headroom(candidate, state, limits)
+        cap = _round_down(room, limits) if room is not None else stake
+        return f"{book} restricted after losing {state.restricted.get(book, 0)} bets by CLV: max stake {cap}"
+
+
 class OpenExposureControl(RiskControl):
     NAME = "open_exposure"
 
@@ -272,6 +305,7 @@ CONTROLS: tuple[RiskControl, ...] = (
     HaltControl(),
     DailyLossControl(),
     StakeControl(),
+    BookRestrictionControl(),
     OpenExposureControl(),
     EventControl(),
     BetsPerDayControl(),

@@ -131,6 +131,23 @@ def _beyond_bounds(price: Decimal, stake: Decimal) -> str | None:
     return None
 
 
+# Statements built once (the backtest settles at hundreds of steps): a bound statement is compiled once and cached.
+_OPEN_BETS = select(bets).where(bets.c.account == bindparam("account"), bets.c.state == "placed").order_by(bets.c.id)
+_SETTLE = (
+    update(bets)
+    .where(bets.c.id == bindparam("b_id"))
+    .values(
+        state=bindparam("b_state"),
+        pnl_cents=bindparam("b_pnl"),
+        clv=bindparam("b_clv"),
+        clv_reason=bindparam("b_clv_reason"),
+        reason=bindparam("b_reason"),
+        settled_at=bindparam("b_at"),
+    )
+)
+_STEPS = insert(bet_transitions)
+
+
 def settle_bets(
     engine: Engine,
     *,
@@ -148,10 +165,9 @@ def settle_bets(
     still_open: dict[int, str] = {}
     with account_transaction(engine, account, clock) as (conn, _row):
         now = as_utc_instant(clock.now())
-        query = select(bets).where(bets.c.account == account, bets.c.state == "placed").order_by(bets.c.id)
         updates: list[dict[str, Any]] = []
         steps: list[dict[str, Any]] = []
-        for row in conn.execute(query).mappings():
+        for row in conn.execute(_OPEN_BETS, {"account": account}).mappings():
             bet_id, event_id = int(row["id"]), int(row["event_id"])
             result = results.get(event_id)
             grade, reason = _grade(row, result)
@@ -184,20 +200,8 @@ def settle_bets(
                 | {"reason": reason, "details": details}
             )
         if updates:
-            conn.execute(
-                update(bets)
-                .where(bets.c.id == bindparam("b_id"))
-                .values(
-                    state=bindparam("b_state"),
-                    pnl_cents=bindparam("b_pnl"),
-                    clv=bindparam("b_clv"),
-                    clv_reason=bindparam("b_clv_reason"),
-                    reason=bindparam("b_reason"),
-                    settled_at=bindparam("b_at"),
-                ),
-                updates,
-            )
-            conn.execute(insert(bet_transitions), steps)
+            conn.execute(_SETTLE, updates)
+            conn.execute(_STEPS, steps)
     return SettlementReport(tuple(settled), still_open)
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "CONSENSUS_BOOKS",
     "DEFAULT_STRATEGY",
     "MARKET_METHODS",
+    "RESTRICTION_LIMITS",
     "SOFT_BOOKS",
     "SOURCES",
     "Source",
@@ -35,7 +36,26 @@ MARKET_METHODS: tuple[str, ...] = ("multiplicative", "shin", "power", "odds_rati
 CONSENSUS_BOOKS: tuple[str, ...] = ("market_avg", "betbrain_avg")
 """Market-average aggregates (football-data ``Avg*`` from 2019-20, ``BbAv*`` before): inputs only, never a price."""
 SOFT_BOOKS: tuple[str, ...] = ("bet365", "betandwin", "interwetten", "williamhill", "vcbet")
+RESTRICTION_LIMITS: tuple[str, ...] = ("restrict_after_clv_wins", "restricted_max_stake", "restricted_stake_fraction")
+"""The ``limits`` keys of account restriction (``betting.restriction``): after N bets a book lost to us by CLV, its
+maximum stake falls to an amount and/or a fraction of the stake asked. Limits, so the live run and the backtest read
+them where they read every other limit; unset, they leave a strategy's name and version as they were."""
 """The five soft books football-data carries (B365, BW, IW, WH, VC): EVALUATION.md's line-shopping reference."""
+
+
+def _restriction(limits: dict[str, str]) -> tuple[int, Decimal, Decimal]:
+    """(after, max stake, fraction) from a strategy's ``limits``; a bad value is a one-line error."""
+    text = {key: limits.get(key, "0") for key in RESTRICTION_LIMITS}
+    try:
+        after = int(text["restrict_after_clv_wins"])
+        amount, fraction = Decimal(text["restricted_max_stake"]), Decimal(text["restricted_stake_fraction"])
+    except (ValueError, InvalidOperation):
+        raise ValueError(f"account restriction limits must be numbers; got {text}") from None
+    if after < 0 or not (amount.is_finite() and amount >= 0) or not (fraction.is_finite() and 0 <= fraction <= 1):
+        raise ValueError(f"restrict_after_clv_wins >= 0, restricted_max_stake >= 0 and fraction in [0, 1]; got {text}")
+    if after > 0 and amount == 0 and fraction == 0:
+        raise ValueError("restrict_after_clv_wins needs restricted_max_stake or restricted_stake_fraction above 0")
+    return after, amount, fraction
 
 
 def _decimal_text(value: object, name: str) -> str:
@@ -109,10 +129,16 @@ class StrategySpec:
         if not (math.isfinite(self.max_price_age_hours) and self.max_price_age_hours > 0):
             raise ValueError(f"max_price_age_hours must be a finite number > 0; got {self.max_price_age_hours}")
         self.policy()  # a bad staking text fails here, before any work
+        _restriction(self.limits)
 
     def policy(self) -> StakingPolicy:
         """The staking policy, exactly as the text states it (backtest and live alike)."""
         return StakingPolicy.parse(self.staking, min_edge=self.min_edge)
+
+    @property
+    def restriction(self) -> tuple[int, Decimal, Decimal]:
+        """Account restriction from ``limits``: (CLV wins before a book restricts, max stake, fraction); 0 = off."""
+        return _restriction(self.limits)
 
     @property
     def uses_consensus(self) -> bool:
@@ -130,7 +156,12 @@ class StrategySpec:
             head += f":{self.market_method}"
         if self.uses_consensus:
             head += f"+consensus@{self.consensus_weight:g}"
-        return f"{head}|{'+'.join(self.books)}|{self.staking}|t={self.min_edge:g}"
+        name = f"{head}|{'+'.join(self.books)}|{self.staking}|t={self.min_edge:g}"
+        after, amount, fraction = self.restriction
+        if after:
+            caps = [f"{amount:f}"] * (amount > 0) + [f"x{fraction:f}"] * (fraction > 0)
+            name += f"|restricted@{after}:{'/'.join(caps)}"
+        return name
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
