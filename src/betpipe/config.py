@@ -105,6 +105,8 @@ class RiskSettings(BaseModel):
     max_bets_per_event: int = Field(default=1, ge=0)
     bankroll_floor: Decimal = Field(default=Decimal("500.00"), allow_inf_nan=False)  # below bankroll.bankroll
     max_price_age_seconds: float = Field(default=6 * 3600.0, gt=0)
+    # An event's stakes across its markets, as a fraction of the current bankroll (0: off); docs/betting.md.
+    max_correlated_exposure: Decimal = Field(default=Decimal(0), ge=0, le=1, allow_inf_nan=False)
 
 
 class ServingSettings(BaseModel):

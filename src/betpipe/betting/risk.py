@@ -60,6 +60,10 @@ class RiskLimits:
     restrict_after_clv_wins: int = 0
     restricted_max_stake: Decimal = Decimal(0)
     restricted_stake_fraction: Decimal = Decimal(0)
+    # Correlated exposure (issue 18): the stakes on one event summed across its markets (1X2, totals, handicaps: one
+    # score decides them all) stay within this fraction of the current bankroll; 0 = off (the absolute per-event cap
+    # ``max_event_exposure`` still holds).
+    max_correlated_exposure: Decimal = Decimal(0)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RiskLimits:
@@ -76,6 +80,7 @@ class RiskLimits:
             max_bets_per_event=risk.max_bets_per_event,
             bankroll_floor=risk.bankroll_floor,
             max_price_age_seconds=risk.max_price_age_seconds,
+            max_correlated_exposure=risk.max_correlated_exposure,
         )
 
 
@@ -268,6 +273,32 @@ class EventControl(RiskControl):
         return f"exposure on event {candidate.event_id} would be {after}, limit {limits.max_event_exposure}"
 
 
+class CorrelatedExposureControl(RiskControl):
+    """An event's stakes across all its markets (one score settles them all) within a fraction of the bankroll.
+
+    Scales with the bankroll (``max_event_exposure`` is a fixed amount): a shrinking bankroll shrinks the room for a
+    correlated position. Off (no headroom) when ``max_correlated_exposure`` is 0.
+    """
+
+    NAME = "correlated_exposure"
+
+    def _cap(self, state: ExposureState, limits: RiskLimits) -> Decimal:
+        return max(state.bankroll(limits), Decimal(0)) * limits.max_correlated_exposure
+
+    def headroom(self, candidate: Candidate, state: ExposureState, limits: RiskLimits) -> Decimal | None:
+        if limits.max_correlated_exposure <= 0:
+            return None
+        return self._cap(state, limits) - state.event_exposure.get(candidate.event_id, Decimal(0))
+
+    def _excess(self, candidate: Candidate, stake: Decimal, state: ExposureState, limits: RiskLimits) -> str:
+        after = state.event_exposure.get(candidate.event_id, Decimal(0)) + stake
+        cap = self._cap(state, limits).quantize(Decimal("0.01"))
+        return (
+            f"exposure on event {candidate.event_id} across its markets would be {after}, limit {cap} "
+            f"({limits.max_correlated_exposure} of the bankroll)"
+        )
+
+
 class BetsPerDayControl(RiskControl):
     NAME = "bets_per_day"
 
@@ -308,6 +339,7 @@ CONTROLS: tuple[RiskControl, ...] = (
     BookRestrictionControl(),
     OpenExposureControl(),
     EventControl(),
+    CorrelatedExposureControl(),
     BetsPerDayControl(),
     CompetitionExposureControl(),
     BankrollFloorControl(),
