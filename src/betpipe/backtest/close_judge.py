@@ -34,7 +34,7 @@ from betpipe.modeling.metrics import bootstrap_mean_ci, log_loss_rows, rps_rows
 
 UNTOUCHED_FROM = "2016-2017"
 TUNING_SEASONS = ("2013-2014", "2014-2015", "2015-2016")
-DEFAULT_L2 = 1e-3  # chosen on TUNING_SEASONS by `betpipe close-model judge --tune` (docs/modeling.md)
+DEFAULT_L2 = 0.1  # chosen on TUNING_SEASONS by `betpipe close-model judge --tune` (docs/modeling.md)
 DEFAULT_REFIT_DAYS = 7.0
 SOFT_BOOKS = ("b365", "bw", "iw", "wh", "vc")  # bet365, betandwin, interwetten, williamhill, vcbet
 EDGE_LEVELS = (0.0, 0.02)

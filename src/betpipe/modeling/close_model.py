@@ -164,7 +164,7 @@ class CloseModel(BaseProbabilityModel):
 
     name = "close_model"
 
-    def __init__(self, method: str = "multiplicative", l2: float = 1e-3, n_outcomes: int = 3) -> None:
+    def __init__(self, method: str = "multiplicative", l2: float = 0.1, n_outcomes: int = 3) -> None:
         self.method = method
         self.l2 = l2
         self.n_outcomes = n_outcomes
