@@ -95,6 +95,7 @@ class BacktestSpec:
     limits: dict[str, str] = field(default_factory=dict)  # RiskLimits field -> value (text), over the defaults
     book_max_stake: dict[str, str] = field(default_factory=dict)
     label: str = ""
+    markets: tuple[str, ...] = _D.markets
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "competitions", tuple(self.competitions))
@@ -117,6 +118,7 @@ class BacktestSpec:
         object.__setattr__(self, "consensus_books", spec.consensus_books)
         object.__setattr__(self, "limits", spec.limits)
         object.__setattr__(self, "book_max_stake", spec.book_max_stake)
+        object.__setattr__(self, "markets", spec.markets)
 
     def strategy_spec(self) -> StrategySpec:
         """The strategy this run backtests: what ``betpipe strategy promote`` makes live."""
@@ -153,12 +155,15 @@ class BacktestSpec:
         data["books"] = list(self.books)
         data["consensus_books"] = list(self.consensus_books)
         data["bankroll"] = str(self.bankroll)
+        data["markets"] = list(self.markets)
+        if self.markets == _D.markets:
+            data.pop("markets")  # the default, unlisted: run ids from before markets were listed stay the same
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> BacktestSpec:
         values: dict[str, Any] = {**data, "bankroll": Decimal(data["bankroll"])}
-        for key in ("competitions", "consensus_books", "books"):
+        for key in ("competitions", "consensus_books", "books", "markets"):
             if key in data:
                 values[key] = tuple(data[key])
         return cls(**values)

@@ -22,16 +22,27 @@ from numpy.typing import NDArray
 
 from betpipe.betting.ledger import BetCandidate
 from betpipe.betting.market_leg import count_no_bet
+from betpipe.betting.markets import LINE_MARKETS, line_probabilities, size_lines
 from betpipe.betting.policy import StakingPolicy
 from betpipe.betting.pricing import FairSource, fair_probabilities
 from betpipe.betting.risk import RiskLimits
 from betpipe.betting.shopping import BOOK_OF
-from betpipe.betting.sizing import SizedEvents, size_events_explained
+from betpipe.betting.sizing import NoBetReason, SizedEvents, size_events_explained
 from betpipe.betting.strategy_spec import StrategySpec
 from betpipe.clock import as_utc_instant
 from betpipe.db import as_utc
+from betpipe.modeling.score_grid import LineProbabilities, ScoreGrid
 
-__all__ = ["PRICE_TIME_COLUMN", "Decision", "Strategy", "decide", "quotes_of", "runtime_strategy", "strategy_limits"]
+__all__ = [
+    "PRICE_TIME_COLUMN",
+    "Decision",
+    "Strategy",
+    "decide",
+    "decide_lines",
+    "quotes_of",
+    "runtime_strategy",
+    "strategy_limits",
+]
 
 PRICE_TIME_COLUMN = "decided_at"
 """The instant the row's book prices were captured: the decision instant of any bet on it (the backtest's column)."""
@@ -54,6 +65,8 @@ class Strategy:
     outcomes: tuple[str, ...]  # its selections in the probability columns' order
     market_weight: float = 0.5
     book_max_stake: dict[str, Decimal] = field(default_factory=dict)
+    line_markets: tuple[str, ...] = ()  # O/U and AH lines priced from a score grid (``betting.markets``)
+    result_market: bool = True  # bets the sport's result market (a strategy may list only line markets)
 
 
 def strategy_limits(base: RiskLimits, overrides: dict[str, str]) -> RiskLimits:
@@ -81,6 +94,8 @@ def runtime_strategy(spec: StrategySpec, *, name: str | None = None) -> Strategy
         outcomes=rules.outcomes,
         market_weight=spec.market_weight,
         book_max_stake={k: Decimal(v) for k, v in spec.book_max_stake.items()},
+        line_markets=tuple(m for m in spec.markets if m in LINE_MARKETS),
+        result_market=any(m not in LINE_MARKETS for m in spec.markets),
     )
 
 
@@ -135,6 +150,8 @@ def decide(
     market_p: npt.ArrayLike | None = None,
     model_version: int | None = None,
     max_price_age: timedelta | None = None,
+    lines: pl.DataFrame | None = None,
+    grid: ScoreGrid | None = None,
 ) -> Decision:
     """Fair probabilities -> sizing -> one ``BetCandidate`` per staked selection, for the rows of ``events``.
 
@@ -142,7 +159,37 @@ def decide(
     UTC) and ``book_<outcome>`` prices, with ``at_<outcome>`` naming each price's book when line shopping (else every
     price is ``strategy.book``'s); ``model_p``/``market_p`` are (n, k) in ``strategy.outcomes`` order, row for
     row (the strategy's ``source`` says which it needs). Sizing and its reasons are exactly ``size_events_explained``.
+    A strategy with line markets also bets ``lines`` (``betting.markets.LINE_COLUMNS``: the best price per event,
+    market, line and selection) priced from ``grid`` (one score grid per row of ``events``); the result market's
+    candidates come first, then the lines'.
     """
+    result = (
+        _decide_result(events, strategy, bankroll, now, model_p, market_p, model_version, max_price_age)
+        if strategy.result_market
+        else Decision([], {}, None)
+    )
+    if not strategy.line_markets or lines is None or grid is None:
+        return result
+    more = decide_lines(
+        lines, events, grid, strategy=strategy, bankroll=bankroll, now=now, model_version=model_version,
+        max_price_age=max_price_age,
+    )  # fmt: skip
+    no_bet = dict(result.no_bet)
+    for reason, n in more.no_bet.items():
+        count_no_bet(no_bet, reason, n)
+    return Decision([*result.candidates, *more.candidates], no_bet, result.sized)
+
+
+def _decide_result(
+    events: pl.DataFrame,
+    strategy: Strategy,
+    bankroll: Decimal,
+    now: datetime,
+    model_p: npt.ArrayLike | None,
+    market_p: npt.ArrayLike | None,
+    model_version: int | None,
+    max_price_age: timedelta | None,
+) -> Decision:
     names = strategy.outcomes
     no_bet: dict[str, int] = {}
     if events.height == 0:
@@ -191,3 +238,87 @@ def decide(
             )
         )
     return Decision(candidates, no_bet, sized)
+
+
+def decide_lines(
+    lines: pl.DataFrame,
+    events: pl.DataFrame,
+    grid: ScoreGrid,
+    *,
+    strategy: Strategy,
+    bankroll: Decimal,
+    now: datetime,
+    model_version: int | None = None,
+    max_price_age: timedelta | None = None,
+) -> Decision:
+    """The line-market half of ``decide``: each usable quoted line of the strategy's markets priced from its event's
+    grid row (``events`` row i <-> ``grid`` row i), sized per selection, one bet per event and market.
+
+    The same time rule as the result market (a line's own capture instant is its decision instant); a line of an
+    event with no grid row, or whose grid could not be fitted, is counted, not guessed."""
+    no_bet: dict[str, int] = {}
+    frame = lines.filter(pl.col("market").is_in(list(strategy.line_markets)))
+    if frame.height == 0:
+        return Decision([], no_bet, None)
+    row_of = {int(e): i for i, e in enumerate(events.get_column("event_id").to_list())}
+    grid_row = np.array([row_of.get(int(e), -1) for e in frame.get_column("event_id").to_list()], dtype=np.int64)
+    has_grid = grid_row >= 0
+    count_no_bet(no_bet, "line: no score grid for the event", int((~has_grid).sum()))
+    ok = np.zeros(frame.height, dtype=bool)
+    if has_grid.any():
+        ok[has_grid] = _usable_rows(frame.filter(pl.Series(has_grid)), now, max_price_age, no_bet)
+    rows = np.flatnonzero(ok)
+    if rows.size == 0:
+        return Decision([], no_bet, None)
+    chosen = frame[rows.tolist()]
+    at = grid_row[rows]
+    n = rows.size
+    won, half_won, void, half_lost, lost = (np.full(n, np.nan) for _ in range(5))
+    market = chosen.get_column("market").to_numpy()
+    selection = chosen.get_column("selection").to_numpy()
+    line = chosen.get_column("line").to_numpy().astype(np.float64)
+    for m, sel in {(str(a), str(b)) for a, b in zip(market, selection, strict=True)}:
+        idx = np.flatnonzero((market == m) & (selection == sel))
+        lp = line_probabilities(grid[at[idx]], m, sel, line[idx])
+        won[idx], half_won[idx], void[idx], half_lost[idx], lost[idx] = (
+            lp.won, lp.half_won, lp.void, lp.half_lost, lp.lost
+        )  # fmt: skip
+    probs = LineProbabilities(won, half_won, void, half_lost, lost)
+    prices = chosen.get_column("price").to_numpy().astype(np.float64)
+    code = {m: i for i, m in enumerate(LINE_MARKETS)}
+    keys = chosen.get_column("event_id").to_numpy() * len(code) + np.array([code[str(m)] for m in market])
+    sized = size_lines(probs, prices, keys, bankroll, strategy.policy)
+    for code in np.unique(sized.reasons[sized.reasons > 0]):
+        why = NoBetReason.from_code(int(code))
+        count_no_bet(no_bet, f"line sizing: {why}", int((sized.reasons == code).sum()))
+    stakes = sized.decimal_stakes()
+    candidates: list[BetCandidate] = []
+    for i in np.flatnonzero(sized.units > 0):
+        row: dict[str, Any] = chosen.row(int(i), named=True)
+        decided_at = as_utc(row[PRICE_TIME_COLUMN])
+        book = str(row["book"] or strategy.book)
+        stake = stakes[i]
+        cap = strategy.book_max_stake.get(book)
+        if cap is not None and stake > cap:
+            stake = cap
+            count_no_bet(no_bet, f"stake cut to {book}'s maximum {cap}", 1)
+        candidates.append(
+            BetCandidate(
+                event_id=int(row["event_id"]),
+                market=str(row["market"]),
+                selection=str(row["selection"]),
+                line=float(row["line"]),
+                price=Decimal(str(row["price"])),
+                probability=float(sized.probabilities[i]),
+                stake=stake,
+                book=book,
+                strategy=strategy.name,
+                model_version=model_version,
+                decision_time=decided_at,
+                competition=str(row["competition"]),
+                kickoff=as_utc(row["kickoff_utc"]),
+                edge=float(sized.edges[i]),
+                price_time=decided_at,
+            )
+        )
+    return Decision(candidates, no_bet, None)

@@ -21,6 +21,7 @@ from betpipe.ingest.bookmakers import is_aggregate
 
 __all__ = [
     "CONSENSUS_BOOKS",
+    "DEFAULT_MARKETS",
     "DEFAULT_STRATEGY",
     "MARKET_METHODS",
     "RESTRICTION_LIMITS",
@@ -35,6 +36,9 @@ SOURCES: tuple[str, ...] = ("model", "market", "blend")
 MARKET_METHODS: tuple[str, ...] = ("multiplicative", "shin", "power", "odds_ratio")
 CONSENSUS_BOOKS: tuple[str, ...] = ("market_avg", "betbrain_avg")
 """Market-average aggregates (football-data ``Avg*`` from 2019-20, ``BbAv*`` before): inputs only, never a price."""
+DEFAULT_MARKETS: tuple[str, ...] = ("1x2",)
+"""The markets a strategy bets unless it lists others: the sport's result market (1X2; moneyline for NFL). Left out
+of the hashed form when unchanged, so strategies stored before markets were listed keep their versions."""
 SOFT_BOOKS: tuple[str, ...] = ("bet365", "betandwin", "interwetten", "williamhill", "vcbet")
 RESTRICTION_LIMITS: tuple[str, ...] = ("restrict_after_clv_wins", "restricted_max_stake", "restricted_stake_fraction")
 """The ``limits`` keys of account restriction (``betting.restriction``): after N bets a book lost to us by CLV, its
@@ -56,6 +60,23 @@ def _restriction(limits: dict[str, str]) -> tuple[int, Decimal, Decimal]:
     if after > 0 and amount == 0 and fraction == 0:
         raise ValueError("restrict_after_clv_wins needs restricted_max_stake or restricted_stake_fraction above 0")
     return after, amount, fraction
+
+
+def _check_markets(markets: tuple[str, ...], sport: str) -> None:
+    """Markets a strategy may list: the sport's, each once; lines only where ``decide`` prices them (a score grid)."""
+    from betpipe.betting.markets import LINE_MARKETS, RESULT_MARKETS
+    from betpipe.sports import sport_rules
+
+    if not markets or len(set(markets)) != len(markets):
+        raise ValueError(f"a strategy lists each market it bets once, at least one; got {', '.join(markets) or 'none'}")
+    if markets == DEFAULT_MARKETS:
+        return
+    known = set(sport_rules(sport).markets) & {*LINE_MARKETS, *RESULT_MARKETS}
+    unknown = [m for m in markets if m not in known]
+    if unknown:
+        raise ValueError(
+            f"market(s) {', '.join(unknown)} not bettable for {sport}; choose from {', '.join(sorted(known))}"
+        )
 
 
 def _decimal_text(value: object, name: str) -> str:
@@ -94,11 +115,15 @@ class StrategySpec:
     limits: dict[str, str] = field(default_factory=dict)
     book_max_stake: dict[str, str] = field(default_factory=dict)
     label: str = ""
+    markets: tuple[str, ...] = DEFAULT_MARKETS
 
     def __post_init__(self) -> None:
         books = (self.books,) if isinstance(self.books, str) else tuple(self.books)
         object.__setattr__(self, "books", books)
         object.__setattr__(self, "consensus_books", tuple(self.consensus_books))
+        markets = (self.markets,) if isinstance(self.markets, str) else tuple(self.markets)
+        object.__setattr__(self, "markets", markets)
+        _check_markets(markets, self.sport)
         object.__setattr__(self, "limits", {str(k): str(v) for k, v in dict(self.limits).items()})
         caps = {str(k): _decimal_text(v, f"max stake at {k}") for k, v in dict(self.book_max_stake).items()}
         object.__setattr__(self, "book_max_stake", caps)
@@ -161,12 +186,17 @@ class StrategySpec:
         if after:
             caps = [f"{amount:f}"] * (amount > 0) + [f"x{fraction:f}"] * (fraction > 0)
             name += f"|restricted@{after}:{'/'.join(caps)}"
+        if self.markets != DEFAULT_MARKETS:
+            name += f"|markets={'+'.join(self.markets)}"
         return name
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["books"] = list(self.books)
         data["consensus_books"] = list(self.consensus_books)
+        data["markets"] = list(self.markets)
+        if self.markets == DEFAULT_MARKETS:
+            data.pop("markets")  # unlisted = the default: versions of strategies from before markets stay the same
         return data
 
     @classmethod
@@ -178,7 +208,7 @@ class StrategySpec:
         if unknown:
             raise ValueError(f"unknown strategy field(s): {', '.join(unknown)}")
         values = dict(data)
-        for key in ("books", "consensus_books"):
+        for key in ("books", "consensus_books", "markets"):
             if key in values and not isinstance(values[key], str):
                 values[key] = tuple(values[key])
         return cls(**values)
