@@ -150,32 +150,39 @@ def _line_array(line: npt.ArrayLike, n: int) -> FloatArray:
     return np.asarray(quarters / 4.0, dtype=np.float64)
 
 
-def _grades(pmf: FloatArray, first: int, offset: FloatArray) -> LineProbabilities:
-    """Grades of a bet on V + offset (V integer with pmf over first..first+S-1): win > 0, push = 0, loss < 0.
+def _padded_cdf(pmf: FloatArray) -> FloatArray:
+    """(N, S + 1): column 0 is P(V < first) = 0, column j + 1 is P(V <= first + j)."""
+    out = np.zeros((pmf.shape[0], pmf.shape[1] + 1))
+    np.cumsum(pmf, axis=1, out=out[:, 1:])
+    return out
+
+
+def _grades(cdf: FloatArray, first: int, offset: FloatArray) -> LineProbabilities:
+    """Grades of a bet on V + offset (V an integer from ``first`` on, ``cdf`` by ``_padded_cdf``): win > 0, push = 0,
+    loss < 0.
 
     A quarter offset is two half bets at offset -/+ 0.25: full win needs V + (offset - 0.25) > 0, full loss
     V + (offset + 0.25) < 0, and the one value of V between them is a half win or a half loss.
     """
-    n, s = pmf.shape
+    n, s = cdf.shape[0], cdf.shape[1] - 1
     quarter = np.abs(offset * 4.0 - 2.0 * np.round(offset * 2.0)) > 1e-9
     low = np.where(quarter, offset - 0.25, offset)
     high = np.where(quarter, offset + 0.25, offset)
-    cdf = np.cumsum(pmf, axis=1)
-
-    def cdf_at(value: FloatArray) -> FloatArray:
-        index = value.astype(np.int64) - first
-        inside = np.take_along_axis(cdf, np.clip(index, 0, s - 1)[:, None], axis=1)[:, 0]
-        return np.asarray(np.where(index < 0, 0.0, np.where(index >= s - 1, cdf[:, -1], inside)), dtype=np.float64)
-
-    total = cdf[:, -1]
-    won = total - cdf_at(np.floor(-low + _EPS))
-    lost = cdf_at(np.ceil(-high - _EPS) - 1.0)
-    middle = np.clip(total - won - lost, 0.0, None)
+    # P(V <= floor(-low)) is "not a full win"; P(V <= ceil(-high) - 1) is "a full loss"
+    not_won_at = np.clip(np.floor(-low + _EPS) - first + 1, 0, s).astype(np.int64)
+    lost_at = np.clip(np.ceil(-high - _EPS) - first, 0, s).astype(np.int64)
+    if n and (offset == offset[0]).all():  # one line for every match: two column reads
+        not_won, lost = cdf[:, not_won_at[0]], cdf[:, lost_at[0]]
+    else:
+        not_won = np.take_along_axis(cdf, not_won_at[:, None], axis=1)[:, 0]
+        lost = np.take_along_axis(cdf, lost_at[:, None], axis=1)[:, 0]
+    won = cdf[:, -1] - not_won
+    middle = np.clip(not_won - lost, 0.0, None)
     zero = np.zeros(n)
     whole = ~quarter & (np.abs(offset - np.round(offset)) < 1e-9)
     half_won = np.where(quarter & (offset > np.round(offset)), middle, zero)
     half_lost = np.where(quarter & (offset < np.round(offset)), middle, zero)
-    return LineProbabilities(won, half_won, np.where(whole, middle, zero), half_lost, lost)
+    return LineProbabilities(won, half_won, np.where(whole, middle, zero), half_lost, lost.copy())
 
 
 class ScoreGrid:
@@ -223,6 +230,14 @@ class ScoreGrid:
         i, j = np.indices((g, g))
         return self._by(i - j, -(g - 1), 2 * g - 1)
 
+    def _cdf(self, of: str) -> FloatArray:
+        """Cached padded cdf of total, -total, difference or -difference (every line of a market reuses it)."""
+        cache: dict[str, FloatArray] = self.__dict__.setdefault("_cdfs", {})
+        if of not in cache:
+            pmf = self.total_goals if of.endswith("total") else self.goal_difference
+            cache[of] = _padded_cdf(np.ascontiguousarray(pmf[:, ::-1] if of.startswith("minus") else pmf))
+        return cache[of]
+
     @property
     def home_goals(self) -> FloatArray:
         return np.asarray(self.probabilities.sum(axis=2), dtype=np.float64)
@@ -243,9 +258,9 @@ class ScoreGrid:
         """Over/under ``line`` (scalar or one per match), graded as ``grade_selection("total", ...)`` does."""
         lines = _line_array(line, len(self))
         if selection == "over":
-            return _grades(self.total_goals, 0, -lines)
+            return _grades(self._cdf("total"), 0, -lines)
         if selection == "under":
-            return _grades(self.total_goals[:, ::-1], -2 * self.max_goals, lines)
+            return _grades(self._cdf("minus_total"), -2 * self.max_goals, lines)
         raise ValueError(f"selection {selection!r} is not 'over' or 'under'")
 
     def asian_handicap(self, line: npt.ArrayLike, selection: str = "home") -> LineProbabilities:
@@ -253,9 +268,9 @@ class ScoreGrid:
         lines = _line_array(line, len(self))
         g = self.max_goals
         if selection == "home":
-            return _grades(self.goal_difference, -g, lines)
+            return _grades(self._cdf("difference"), -g, lines)
         if selection == "away":
-            return _grades(self.goal_difference[:, ::-1], -g, -lines)
+            return _grades(self._cdf("minus_difference"), -g, -lines)
         raise ValueError(f"selection {selection!r} is not 'home' or 'away'")
 
     def btts(self) -> FloatArray:
