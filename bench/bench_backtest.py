@@ -1,7 +1,10 @@
 """Backtest benchmark on the shared data: the truth check against EVALUATION.md's reference strategy, the market-leg
 strategy tables of docs/backtest.md (tuning seasons 2013-14 .. 2015-16 and untouched 2016-17 on, paired CLV
-differences to the reference at the same threshold and at equal bet counts), and the 6 leagues x 10 seasons
-monthly-refit timing (Elo-logit blend + market, on Dask and in process, with the load average; GBM refitted yearly).
+differences to the reference at the same threshold and at equal bet counts), the 6 leagues x 10 seasons
+monthly-refit timing (Elo-logit blend + market, on Dask and in process, with the load average; GBM refitted yearly),
+and the issue 15 speed row: the default strategy (line shopping over the five soft books, Kelly 0.25, t = 0.02) as one
+account over 6 leagues x 10 seasons, in process, wall and CPU per phase (``--one-account`` runs only that row; run it
+with ``PYTHONPATH=<an older checkout>/src`` to time older code on the same store).
 
 Uses the store named by BETPIPE_BENCH_STORE (a directory holding betpipe.sqlite with football-data ingested) or
 ingests ../shared/data into a temporary one first (not timed). Reports go to bench/results/backtest/.
@@ -9,7 +12,9 @@ ingests ../shared/data into a temporary one first (not timed). Reports go to ben
 
 from __future__ import annotations
 
+import json
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -166,10 +171,50 @@ def run(quick: bool = False) -> list[Row]:
             rows.append(row)
         if quick:
             break
+    # 4. Issue 15 item 6: the default strategy as one account with line shopping, CPU and wall per phase.
+    rows += one_account_rows(settings, repeats=1 if quick else 3)
     if not quick:
         gbm = [BacktestSpec(strategy="blend", model="gbm", market_weight=0.5, refit_days=365, **span)]
         reports, seconds = _run(gbm, settings, "speed_gbm_yearly", executor="local")
         rows += [_row(f"6x10 yearly refits, Dask: {r.name}", r, seconds) for r in reports]
+    return rows
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def one_account_rows(settings: Any, repeats: int = 3) -> list[Row]:
+    """The default strategy over 6 leagues x 10 seasons as one account, in this process: per repeat, wall and CPU
+    (user + sys of the process, polars' threads included) and the run's own phase timings, with the load average."""
+    from betpipe.backtest import BacktestSpec, run
+    from betpipe.db import make_engine
+
+    spec = BacktestSpec(competitions=LEAGUES, first_season="2013-2014", last_season="2022-2023")
+    engine = make_engine(settings.effective_database_url)
+    scratch = Path(tempfile.mkdtemp(prefix="bench_backtest_one_account_"))
+    rows = []
+    for repeat in range(repeats):
+        load_before = os.getloadavg()[0]
+        wall, cpu = time.perf_counter(), _cpu()
+        result = run(spec, engine=engine, settings=settings, ledger_path=scratch / f"{repeat}.sqlite")
+        wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+        clv = result.bets.get_column("clv").drop_nulls()
+        rows.append(
+            {
+                "benchmark": f"6x10 one account, line shopping, default strategy (repeat {repeat + 1})",
+                "bets": result.bets.height,
+                "mean_clv_%": round(100 * float(clv.mean()), 3) if clv.len() else None,  # type: ignore[arg-type]
+                "stake_sum": round(float(result.bets.get_column("stake").sum()), 2),
+                "wall_s": round(wall, 1),
+                "cpu_s": round(cpu, 1),
+                **{f"{k}_wall_s": round(v, 1) for k, v in result.seconds.items() if k != "total"},
+                "load_avg_1m_before": round(load_before, 1),
+                "load_avg_1m_after": round(os.getloadavg()[0], 1),
+            }
+        )
+    engine.dispose()
     return rows
 
 
@@ -183,5 +228,12 @@ def _paired(report: Any) -> dict[str, Any]:
 if __name__ == "__main__":
     import sys
 
-    for line in run(quick="--quick" in sys.argv):
-        print(line)
+    if "--one-account" in sys.argv:  # only the issue 15 speed row, JSON to the path after --out (if given)
+        found = one_account_rows(_settings(), repeats=int(os.environ.get("BENCH_REPEATS", "3")))
+        if "--out" in sys.argv:
+            Path(sys.argv[sys.argv.index("--out") + 1]).write_text(json.dumps(found, indent=2) + "\n")
+        for line in found:
+            print(line)
+    else:
+        for line in run(quick="--quick" in sys.argv):
+            print(line)

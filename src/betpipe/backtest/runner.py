@@ -136,6 +136,7 @@ def run_one_json(
         "no_bet": result.no_bet,
         "refits": result.refits,
         "seconds": result.seconds,
+        "books": result.books,
     }
 
 
@@ -318,7 +319,10 @@ def write_reports(
             "paired_clv_difference": comparisons,
             "equal_count_clv_difference": equal_count,
             "verdict": verdict(bets),
-            "runs": [{"run_id": r["run_id"], "refits": r["refits"], "bets": len(r["bets"])} for r in runs],
+            "runs": [
+                {"run_id": r["run_id"], "refits": r["refits"], "bets": len(r["bets"]), "books": r.get("books", [])}
+                for r in runs
+            ],
         }
         json_path, html_path = out_dir / f"{_slug(name)}.json", out_dir / f"{_slug(name)}.html"
         json_path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
