@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from betpipe.betting.accounts import RiskRow, account_status, load_exposure
 from betpipe.betting.ledger import BetCandidate, precheck, recorded_decisions
 from betpipe.betting.market_leg import fair_market
+from betpipe.betting.markets import best_line_prices, implied_grid, two_way_fair
 from betpipe.betting.policy import StakingPolicy
 from betpipe.betting.risk import RiskLimits
 from betpipe.betting.shopping import best_prices
@@ -35,7 +36,8 @@ from betpipe.betting.strategy import (
 from betpipe.betting.strategy_spec import DEFAULT_STRATEGY, StrategySpec
 from betpipe.clock import Clock, as_utc_instant
 from betpipe.config import Settings
-from betpipe.live.prices import first_per_event, joined_inputs, latest_prices, scheduled_events
+from betpipe.live.prices import first_per_event, joined_inputs, latest_line_prices, latest_prices, scheduled_events
+from betpipe.modeling.score_grid import ScoreGrid
 from betpipe.predict import SportPredictor, load_feature_snapshot
 from betpipe.registry import ModelCache, RegistryError
 from betpipe.sports import sport_rules
@@ -212,6 +214,9 @@ def opportunities(
         if frame.height
         else np.empty((0, len(names)))
     )
+    lines, grid = None, None
+    if strategy.line_markets and frame.height:
+        lines, grid = _line_inputs(engine, spec, frame, market_p, now=now, competitions_=wanted, max_age=max_age)
     account = bankroll_account or p.account
     bankroll = account_status(engine, account, limits=live_limits(spec, settings), clock=clock).bankroll
     decision = decide(
@@ -223,6 +228,8 @@ def opportunities(
         market_p=market_p,
         model_version=model_version,
         max_price_age=max_age,
+        lines=lines,
+        grid=grid,
     )
     reason, can_bet = "", True
     if not priced:
@@ -234,6 +241,40 @@ def opportunities(
     elif not decision.candidates:
         reason, can_bet = why_no_bet(decision, priced=frame.height, min_edge=spec.min_edge)
     return Opportunities(strategy, decision, model_version, frame, now, notes, reason, can_bet)
+
+
+def _line_inputs(
+    engine: Engine,
+    spec: StrategySpec,
+    frame: pl.DataFrame,
+    market_p: np.ndarray[Any, Any],
+    *,
+    now: datetime,
+    competitions_: Sequence[str],
+    max_age: timedelta,
+) -> tuple[pl.DataFrame, ScoreGrid]:
+    """The strategy's line markets at its books (best price per line and side) and, per row of ``frame``, the
+    market-implied score grid of the fair 1X2 (``market_p``) and the sharp book's margin-free O/U 2.5 known at the
+    row's decision instant (stale or future: the grid is fitted from the 1X2 alone)."""
+    markets = sorted({*runtime_strategy(spec).line_markets, "total"})
+    sport = spec.sport
+    quotes = latest_line_prices(
+        engine, sport=sport, books=[*spec.books, spec.sharp_book], markets=markets, now=now, competitions_=competitions_
+    )
+    wanted = pl.col("market").is_in(list(runtime_strategy(spec).line_markets))
+    lines = best_line_prices(
+        quotes.filter(pl.col("book") != spec.sharp_book, wanted), spec.books, now=now, max_age=max_age
+    )
+    sharp = quotes.filter(pl.col("book") == spec.sharp_book, pl.col("market") == "total", pl.col("line") == 2.5)
+    ou = ("over", "under")
+    if sharp.height:
+        wide = sharp.pivot(on="selection", index=["event_id", "decided_at"], values="price")
+        wide = wide.sort("event_id", "decided_at").group_by("event_id", maintain_order=True).last()
+        joined = joined_inputs(frame.select("event_id", PRICE_TIME_COLUMN), wide, "ou", ou, max_age)
+        p_over = two_way_fair(joined.select("ou_over", "ou_under").to_numpy(), spec.market_method)[:, 0]
+    else:
+        p_over = np.full(frame.height, np.nan)
+    return lines, implied_grid(market_p, p_over)
 
 
 def dry_run_checks(

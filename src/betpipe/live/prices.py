@@ -17,12 +17,13 @@ from betpipe.betting.strategy import PRICE_TIME_COLUMN
 from betpipe.clock import as_utc_instant
 from betpipe.db.bulk import as_utc
 from betpipe.db.schema import bookmakers, competitions, events, odds_snapshots
-from betpipe.sports import sport_rules
+from betpipe.sports import market_rules, sport_rules
 
 __all__ = [
     "PRE_MATCH_KINDS",
     "first_per_event",
     "joined_inputs",
+    "latest_line_prices",
     "latest_prices",
     "next_matchday_eve",
     "scheduled_events",
@@ -102,6 +103,66 @@ def latest_prices(
         .last()
         .select("event_id", "competition", "kickoff_utc", "book", "decided_at", *names)
     )
+
+
+def latest_line_prices(
+    engine: Engine,
+    *,
+    sport: str,
+    books: Sequence[str],
+    markets: Sequence[str],
+    now: datetime,
+    competitions_: Sequence[str] = (),
+) -> pl.DataFrame:
+    """Per (scheduled event after ``now``, book, line market, line): the latest pre-match quote of each side captured
+    at or before ``now`` and before kickoff, kept only where both sides are quoted (a one-sided line is no market).
+    Long: ``betting.markets.LINE_COLUMNS``. Never an aggregate book."""
+    now = as_utc_instant(now)
+    columns = ["event_id", "competition", "kickoff_utc", "decided_at", "market", "line", "selection", "price", "book"]
+    query = (
+        select(
+            events.c.id, competitions.c.code, events.c.kickoff_utc, odds_snapshots.c.captured_at,
+            odds_snapshots.c.market, odds_snapshots.c.line, odds_snapshots.c.selection, odds_snapshots.c.price,
+            bookmakers.c.key,
+        )
+        .select_from(
+            odds_snapshots.join(events, events.c.id == odds_snapshots.c.event_id)
+            .join(competitions, competitions.c.id == events.c.competition_id)
+            .join(bookmakers, bookmakers.c.id == odds_snapshots.c.bookmaker_id)
+        )
+        .where(
+            events.c.sport == sport, events.c.status == "scheduled", events.c.kickoff_utc > now,
+            odds_snapshots.c.market.in_(list(markets)), odds_snapshots.c.kind.in_(PRE_MATCH_KINDS),
+            odds_snapshots.c.captured_at <= now, bookmakers.c.key.in_(list(books)),
+            bookmakers.c.is_aggregate.is_(False),
+        )
+    )  # fmt: skip
+    if competitions_:
+        query = query.where(competitions.c.code.in_(list(competitions_)))
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    schema: dict[str, pl.DataType] = {"event_id": pl.Int64(), "competition": pl.Utf8()}
+    schema |= {"kickoff_utc": pl.Datetime("us", "UTC"), "decided_at": pl.Datetime("us", "UTC")}
+    schema |= {"market": pl.Utf8(), "line": pl.Float64(), "selection": pl.Utf8(), "price": pl.Float64()}
+    schema |= {"book": pl.Utf8()}
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    frame = pl.DataFrame(
+        [(int(r[0]), r[1], as_utc(r[2]), as_utc(r[3]), r[4], float(r[5]), r[6], float(r[7]), r[8]) for r in rows],
+        schema=columns,
+        orient="row",
+    ).with_columns(pl.col("kickoff_utc", "decided_at").dt.cast_time_unit("us").dt.convert_time_zone("UTC"))
+    sides = {m: list(market_rules(m).selections) for m in markets}
+    frame = frame.filter(pl.col("decided_at") < pl.col("kickoff_utc"))
+    frame = frame.filter(
+        pl.any_horizontal(
+            [(pl.col("market") == m) & pl.col("selection").is_in(names) for m, names in sides.items()]
+            or [pl.lit(False)]
+        )
+    )
+    latest = frame.sort("decided_at").group_by(["event_id", "book", "market", "line", "selection"]).last()
+    both = pl.col("selection").n_unique().over(["event_id", "book", "market", "line"]) == 2
+    return latest.filter(both).select(columns).sort("event_id", "market", "line", "book", "selection")
 
 
 def next_matchday_eve(engine: Engine, sport: str, *, lead: timedelta = timedelta(hours=1)) -> datetime | None:
