@@ -40,6 +40,7 @@ app.add_typer(model_commands.app, name="models")
 app.add_typer(feature_commands.app, name="features")
 app.command("train", cls=modeling_commands.TrainCommand)(modeling_commands.train)
 app.command("evaluate")(modeling_commands.evaluate)
+app.command("evaluate-markets")(__import__("betpipe.cli.markets", fromlist=["x"]).evaluate_markets)
 app.command("serve")(__import__("betpipe.cli.serve", fromlist=["serve"]).serve)
 app.command("predict")(__import__("betpipe.cli.predict", fromlist=["predict"]).predict)
 betting_commands.register(app)  # bets list|show|settle, risk status|halt|resume, bankroll
