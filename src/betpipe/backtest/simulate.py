@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 from sqlalchemy.pool import StaticPool
 
 from betpipe.backtest.data import decision_features, load_events, load_prices, selections_of, valid_prices
+from betpipe.backtest.lines import load_line_inputs, with_markets
 from betpipe.backtest.spec import BacktestSpec
 from betpipe.betting.market_leg import count_no_bet, fair_market, price_matrix, uses_consensus
 from betpipe.betting.placing import paper_books, place_at_books
@@ -190,6 +191,12 @@ def run(
         sharp_prefix="sharp_pre",
     )
     close_p = _fair_close(targets, names)
+    lined = None  # line markets (O/U, AH) of a strategy that lists them: quotes, grids and closes per target
+    if strategy.line_markets:
+        lined = load_line_inputs(
+            engine, targets, market_p, markets=strategy.line_markets, books=spec.books, sharp_book=spec.sharp_book,
+            method=spec.market_method, max_price_age_hours=spec.max_price_age_hours,
+        )  # fmt: skip
     played = events.filter(pl.col("outcome").is_not_null())
     if k == 2:
         played = played.filter(pl.col("outcome") != 1)
@@ -200,6 +207,7 @@ def run(
     order = np.argsort(targets.get_column("decided_at").to_numpy(), kind="stable")
     by_step = targets[order]
     step_p = market_p[order]
+    step_lines = lined.ordered(order) if lined is not None else None
     step_features = features[order] if features.height else features
     decided = by_step.get_column("decided_at")
     instants = decided.to_numpy()
@@ -236,6 +244,8 @@ def run(
                 p = close_p[r, j]
                 if np.isfinite(p):
                     closing[(event_id, market_name, name, 0.0)] = float(p)
+            if lined is not None:
+                closing.update(lined.closing.get(event_id, {}))
         report = settle_bets(ledger, account=account, results=results, closing=closing, clock=clock)
         settled_pnl += report.pnl
         seconds["settle"] += time.perf_counter() - t0
@@ -269,6 +279,7 @@ def run(
             now=now,
             model_p=p_model,
             market_p=step_p[first:end],
+            **(step_lines.at(first, end) if step_lines is not None else {}),
         )
         for reason, n in decision.no_bet.items():
             count_no_bet(no_bet, reason, n)
@@ -285,6 +296,8 @@ def run(
     if progress is not None:
         progress(len(steps), len(steps))
     frame = _with_shin_clv(read_bets(ledger, account), targets, names)
+    if lined is not None:
+        frame = with_markets(frame, ledger, account, market_name)
     per_book = book_summary(ledger, account, limits)
     save_ledger(ledger, ledger_path)
     ledger.dispose()
