@@ -1,6 +1,6 @@
 """The walk-forward simulation of one run: a simulated clock steps through the decision instants of history and, at
 each, settles what has finished, refits on the past when due, prices the events decided now and bets through the
-live money path (``betting.strategy.decide`` -> ``betting.ledger.place_bets`` with a ``PaperBook``), the very
+live money path (``betting.strategy.decide`` -> ``betting.placing.place_at_books`` with ``PaperBook``s), the very
 functions the live betting run calls.
 
 Only the clock and the book differ from a live run. When a result is known is ``betpipe.sports.ResultTiming``'s one
@@ -10,7 +10,10 @@ fitted on rows whose result was known at or before the refit instant, and a bet 
 after its result is known; an event is priced with features as known strictly before its decision instant; a bet is
 priced at the best pre-match quote among the strategy's books (``betting.shopping``) captured at or before that
 instant and strictly before kickoff. Nothing here reads a closing price before settlement, and nothing writes outside
-the run's ledger. A run is one account with one bankroll over all its competitions, as the live account is.
+the run's ledger. A run is one account with one bankroll over all its competitions, as the live account is. The
+ledger lives in memory during the run (written to ``ledger_path`` once at the end), and the bankroll a step sizes
+against is the settled P&L the run keeps in step with it: only the run writes its ledger, so that is exactly what
+``account_status`` would read (the limits are still checked inside each placing transaction).
 """
 
 from __future__ import annotations

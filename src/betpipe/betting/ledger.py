@@ -1,15 +1,15 @@
 """The ledger: every bet the strategy decides on, exactly once, with every state change it goes through.
 
-``place_bets`` is the one way a bet enters the ledger, live and in the backtest alike: one transaction per call that
-holds the account's risk lock, checks each candidate's input and the risk controls against the running exposure
-(cutting a stake to fit a limit's headroom), asks the book, and records proposed -> rejected (with the reason) or
-proposed -> placed (with the book's reply and any cut). A candidate whose idempotency key is already recorded
-returns the recorded bet: a retry or a crash-and-rerun never places twice (the book is asked with the same key as
-its client reference, so it cannot fill twice either). The one exception is a rejection by a risk control, which
-can be lifted (a resume, a new day, settled bets freeing exposure): the same decision is checked again, under the
-same lock, and moves rejected -> proposed -> placed at most once. This module never guesses a number: a bad price,
-stake or probability is a rejection with its reason, not a default, and a price is recorded and paid exactly as
-given (to 0.0001) or not at all.
+``place_bets`` (``place_groups`` for several books at once) is the one way a bet enters the ledger, live and in the
+backtest alike: one transaction per call that holds the account's risk lock, checks each candidate's input and the
+risk controls against the running exposure (cutting a stake to fit a limit's headroom), asks the book, and records
+proposed -> rejected (with the reason) or proposed -> placed (with the book's reply and any cut). A candidate whose
+idempotency key is already recorded returns the recorded bet: a retry or a crash-and-rerun never places twice (the
+book is asked with the same key as its client reference, so it cannot fill twice either). The one exception is a
+rejection by a risk control, which can be lifted (a resume, a new day, settled bets freeing exposure): the same
+decision is checked again, under the same lock, and moves rejected -> proposed -> placed at most once. This module
+never guesses a number: a bad price, stake or probability is a rejection with its reason, not a default, and a price
+is recorded and paid exactly as given (to 0.0001) or not at all.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, select
 
 from betpipe.betting.accounts import (
     account_transaction,
@@ -61,7 +61,6 @@ __all__ = [
     "place_bets",
     "place_groups",
     "precheck",
-    "record_transition",
     "recorded_decisions",
     "transitions",
 ]
@@ -141,38 +140,6 @@ class PlacementResult:
     def retryable(self) -> bool:
         """A rejection by a control that can be lifted: the same decision may be placed later."""
         return self.state == "rejected" and self.control is not None and self.control not in FINAL_CONTROLS
-
-
-def record_transition(
-    conn: Connection,
-    bet_id: int,
-    from_state: str | None,
-    to_state: str,
-    at: datetime,
-    *,
-    reason: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Move a bet to ``to_state`` and keep the step: the bet row and its transition change together or not at all."""
-    if from_state is not None:
-        conn.execute(_SET_STATE, {"b_id": bet_id, "b_state": to_state})
-    conn.execute(
-        _INSERT_TRANSITION,
-        {
-            "bet_id": bet_id,
-            "from_state": from_state,
-            "to_state": to_state,
-            "at": at,
-            "reason": reason,
-            "details": details,
-        },
-    )
-
-
-# Statements built once and executed with parameters: SQLAlchemy caches their compiled form (the backtest records
-# tens of thousands of transitions; inline ``.values(...)`` would rebuild a cache key for every one).
-_SET_STATE = update(bets).where(bets.c.id == bindparam("b_id")).values(state=bindparam("b_state"))
-_INSERT_TRANSITION = insert(bet_transitions)
 
 
 def _finite_or_zero(value: float) -> float:
