@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 __all__ = [
+    "HEIGHT",
     "WIDTH",
     "calibration_chart",
     "clv_histogram",
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 WIDTH = 640
-_HEIGHT = 220
+HEIGHT = 220
 MONEY = ",.0f"
 """Thousands separator, no decimals, never ``1e+3``: axis labels for amounts whose currency is in the title."""
 MONEY_EXACT = ",.2f"
@@ -94,15 +95,16 @@ def _date_tip(field: str, *, title: str = "date") -> alt.Tooltip:
     return alt.Tooltip(f"utcyearmonthdate({field}):T", title=title, format=DAY)
 
 
-def _props(title: str, *, height: int = _HEIGHT) -> dict[str, Any]:
+def _props(title: str, *, height: int = HEIGHT) -> dict[str, Any]:
     return {"title": alt.TitleParams(title, anchor="start"), "width": WIDTH, "height": height}
 
 
 def _colour(series: str | None) -> dict[str, Any]:
-    """One colour per series (accounts, models) with the legend under the chart, where long names fit."""
+    """One colour per series (accounts, models) with the legend above the plot, where long names fit and the
+    plot keeps its height when the page fixes the chart's total height."""
     if series is None:
         return {}
-    return {"color": alt.Color(f"{series}:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=360))}
+    return {"color": alt.Color(f"{series}:N", title=None, legend=alt.Legend(orient="top", labelLimit=360))}
 
 
 def _series_tip(series: str | None) -> list[alt.Tooltip]:
@@ -399,18 +401,20 @@ def series_chart(
     fmt: str = ",.3f",
     mark: Literal["line", "bar"] = "line",
     zero: bool = True,
+    axis_format: str | None = None,
 ) -> Chart:
     """Values per date, one line (or bar colour) per ``series`` value: model scores per day, predictions per day,
     cumulative P&L next to CLV as money. Columns: ``at`` (UTC datetime), ``value`` (float; a null is a gap), and
     ``series`` when given. ``y_title`` carries the unit (a currency, "%", a score's name); ``zero=False`` lets the
-    axis start near the values (scores that move in the third decimal)."""
+    axis start near the values (scores that move in the third decimal). ``fmt`` formats tooltips, and the axis
+    unless ``axis_format`` is coarser (``",.0f"`` ticks for cents in tooltips)."""
     _require(frame, "at", value, *([series] if series else []))
     base = alt.Chart(frame)
     drawn = base.mark_bar() if mark == "bar" else base.mark_line(point=frame.height < 60)
     return _top(
         drawn.encode(
             x=_date_axis("at", frame, days=mark == "bar"),
-            y=alt.Y(f"{value}:Q", title=y_title, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=zero)),
+            y=alt.Y(f"{value}:Q", title=y_title, axis=alt.Axis(format=axis_format or fmt), scale=alt.Scale(zero=zero)),
             tooltip=[_date_tip("at"), *_series_tip(series), alt.Tooltip(f"{value}:Q", title=y_title, format=fmt)],
             **_colour(series),
         ).properties(**_props(title))

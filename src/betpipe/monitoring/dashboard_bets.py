@@ -20,7 +20,15 @@ from sqlalchemy.orm import aliased
 
 from betpipe.db.schema import events, teams
 from betpipe.db.schema_betting import bet_transitions, bets
-from betpipe.monitoring.dashboard_data import BET_COLUMNS, UTC_TIME, _account_filter, _frame, _settled, at_midnight
+from betpipe.monitoring.dashboard_data import (
+    BET_COLUMNS,
+    BET_DETAILS,
+    UTC_TIME,
+    _account_filter,
+    _frame,
+    _settled,
+    at_midnight,
+)
 
 __all__ = [
     "MAX_ACCOUNT_LINES",
@@ -198,7 +206,7 @@ def settled_history(frame: pl.DataFrame) -> pl.DataFrame:
     return (
         _settled(frame)
         .sort("settled_at", "kickoff", descending=True)
-        .select(*BET_COLUMNS, "state", "pnl", "clv", "account")
+        .select(*BET_COLUMNS, "state", "pnl", "clv", *BET_DETAILS, "account")
     )
 
 
@@ -253,5 +261,5 @@ def rejection_counts(rejections: pl.DataFrame) -> pl.DataFrame:
 def rejection_list(rejections: pl.DataFrame) -> pl.DataFrame:
     """Each refusal, newest first: when it was decided, the bet asked for, and the rule with its wording."""
     return rejections.sort("created_at", descending=True).select(
-        "created_at", *BET_COLUMNS, "rule", "reason", "account"
+        "created_at", *BET_COLUMNS[:2], "rule", "reason", *BET_COLUMNS[2:], *BET_DETAILS, "account"
     )

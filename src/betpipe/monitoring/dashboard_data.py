@@ -31,6 +31,7 @@ from betpipe.registry.shadow import OUTCOMES
 
 __all__ = [
     "BET_COLUMNS",
+    "BET_DETAILS",
     "AccountRisk",
     "account_risk",
     "at_midnight",
@@ -68,8 +69,10 @@ BET_SCHEMA: dict[str, Any] = {
 }
 BOOKED_STATES = ("placed", *SETTLED_STATES)  # proposed and rejected bets never held money
 WON_STATES = ("won", "half_won")
-BET_COLUMNS = ("kickoff", "match", "competition", "market", "selection", "book", "price", "stake")
+BET_COLUMNS = ("kickoff", "match", "selection", "book", "price", "stake")
 """What every bet table (open, settled, refused) shows first, in this order: the one list of a bet's columns."""
+BET_DETAILS = ("market", "competition")
+"""Shown after a table's own figures: at a page's width the figures (P&L, CLV, rule) must not scroll out of view."""
 CALIBRATION_BINS = 10
 
 
@@ -179,7 +182,9 @@ def breakdown(frame: pl.DataFrame, by: str) -> pl.DataFrame:
 def open_bets(frame: pl.DataFrame) -> pl.DataFrame:
     """Placed, unsettled bets by kickoff; the match (teams) when the frame carries one, else ``event <id>``."""
     shown = frame if "match" in frame.columns else frame.with_columns(pl.format("event {}", "event_id").alias("match"))
-    return shown.filter(pl.col("state") == "placed").select(*BET_COLUMNS, "edge", "account").sort("kickoff")
+    return (
+        shown.filter(pl.col("state") == "placed").select(*BET_COLUMNS, "edge", *BET_DETAILS, "account").sort("kickoff")
+    )
 
 
 def at_midnight(frame: pl.DataFrame, day: str = "day") -> pl.DataFrame:

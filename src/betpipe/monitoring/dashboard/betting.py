@@ -72,8 +72,8 @@ def _bankroll(source: Source) -> None:
             )
         )
     with right:
-        # As tall as the bankroll beside it: at 140 px Streamlit's fitted size crops the title above the plot.
-        common.chart(charts.drawdown_chart(equity, series=series).properties(height=220))
+        # As tall as the bankroll beside it, so the two plots share their dates side by side.
+        common.chart(charts.drawdown_chart(equity, series=series).properties(height=charts.HEIGHT))
 
 
 def _curve(bets: pl.DataFrame) -> None:
@@ -100,7 +100,13 @@ def _curve(bets: pl.DataFrame) -> None:
     unit = common.currency()
     common.chart(
         charts.series_chart(
-            long, value="value", series="series", title="Cumulative P&L and CLV", y_title=unit, fmt=",.2f"
+            long,
+            value="value",
+            series="series",
+            title="Cumulative P&L and CLV",
+            y_title=unit,
+            fmt=charts.MONEY_EXACT,
+            axis_format=charts.MONEY,
         )
     )
 

@@ -227,8 +227,16 @@ def fmt_share(value: Any) -> str:
     return "n/a" if value is None else f"{float(value) * 100:+.2f} %"
 
 
+CHART_FRAME_PX = 90
+"""Title, legend and axis labels around a plot. The report's height is the plot's; Streamlit fits the whole chart,
+frame included, into that height, which left a legend's chart a 50 px strip of plot."""
+
+
 def chart(drawn: Any) -> None:
-    """A ``betpipe.charts`` chart at the page's width: the same definition the HTML report draws."""
+    """A ``betpipe.charts`` chart at the page's width, its plot as tall as in the HTML report (same definition)."""
+    height = getattr(drawn, "height", None)
+    if isinstance(height, int):
+        drawn = drawn.properties(height=height + CHART_FRAME_PX)
     st.altair_chart(drawn, width="stretch")
 
 
@@ -236,7 +244,7 @@ PERCENT_COLUMNS = ("yield", "hit_rate", "mean_clv", "clv", "edge")
 """Shares shown as percentages: scaled by 100 for display only, so the printf formats can print ``+1.23 %``."""
 
 
-_NARROW = ("competition", "market", "selection", "book", "rule")
+_NARROW = ("competition", "market", "selection")
 
 
 def _columns() -> dict[str, Any]:

@@ -120,8 +120,9 @@ def _bet_scores(bets: pl.DataFrame) -> None:
             value="value",
             series="series",
             title="Mean probability bet on and hit rate, per month",
-            y_title="share",
+            y_title="probability / hit rate",
             fmt=".1%",
+            axis_format=".0%",
         )
     )
 

@@ -8,6 +8,7 @@ hold per account, so the history is drawn per account, never as a sum no limit a
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import polars as pl
@@ -79,6 +80,12 @@ def _per_account(bets: pl.DataFrame, shape: str) -> pl.DataFrame:
     return frame.group_by("day").agg(nearest).sort("day").with_columns(pl.lit(label).alias("account"))
 
 
+def _long(frame: pl.DataFrame) -> bool:
+    """Over more than four months a day-wide bar is under a pixel: draw dots instead."""
+    first, last = frame["day"].min(), frame["day"].max()
+    return isinstance(first, date) and isinstance(last, date) and (last - first).days > 120
+
+
 def _history(bets: pl.DataFrame, limits: RiskLimits) -> None:
     names = pl.col("account").replace(account_names(bets))
     exposure = _per_account(bets, "exposure")
@@ -129,7 +136,7 @@ def _history(bets: pl.DataFrame, limits: RiskLimits) -> None:
                 currency=unit,
                 limits={f"daily loss limit -{limits.daily_loss_limit}": -limit},
                 series=series,
-                mark="point" if many else "bar",
+                mark="point" if many or _long(daily) else "bar",
             )
         )
 
