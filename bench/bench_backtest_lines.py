@@ -85,7 +85,7 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     (OUT / "backtest_lines.json").write_text(json.dumps(rows, indent=2) + "\n")
     lines = [
-        "| run | market | bets | mean CLV [95 % CI] | ROI | wall s | CPU s | load (1 min) |",
+        "| run | market | bets | mean CLV [95% CI] | ROI | wall s | CPU s | load (1 min) |",
         "|---|---|---:|---|---:|---:|---:|---:|",
     ]
     lines += [
