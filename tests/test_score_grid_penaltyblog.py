@@ -70,7 +70,7 @@ _GRADES = ("won", "half_won", "void", "half_lost", "lost")
 
 @pytest.mark.parametrize(("ours", "theirs"), _pairs())
 def test_every_total_and_handicap_line_agrees_with_penaltyblog(ours: ScoreGrid, theirs: object) -> None:
-    """57 total lines (both sides) and 29 handicap lines per side, quarter lines included."""
+    """27 total lines and 29 handicap lines, both sides of each, quarter lines included."""
     pb: Any = theirs
     for line in TOTAL_LINES:
         under, push, over = pb.totals(float(line))
