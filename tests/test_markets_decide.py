@@ -11,7 +11,15 @@ import numpy as np
 import polars as pl
 import pytest
 
-from betpipe.betting.markets import best_line_prices, implied_grid, line_kelly, line_probabilities, two_way_fair
+from betpipe.betting.markets import (
+    best_line_prices,
+    bet_payoffs,
+    implied_grid,
+    joint_kelly,
+    line_kelly,
+    line_probabilities,
+    two_way_fair,
+)
 from betpipe.betting.strategy import decide, runtime_strategy
 from betpipe.betting.strategy_spec import DEFAULT_STRATEGY, StrategySpec
 from betpipe.modeling.score_grid import ScoreGrid, dixon_coles_grid
@@ -171,11 +179,11 @@ def test_decide_bets_the_best_line_of_each_listed_market_at_its_exact_edge() -> 
         (*best_total, "vcbet" if best_total[2] == 2.75 else "bet365"),
         ("asian_handicap", "home", -0.25, "bet365"),
     }
-    for c in decision.candidates:
+    bets = [(c.market, c.selection, c.line, float(c.price)) for c in decision.candidates]
+    joint = joint_kelly(bet_payoffs(12, bets), grid.probabilities[0].reshape(-1)) * 0.25
+    for c, f in zip(decision.candidates, joint, strict=True):
         assert c.edge == pytest.approx(edges[(c.market, c.selection, c.line)], abs=1e-9)
-        lp = line_probabilities(grid, c.market, c.selection, np.array([c.line]))
-        kelly = float(line_kelly(lp, np.array([float(c.price)]))[0]) * 0.25
-        assert c.stake == Decimal(int(kelly * 1000 * 100)) / 100
+        assert c.stake == Decimal(int(f * 1000 * 100)) / 100  # one event's two markets: Kelly sized jointly
         assert c.decision_time == NOW - hour
     assert decision.no_bet["price captured after the decision instant"] == 1
     assert decision.no_bet["stale price: older than 4 days, 0:00:00"] == 1
@@ -191,3 +199,27 @@ def test_an_event_without_a_fitted_grid_is_refused_with_a_reason() -> None:
     )
     assert decision.candidates == []
     assert decision.no_bet == {"line sizing: invalid_probability": 1}
+
+
+def test_the_same_bet_in_two_markets_is_one_kelly_position() -> None:
+    """1X2 home and AH home -0.5 win and lose on the same scores: at one price, decide's joint sizing stakes the two
+    together what one alone would (each alone would take the full Kelly stake: twice the position)."""
+    grid = dixon_coles_grid([1.7], [1.0], max_goals=10)
+    p_home = float(grid.one_x_two()[0, 0])
+    events = _events().with_columns(pl.lit(2.3).alias("book_home"))
+    lines = _line_quotes(
+        [
+            ("asian_handicap", -0.5, "home", 2.3, "bet365", timedelta(hours=1)),
+            ("asian_handicap", -0.5, "away", 1.5, "bet365", timedelta(hours=1)),
+        ]
+    )
+    spec = StrategySpec(markets=("1x2", "asian_handicap"), books=("bet365",), staking="kelly:0.5")
+    decision = decide(
+        events, strategy=runtime_strategy(spec), bankroll=Decimal("10000"), now=NOW,
+        market_p=grid.one_x_two(), lines=lines, grid=grid,
+    )  # fmt: skip
+    assert {(c.market, c.selection) for c in decision.candidates} == {("1x2", "home"), ("asian_handicap", "home")}
+    alone = (p_home * 2.3 - 1) / 1.3 * 0.5 * 10000
+    total = sum(float(c.stake) for c in decision.candidates)
+    assert total == pytest.approx(alone, abs=0.03)
+    assert decision.no_bet["joint sizing across markets: stake changed"] == 2

@@ -41,7 +41,9 @@ __all__ = [
     "RESULT_MARKETS",
     "SizedLines",
     "best_line_prices",
+    "bet_payoffs",
     "implied_grid",
+    "joint_kelly",
     "line_kelly",
     "line_probabilities",
     "size_lines",
@@ -221,3 +223,50 @@ def size_lines(
     small = bet & (units < min_units)
     reasons[small] = NoBetReason.STAKE_TOO_SMALL.code
     return SizedLines(np.where(small | ~bet, 0, units).astype(np.int64), inc, fair, edges, reasons)
+
+
+def bet_payoffs(max_goals: int, bets: Sequence[tuple[str, str, float, float]]) -> FloatArray:
+    """(k, G*G) profit of a unit stake on each bet (market, selection, line, price) in every score cell, graded as
+    settlement grades it: the same pricing code run on one-cell grids, so each cell is a certain score."""
+    g = max_goals + 1
+    cells = ScoreGrid(np.eye(g * g).reshape(g * g, g, g))
+    out = np.zeros((len(bets), g * g))
+    for i, (market, selection, line, price) in enumerate(bets):
+        if market in LINE_MARKETS:
+            lp = line_probabilities(cells, market, selection, np.full(g * g, line))
+            out[i] = lp.won * (price - 1.0) + lp.half_won * (price - 1.0) / 2.0 - lp.half_lost / 2.0 - lp.lost
+        else:
+            won = cells.one_x_two()[:, ("home", "draw", "away").index(selection)]
+            out[i] = won * price - 1.0
+    return out
+
+
+def joint_kelly(payoffs: npt.ArrayLike, probabilities: npt.ArrayLike, *, iterations: int = 50) -> FloatArray:
+    """Growth-optimal fractions of several bets settled by one score: maximise sum_c p_c log(1 + sum_i f_i r_ic)
+    over f >= 0 (projected Newton with a step that keeps every cell's wealth positive).
+
+    Two bets that are the same bet (1X2 home and AH home -0.5 at one price) share what one alone would stake; bets
+    that lose together stake less than alone, and a hedge may stake more."""
+    r = np.asarray(payoffs, dtype=np.float64)
+    p = np.asarray(probabilities, dtype=np.float64).reshape(-1)
+    k = r.shape[0]
+    f = np.zeros(k)
+    for _ in range(iterations):
+        wealth = 1.0 + f @ r
+        grad = r @ (p / wealth)
+        hess = -(r * (p / wealth**2)) @ r.T - 1e-12 * np.eye(k)
+        free = (f > 0) | (grad > 0)
+        step = np.zeros(k)
+        if free.any():
+            step[free] = np.linalg.solve(hess[np.ix_(free, free)], -grad[free])
+        t = 1.0
+        while t > 1e-9:
+            trial = np.maximum(f + t * step, 0.0)
+            if (1.0 + trial @ r > 1e-12).all() and p @ np.log(1.0 + trial @ r) >= p @ np.log(wealth) - 1e-15:
+                break
+            t /= 2.0
+        if np.abs(trial - f).max() < 1e-12:
+            f = trial
+            break
+        f = trial
+    return f

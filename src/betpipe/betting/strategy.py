@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from betpipe.betting.ledger import BetCandidate
 from betpipe.betting.market_leg import count_no_bet
-from betpipe.betting.markets import LINE_MARKETS, line_probabilities, size_lines
+from betpipe.betting.markets import LINE_MARKETS, bet_payoffs, joint_kelly, line_probabilities, size_lines
 from betpipe.betting.policy import StakingPolicy
 from betpipe.betting.pricing import FairSource, fair_probabilities
 from betpipe.betting.risk import RiskLimits
@@ -177,7 +177,52 @@ def decide(
     no_bet = dict(result.no_bet)
     for reason, n in more.no_bet.items():
         count_no_bet(no_bet, reason, n)
-    return Decision([*result.candidates, *more.candidates], no_bet, result.sized)
+    candidates = [*result.candidates, *more.candidates]
+    if strategy.policy.kind == "kelly":
+        candidates = _sized_jointly(candidates, events, grid, strategy, bankroll, no_bet)
+    return Decision(candidates, no_bet, result.sized)
+
+
+def _sized_jointly(
+    candidates: list[BetCandidate],
+    events: pl.DataFrame,
+    grid: ScoreGrid,
+    strategy: Strategy,
+    bankroll: Decimal,
+    no_bet: dict[str, int],
+) -> list[BetCandidate]:
+    """An event's Kelly bets in several markets re-sized together from its one score grid (``joint_kelly``): one
+    score settles them all, so their stakes are one position. Each is then the policy's fraction of its joint Kelly
+    fraction, capped as alone (``max_fraction``, ``max_stake``, the book's cap); a bet left below the minimum stake
+    is dropped and counted. Events with one bet keep their stake."""
+    by_event: dict[int, list[int]] = {}
+    for i, c in enumerate(candidates):
+        by_event.setdefault(c.event_id, []).append(i)
+    row_of = {int(e): i for i, e in enumerate(events.get_column("event_id").to_list())}
+    policy, out = strategy.policy, list(candidates)
+    dropped: set[int] = set()
+    for event_id, idx in by_event.items():
+        if len(idx) < 2 or event_id not in row_of:
+            continue
+        cell = grid.probabilities[row_of[event_id]].reshape(-1)
+        if not np.isfinite(cell).all():
+            continue
+        bets = [(c.market, c.selection, float(c.line), float(c.price)) for c in (candidates[i] for i in idx)]
+        fractions = joint_kelly(bet_payoffs(grid.max_goals, bets), cell) * float(policy.kelly_fraction)
+        for i, f in zip(idx, np.minimum(fractions, float(policy.max_fraction)), strict=True):
+            c = candidates[i]
+            units = int(np.floor(f * float(bankroll / policy.stake_increment) * (1.0 + 1e-12)))
+            stake = units * policy.stake_increment
+            for cap in (policy.max_stake, strategy.book_max_stake.get(c.book)):
+                if cap is not None and stake > cap:
+                    stake = cap
+            if stake <= 0 or stake < policy.min_stake:
+                dropped.add(i)
+                count_no_bet(no_bet, "joint sizing across markets: no stake left", 1)
+            elif stake != c.stake:
+                out[i] = replace(c, stake=stake)
+                count_no_bet(no_bet, "joint sizing across markets: stake changed", 1)
+    return [c for i, c in enumerate(out) if i not in dropped]
 
 
 def _decide_result(
