@@ -128,12 +128,47 @@ def shopped_bets(best: FloatArray, fair: FloatArray, close: FloatArray, events: 
     top = edge[rows, pick]
     order = np.lexsort((events, -top))[:n]
     order = order[np.isfinite(top[order])]
-    clv = best[order, pick[order]] * close[order, pick[order]] - 1.0
-    return pl.DataFrame({"event_id": events[order], "edge": top[order], "clv": clv, "selection": pick[order]})
+    price = best[order, pick[order]]
+    clv = price * close[order, pick[order]] - 1.0
+    return pl.DataFrame(
+        {"event_id": events[order], "edge": top[order], "clv": clv, "selection": pick[order], "price": price}
+    )
+
+
+def _season_notes(frame: pl.DataFrame, model: pl.DataFrame, market: pl.DataFrame, close_shin: FloatArray) -> list[str]:
+    """Descriptive checks of one equal-count comparison: the difference per season (no CI), and both sets' CLV
+    against the Shin close (which gives the longshots more of the margin than the multiplicative one)."""
+    seasons = frame.select("event_id", "season")
+    index = {int(e): i for i, e in enumerate(frame.get_column("event_id").to_list())}
+    shin = []
+    for bets in (model, market):
+        rows = np.array([index[int(e)] for e in bets.get_column("event_id").to_list()], dtype=np.int64)
+        fair = close_shin[rows, bets.get_column("selection").to_numpy()]
+        shin.append(float((bets.get_column("price").to_numpy() * fair - 1.0).mean()))
+    by_season = (
+        pl.concat(
+            [model.with_columns(pl.lit("model").alias("side")), market.with_columns(pl.lit("market").alias("side"))]
+        )
+        .join(seasons, on="event_id")
+        .group_by("season", "side")
+        .agg(pl.col("clv").mean())
+        .pivot("side", index="season", values="clv")
+        .select("season", "model", "market")
+        .sort("season")
+    )
+    per = ", ".join(f"{r[0][:4]} {100 * (r[1] - r[2]):+.2f}" for r in by_season.rows())
+    return [
+        f"per season (model − market, points; no CI): {per}",
+        f"the same bets against the Shin close: model {100 * shin[0]:+.2f} %, market {100 * shin[1]:+.2f} %",
+    ]
 
 
 def strategy_rows(
-    frame: pl.DataFrame, model_close: FloatArray, pre_mult: FloatArray, close_mult: FloatArray
+    frame: pl.DataFrame,
+    model_close: FloatArray,
+    pre_mult: FloatArray,
+    close_mult: FloatArray,
+    close_shin: FloatArray | None = None,
 ) -> tuple[list[Row], list[str]]:
     """Judgement (c) at the market strategy's bet counts for each edge level, plus the counts as notes."""
     best = np.fmax.reduce([price_matrix(frame, f"c_{b}", 3) for b in SOFT_BOOKS])
@@ -169,6 +204,8 @@ def strategy_rows(
             f"{level:g}) would bet {int((model_edge > level).sum()):,}; the two top-{n:,} sets share "
             f"{len(set(market['event_id'].to_list()) & set(model['event_id'].to_list())):,} matches"
         )
+        if close_shin is not None and level == 0.0:
+            notes += _season_notes(frame, model, market, close_shin)
     return out, notes
 
 
@@ -224,7 +261,7 @@ def judge(
             )
         )
     strategy, notes = strategy_rows(
-        rows, walks["multiplicative"].probabilities, pre["multiplicative"], close["multiplicative"]
+        rows, walks["multiplicative"].probabilities, pre["multiplicative"], close["multiplicative"], close["shin"]
     )
     table += strategy
     prior = {m: int(w.prior_rows.sum()) for m, w in walks.items()}
