@@ -80,3 +80,19 @@ def test_a_totals_strategy_backtests_with_the_live_code_and_reports_clv_per_mark
     per_market = tables.breakdown(bets, ["market"], spec=spec.to_json())
     assert set(per_market.get_column("market").to_list()) == {"1x2", "total"}
     assert per_market.filter(pl.col("market") == "total").get_column("bets").item() == totals.height
+
+
+def test_the_reports_verdict_names_the_clv_of_each_market_only_when_there_are_several() -> None:
+    row = {"stake": 1.0, "state": "won", "settled_at": "2024-01-01T00:00:00Z"}
+    bets = pl.DataFrame(
+        [
+            {**row, "market": "1x2", "pnl": 1.0, "clv": 0.04},
+            {**row, "market": "1x2", "pnl": -1.0, "clv": 0.02},
+            {**row, "market": "total", "pnl": 1.0, "clv": -0.01},
+        ]
+    ).with_columns(pl.col("settled_at").str.to_datetime(time_zone="UTC"))
+    sentence = tables.market_clv_sentence(bets)
+    assert sentence.startswith(" Per market, CLV 1x2 +3.00")
+    assert "(2 bets); total -1.00" in sentence
+    assert tables.market_clv_sentence(bets.filter(pl.col("market") == "1x2")) == ""
+    assert tables.market_clv_sentence(bets.drop("market")) == ""

@@ -24,6 +24,7 @@ __all__ = [
     "breakdown",
     "calibration_bins",
     "equity_frame",
+    "market_clv_sentence",
     "period_frame",
     "refusals_by_rule",
     "rule_of",
@@ -257,4 +258,19 @@ def verdict_paragraph(summary: Mapping[str, Any], bets: pl.DataFrame, verdict: M
     detect = (verdict or {}).get("bets_to_detect_95_power_80")
     if clv_sign == 0 and isinstance(detect, int):
         tail += f" A mean CLV this size needs about {detect:,} bets to tell from zero (80\u00a0% power)."
-    return head + tail
+    return head + tail + market_clv_sentence(bets)
+
+
+def market_clv_sentence(bets: pl.DataFrame) -> str:
+    """ " Per market: ..." with each market's mean CLV and 95 % interval when the rows carry more than one market (a
+    strategy that lists line markets); empty otherwise, so a one-market report reads as before."""
+    if "market" not in bets.columns:
+        return ""
+    per = breakdown(bets, ["market"]).filter(pl.col("mean_clv").is_not_null())
+    if per.height < 2:
+        return ""
+    parts = []
+    for row in per.iter_rows(named=True):
+        mean, half = row["mean_clv"], row["clv_half"] or 0.0
+        parts.append(f"{row['market']} {_pct(mean, mean - half, mean + half)} ({row['bets']:,} bets)")
+    return " Per market, CLV " + "; ".join(parts) + "."
