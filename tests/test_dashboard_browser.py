@@ -101,7 +101,15 @@ CHARTS_PER_PAGE = {
         "Predictions per day",
         "Calibration of the served predictions",
     ],
-    "Betting": ["Bankroll", "Drawdown", "Cumulative P&L and CLV", "Edge taken per bet", "Closing-line value per bet"],
+    "Betting": [
+        "Bankroll",
+        "Drawdown",
+        "Cumulative P&L and CLV",
+        "Monthly return on bankroll",
+        "Yearly returns",
+        "Edge taken per bet",
+        "Closing-line value per bet",
+    ],
     "Risk": ["Open exposure", "Daily P&L"],
     "System": [],
 }

@@ -169,3 +169,23 @@ def test_the_dashboards_equity_frame_starts_at_the_starting_bankroll_the_day_bef
 def test_days_become_utc_midnights_for_the_charts() -> None:
     frame = data.at_midnight(pl.DataFrame({"day": [date(2024, 3, 1)]}))
     assert frame["at"].to_list() == [datetime(2024, 3, 1, tzinfo=UTC)]
+
+
+def test_returns_per_month_are_on_the_bankroll_at_the_months_start() -> None:
+    settled = pl.DataFrame(
+        {
+            "account": ["paper"] * 3,
+            "state": ["won", "lost", "won"],
+            "stake": [10.0] * 3,
+            "pnl": [100.0, -55.0, 11.0],
+            "settled_at": [START, START + timedelta(days=40), START + timedelta(days=41)],
+        }
+    )
+    monthly = ledger.period_frame(settled, Decimal("1000"), "1mo")
+    assert monthly["pnl"].to_list() == [100.0, -44.0]
+    assert monthly["return"].to_list() == pytest.approx([0.1, -44 / 1100])  # April starts at 1,100
+    assert monthly["bets"].to_list() == [1, 2]
+    spec = _spec(charts.monthly_heatmap(monthly))
+    assert [r["pnl"] for r in _rows(spec, _layers(spec)[0])] == [100.0, -44.0]
+    yearly = ledger.period_frame(settled, Decimal("1000"), "1y")
+    assert yearly["return"].to_list() == pytest.approx([0.056])

@@ -38,6 +38,7 @@ __all__ = [
     "equity_frame",
     "event_labels",
     "load_rejections",
+    "period_frame",
     "rejection_counts",
     "rejection_list",
     "settled_history",
@@ -166,6 +167,21 @@ def equity_frame(curve: pl.DataFrame, *, from_start: bool) -> pl.DataFrame:
         )
         shown = pl.concat([start.cast(shown.schema), shown]).sort("account", "day")  # type: ignore[arg-type]
     return at_midnight(shown).select("at", "bankroll", "drawdown", "account")
+
+
+def period_frame(frame: pl.DataFrame, starting: Decimal, every: str) -> pl.DataFrame:
+    """Settled P&L per calendar period (``"1mo"``, ``"1y"``) by settlement date, with the return on the bankroll
+    at the period's start (every account's starting bankroll plus the P&L before it), as the report's
+    ``period_frame``: ``period`` (UTC), ``bets``, ``pnl``, ``return``."""
+    settled = _settled(frame)
+    start = float(starting) * max(1, settled["account"].n_unique())
+    grouped = (
+        settled.group_by(pl.col("settled_at").dt.truncate(every).alias("period"))
+        .agg(pl.len().alias("bets"), pl.col("pnl").sum())
+        .sort("period")
+    )
+    opening = pl.col("pnl").cum_sum().shift(1, fill_value=0.0) + start
+    return grouped.with_columns(pl.when(opening > 0).then(pl.col("pnl") / opening).alias("return"))
 
 
 def account_names(frame: pl.DataFrame) -> dict[str, str]:

@@ -1,6 +1,6 @@
-"""Dashboard page "Betting": the bankroll and its drawdown, cumulative P&L next to CLV, yield and hit rate by
-competition, market and book, the edge and CLV distributions, the open bets and the settled-bet history, all narrowed
-by the sidebar's filters.
+"""Dashboard page "Betting": the bankroll and its drawdown, cumulative P&L next to CLV, returns per month and year,
+yield and hit rate by competition, market and book, the edge and CLV distributions, the open bets and the settled-bet
+history, all narrowed by the sidebar's filters.
 
 Draws only, and only with ``betpipe.charts`` (the definitions the HTML backtest report draws); money comes from
 integer cents (``dashboard_data``) and is labelled with the ledger's currency. Yield is P&L / turnover, as the
@@ -111,6 +111,24 @@ def _curve(bets: pl.DataFrame) -> None:
     )
 
 
+def _periods(source: Source) -> None:
+    """Returns per month and year on the whole bankroll: the bets of every filter but the dates, as the bankroll."""
+    filters = common.filters()
+    bets = filters.apply(common.bets(source), dates=False)
+    starting = common.limits().starting_bankroll
+    monthly = ledger.period_frame(bets, starting, "1mo")
+    if monthly.is_empty():
+        return
+    st.subheader("Returns per month and year")
+    st.caption("P&L per calendar month and year of settlement, as a share of the bankroll at the period's start.")
+    left, right = st.columns(2)
+    with left:
+        common.chart(charts.monthly_heatmap(monthly))
+    with right:
+        yearly = ledger.period_frame(bets, starting, "1y")
+        common.chart(charts.period_returns(yearly, currency=common.currency(), period="year"))
+
+
 def _breakdowns(bets: pl.DataFrame) -> None:
     st.subheader("Yield by competition, market and book")
     for tab, by in zip(
@@ -183,6 +201,7 @@ def render(source: Source) -> None:
         _headline(bets)
         _bankroll(source)
         _curve(bets)
+        _periods(source)
         _breakdowns(bets)
         _distributions(bets)
         _open(bets)
