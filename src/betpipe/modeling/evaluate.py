@@ -49,6 +49,8 @@ PRE_ANCHOR = "market_pre_shin"
 ELO_REFERENCE = "elo_logit"  # the model every other model must beat (issue goal), shown as a third Δ column
 # Relative CPU per scored season (ModelSpec.cost), as measured on soccer with the fit cache (docs/benchmarks.md).
 CHEAP, GBM, DIXON_COLES = 1.0, 90.0, 200.0
+# What DixonColesModel reads (fit and predict): its ~40 refits a season slice only these rows' columns.
+DIXON_COLES_COLUMNS = ("kickoff_utc", "home_score", "away_score", "home_team_id", "away_team_id", "neutral_site")
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ def default_specs(sport: str) -> list[ModelSpec]:
     ]
     if sport == SOCCER:
         specs += [
-            ModelSpec("dixon_coles", DixonColesModel, refit_days=7.0, cost=DIXON_COLES),
+            ModelSpec("dixon_coles", DixonColesModel, refit_days=7.0, cost=DIXON_COLES, columns=DIXON_COLES_COLUMNS),
             ModelSpec(
                 "gbm_market",
                 lambda: CalibratedModel(GradientBoostingModel(n_outcomes=k, use_market=True)),
@@ -238,8 +240,10 @@ def evaluate_frame(
     """Walk every spec forward over the scored seasons of ``frame`` (a training matrix) and score them.
 
     ``workers > 1`` runs the walk-forwards as tasks on that many spawned processes (specs must be ``default_specs``
-    ones, rebuilt there by name; LightGBM there uses ``threads``, default this process's count, so every fit is the
-    one made here); the report is the same either way.
+    ones, rebuilt there by name). LightGBM there uses ``threads`` each, by default this process's count shared out
+    among the workers: two workers with two threads each on two cores spent 3-8x the CPU of one thread each, and a
+    deterministic row-wise LightGBM fit is the same bits on any thread count (tests/test_evaluate_speed.py). The
+    report is the same either way.
     """
     if sport not in RULES:
         raise ValueError(f"no evaluation rules for sport {sport!r}; known: {sorted(RULES)}")
@@ -271,7 +275,7 @@ def evaluate_frame(
             n_seasons,
             sport=sport,
             workers=workers,
-            threads=configured_threads() if threads is None else threads,
+            threads=max(1, configured_threads() // workers) if threads is None else threads,
             on_progress=on_progress,
         )
     else:
@@ -357,12 +361,13 @@ def evaluate(
         if unknown:
             raise ValueError(f"unknown models {sorted(unknown)}; known: {[s.name for s in specs]}")
         specs = [s for s in specs if s.anchor or s.name in models]
+    workers = threads if workers is None else workers
     return evaluate_frame(
         frame,
         sport=sport,
         specs=specs,
         first_season=first_season,
         on_progress=on_progress,
-        workers=threads if workers is None else workers,
-        threads=threads,
+        workers=workers,
+        threads=max(1, threads // workers),  # the cores shared out: one LightGBM thread per worker on two cores
     )

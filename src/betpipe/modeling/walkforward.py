@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits
 
 from betpipe.modeling._base import BaseProbabilityModel, FloatArray, IntArray, base_rates
 from betpipe.modeling.dixon_coles import DixonColesModel
@@ -33,6 +34,9 @@ class ModelSpec:
     # Specs with the same fit_group reuse each other's fits (the evaluation's fit cache), so they run in one process.
     fit_group: str | None = None
     cost: float = 1.0  # relative CPU per scored season: orders parallel tasks and weighs the progress bar's ETA
+    # Every column the model reads (those absent from the frame are skipped): the walk-forward slices only these for
+    # each refit instead of the whole matrix. None: all columns. Dixon–Coles slices its rows ~40 times a season.
+    columns: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -88,7 +92,26 @@ def walk_forward_predict(
     """Predictions for ``predict_mask`` rows (in frame order); ``labelled`` marks rows usable for training.
 
     ``on_season(season)`` is called after each season is predicted (it drives the evaluation's progress bar).
+    BLAS runs on one thread meanwhile: its work here is L-BFGS-B on a few hundred parameters, where OpenBLAS's
+    extra threads only spin (20x the CPU for the same bits; docs/benchmarks.md, evaluate).
     """
+    if spec.columns is not None:
+        keep = {"season", "kickoff_utc", *spec.columns}
+        frame = frame.select(c for c in frame.columns if c in keep)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _walk_forward(spec, frame, y, labelled, predict_mask, n_outcomes, result_delay_hours, on_season)
+
+
+def _walk_forward(
+    spec: ModelSpec,
+    frame: pl.DataFrame,
+    y: IntArray,
+    labelled: NDArray[np.bool_],
+    predict_mask: NDArray[np.bool_],
+    n_outcomes: int,
+    result_delay_hours: float,
+    on_season: Callable[[str], None] | None,
+) -> WalkForwardResult:
     started = time.perf_counter()
     seasons = np.asarray(frame.get_column("season").cast(pl.Utf8).to_list())
     kick = kickoff_seconds(frame)
@@ -96,7 +119,6 @@ def walk_forward_predict(
     target = np.flatnonzero(predict_mask)
     out = np.full((target.size, n_outcomes), np.nan)
     fallback = np.zeros(target.size, dtype=bool)
-    position = {int(row): i for i, row in enumerate(target)}
     notes: list[str] = []
     model: BaseProbabilityModel | None = None
     for season in sorted(set(seasons[target].tolist())):
@@ -116,7 +138,7 @@ def walk_forward_predict(
         for rows, train in blocks:
             p, fb, fitted = _fit_predict(spec, model, frame, y, train, rows, n_outcomes, notes, f"{spec.name} {season}")
             model = fitted or model
-            idx = np.array([position[int(r)] for r in rows], dtype=np.int64)
+            idx = np.searchsorted(target, rows)  # target is sorted (flatnonzero) and holds every row predicted
             out[idx] = p
             fallback[idx] = fb
         if on_season is not None:
