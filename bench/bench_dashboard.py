@@ -135,7 +135,7 @@ def run(quick: bool = False) -> list[Row]:
     store = os.environ.get("BETPIPE_BENCH_DASHBOARD_STORE")
     if folder and store:
         ledgers = [f"sqlite:///{p}" for p in sorted(Path(folder).glob("*.sqlite"))]
-        return _time_pages(f"shared-data backtest ({len(ledgers)} ledger files)", store, ledgers)
+        return _time_pages(f"backtest ledgers ({len(ledgers)} files)", store, ledgers)
     with fresh_sqlite() as engine:
         url = str(engine.url)
         _seed_ledger(url, 1_000 if quick else 5_000)
