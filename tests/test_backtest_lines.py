@@ -96,3 +96,15 @@ def test_the_reports_verdict_names_the_clv_of_each_market_only_when_there_are_se
     assert "(2 bets); total -1.00" in sentence
     assert tables.market_clv_sentence(bets.filter(pl.col("market") == "1x2")) == ""
     assert tables.market_clv_sentence(bets.drop("market")) == ""
+
+
+def test_the_runner_keeps_each_bets_market_and_line_only_where_the_run_recorded_them() -> None:
+    from betpipe.backtest.report import BETS_SCHEMA
+    from betpipe.backtest.runner import bets_frame
+
+    at = "2022-01-01T12:00:00.000000Z"
+    row: dict[str, object] = {name: at if isinstance(t, pl.Datetime) else None for name, t in BETS_SCHEMA.items()}
+    row |= {"bet_id": 1, "event_id": 2, "selection": "over", "state": "won", "reason": None, "season": "2021-2022"}
+    assert "market" not in bets_frame([row]).columns
+    kept = bets_frame([row | {"market": "total", "line": 2.5}])
+    assert kept.select("market", "line").rows() == [("total", 2.5)]

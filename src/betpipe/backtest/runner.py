@@ -153,8 +153,8 @@ def bets_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
         out.append(column.cast(dtype).alias(name))
     extra = [frame.get_column(c).cast(pl.Utf8) if c in frame.columns else pl.lit(None, pl.Utf8).alias(c)
              for c in ("reason", "season")]  # fmt: skip
-    extra += [frame.get_column("market").cast(pl.Utf8)] * ("market" in frame.columns)  # a strategy with line markets
-    extra += [frame.get_column("line").cast(pl.Float64)] * ("line" in frame.columns)
+    kept = {"market": pl.Utf8, "line": pl.Float64}  # a strategy with line markets: each bet's market and line
+    extra += [frame.get_column(c).cast(t) for c, t in kept.items() if c in frame.columns]
     return pl.DataFrame(out).with_columns(extra)
 
 
