@@ -70,25 +70,37 @@ def _book_flags(engine: Engine, keys: Sequence[str]) -> dict[str, bool]:
     return {str(r[0]): bool(r[1]) for r in rows}
 
 
-def _quotes(engine: Engine, market: str, competitions: Sequence[str], books: Sequence[str]) -> pl.DataFrame:
-    """Pre-match and closing quotes of ``books`` in ``market``, one row per (event, book, kind, capture instant).
+def _quotes(
+    engine: Engine,
+    market: str,
+    competitions: Sequence[str],
+    books: Sequence[str],
+    seasons: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """Pre-match and closing quotes of ``books`` in ``market``, one row per (event, book, kind, capture instant), of
+    the competitions' events (of ``seasons`` only, when given).
 
-    Aggregate books come back flagged (``is_aggregate``): only ever a consensus input, never a price to bet at.
+    Aggregate books come back flagged (``is_aggregate``): only ever a consensus input, never a price to bet at. The
+    events and books are chosen in sub-queries so that the store seeks its (event, book, market) index for just
+    those events and books, instead of scanning every quote of every book (a third of the CPU of a 6 x 10 run).
     """
     comp_marks, comp_params = _placeholders(engine, "c", competitions)
     book_marks, book_params = _placeholders(engine, "b", books)
+    season_marks, season_params = _placeholders(engine, "s", seasons or ())
     market_mark = "?" if engine.dialect.name == "sqlite" else "%(m)s"
     kinds = ", ".join(f"'{k}'" for k in (*PREMATCH_KINDS, CLOSING_KIND))
+    in_seasons = f" AND e.season_id IN (SELECT id FROM seasons WHERE name IN ({season_marks}))" if seasons else ""
     sql = (
-        QUOTE_SELECT + "JOIN events e ON e.id = o.event_id JOIN competitions c ON c.id = e.competition_id "
-        f"WHERE o.market = {market_mark} AND o.kind IN ({kinds}) "
-        f"AND b.key IN ({book_marks}) AND c.code IN ({comp_marks})" + QUOTE_GROUP
+        QUOTE_SELECT + f"WHERE o.market = {market_mark} AND o.kind IN ({kinds}) "
+        f"AND o.bookmaker_id IN (SELECT id FROM bookmakers WHERE key IN ({book_marks})) "
+        "AND o.event_id IN (SELECT e.id FROM events e JOIN competitions c ON c.id = e.competition_id "
+        f"WHERE c.code IN ({comp_marks}){in_seasons})" + QUOTE_GROUP
     )
-    params: dict[str, object] = {"m": market, **book_params, **comp_params}
+    params: dict[str, object] = {"m": market, **book_params, **comp_params, **season_params}
     with engine.connect() as conn:
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            ordered = (market, *book_params.values(), *comp_params.values())
+            ordered = (market, *book_params.values(), *comp_params.values(), *season_params.values())
             cursor.execute(sql, ordered if engine.dialect.name == "sqlite" else params)
             rows = cursor.fetchall()
         finally:
@@ -182,7 +194,9 @@ def load_prices(
     names = selections_of(sport)
     market = sport_rules(sport).prediction_market
     competitions = sorted(set(events.get_column("competition").to_list()))
-    quotes = _quotes(engine, market, competitions, sorted({*books, sharp_book, *consensus_books}))
+    season = events.get_column("season")
+    seasons = None if season.null_count() else sorted(set(season.to_list()))  # every event has one: read only those
+    quotes = _quotes(engine, market, competitions, sorted({*books, sharp_book, *consensus_books}), seasons)
     kickoffs = events.select("event_id", "kickoff_utc")
     executable = quotes.filter(~pl.col("is_aggregate"))
     present = pl.all_horizontal(pl.col(n).is_not_null() for n in names)
