@@ -191,7 +191,7 @@ def test_a_piped_grid_run_prints_the_table_and_verdict_only_and_its_files_match_
     assert "grid of 3 strategies, SAMPLE" in out
     assert "Romano-Wolf" in out
     assert "Verdict: Best on the tuning" in out
-    for noise in ("INFO", "distributed", "Traceback", "━", "steps", "WARNING"):
+    for noise in ("INFO", "distributed", "Traceback", "backtest runs", " steps", "WARNING", "\x1b["):
         assert noise not in out
     local = _backtest(env, seasons, tmp_path / "local", "--in-process")
     assert local.returncode == 0, local.stderr

@@ -131,6 +131,13 @@ def _settled(bets: pl.DataFrame) -> pl.DataFrame:
     return bets.filter(pl.col("state").is_in(SETTLED_STATES) & pl.col("clv").is_not_null() & pl.col("clv").is_finite())
 
 
+def _period(bets: pl.DataFrame) -> dict[str, Any]:
+    """A period's verdict (CLV CI, bets to detect, without the top 1 %, Shin close); per book is in each report."""
+    figures = verdict(bets, per_book=False)
+    figures.pop("per_book")
+    return figures
+
+
 def _number(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
@@ -161,12 +168,12 @@ def grid_document(
             "strategy": name,
             "version": specs[name].strategy_spec().version,
             "spec": specs[name].strategy_spec().to_json(),
-            "tuning": verdict(tuning, per_book=False) | {
+            "tuning": _period(tuning) | {
                 "t": _number(adjusted.t[i]),
                 "p_single": _number(adjusted.p_single[i]),
                 "p_adjusted": _number(adjusted.p_adjusted[i]),
             },
-            "untouched": verdict(untouched, per_book=False),
+            "untouched": _period(untouched),
         })  # fmt: skip
     spec = next(iter(specs.values()))
     first, last = spec.first_season, spec.last_season
@@ -197,7 +204,7 @@ def _pct(interval: dict[str, float] | None) -> str:
 
 
 def _p(value: float) -> str:
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
 
 
 def _best_verdict(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -208,7 +215,7 @@ def _best_verdict(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     survives = p is not None and p < SIGNIFICANCE
     text = (
         f"Best on the tuning seasons: {best['strategy']}, mean CLV {_pct(tuning['mean_clv'])} on "
-        f"{tuning['clv_bets']:,} bets; adjusted p = {_p(p)} over {len(rows)} strategies (Romano-Wolf): "
+        f"{tuning['clv_bets']:,} bets; adjusted {_p(p)} over {len(rows)} strategies (Romano-Wolf): "
         f"{'survives' if survives else 'does NOT survive'} the adjustment at {SIGNIFICANCE:g}. "
         f"Untouched seasons: {_pct(untouched['mean_clv'])} on {untouched['clv_bets']:,} bets."
     )
