@@ -32,6 +32,7 @@ import polars as pl
 from sqlalchemy import Engine
 from sqlalchemy.pool import StaticPool
 
+from betpipe.backtest.close_source import CLOSE_MODEL, close_source
 from betpipe.backtest.data import decision_features, load_events, load_prices, selections_of, valid_prices
 from betpipe.backtest.lines import load_line_inputs, with_markets
 from betpipe.backtest.spec import BacktestSpec
@@ -185,6 +186,17 @@ def run(
             decided_at=targets.get_column("decided_at").to_list(),
             settings=settings,
         )
+    close_p_model, close_fits = None, 0  # the model of the close (``model="close_model"``): priced up front
+    if needs_model and spec.model == CLOSE_MODEL:
+        t0 = time.perf_counter()
+        source = close_source(
+            engine, settings, targets=targets, features=features, competitions=spec.competitions, sport=spec.sport,
+            method=spec.market_method, refit_days=spec.refit_days,
+        )  # fmt: skip
+        close_p_model, close_fits = source.probabilities, source.fits
+        for reason, n in source.no_bet.items():
+            count_no_bet(no_bet, reason, n)
+        seconds["fit"] += time.perf_counter() - t0
     market_p = fair_market(
         targets,
         names,
@@ -212,6 +224,7 @@ def run(
     step_p = market_p[order]
     step_lines = lined.ordered(order) if lined is not None else None
     step_features = features[order] if features.height else features
+    step_close = close_p_model[order] if close_p_model is not None else None
     decided = by_step.get_column("decided_at")
     instants = decided.to_numpy()
     starts = [int(i) for i in np.flatnonzero(np.r_[True, instants[1:] != instants[:-1]])] if targets.height else []
@@ -225,7 +238,7 @@ def run(
     clock = SimulatedClock(as_utc(decided[0]) if steps else as_utc(datetime(1970, 1, 1)))
     model: BaseProbabilityModel | None = None
     next_refit: datetime | None = None
-    refits = 0
+    refits = close_fits
     bet_events: set[int] = set()
     event_ids = targets.get_column("event_id").to_numpy()
 
@@ -262,7 +275,9 @@ def run(
         clock.advance_to(now)
         settle(now)
         p_model = None
-        if needs_model:
+        if step_close is not None:
+            p_model = step_close[first:end]
+        elif needs_model:
             if next_refit is None or now >= next_refit:
                 t0 = time.perf_counter()
                 train = np.flatnonzero((known_at <= now).to_numpy())

@@ -68,9 +68,10 @@ def input_columns() -> list[str]:
     return names
 
 
-def load_prematch_quotes(engine: Engine, sport: str = "soccer") -> pl.DataFrame:
-    """Every pre-match 1X2, Asian handicap and over/under 2.5 quote of ``sport``, one row per selection (closing and
-    in-play quotes are not selected: they can never be inputs)."""
+def load_prematch_quotes(engine: Engine, sport: str = "soccer", event_ids: Sequence[int] | None = None) -> pl.DataFrame:
+    """Every pre-match 1X2, Asian handicap and over/under 2.5 quote of ``sport`` (of ``event_ids`` only, when given:
+    the live run prices a few upcoming events), one row per selection (closing and in-play quotes are not selected:
+    they can never be inputs)."""
     mark = "?" if engine.dialect.name == "sqlite" else "%s"
     kinds = ", ".join(f"'{k}'" for k in PREMATCH_KINDS)
     markets = ", ".join(f"'{m}'" for m in MARKETS)
@@ -80,6 +81,8 @@ def load_prematch_quotes(engine: Engine, sport: str = "soccer") -> pl.DataFrame:
         "FROM odds_snapshots o JOIN bookmakers b ON b.id = o.bookmaker_id JOIN events e ON e.id = o.event_id "
         f"WHERE e.sport = {mark} AND o.kind IN ({kinds}) AND o.market IN ({markets}) AND b.key IN ({books})"
     )
+    if event_ids is not None:
+        sql += f" AND o.event_id IN ({', '.join(str(int(e)) for e in event_ids) or 'NULL'})"
     with engine.connect() as conn:
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
