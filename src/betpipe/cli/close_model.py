@@ -64,3 +64,36 @@ def judge(
         markdown.write_text(text)
     if json_out is not None:
         json_out.write_text(json.dumps(result.as_json(), indent=2) + "\n")
+
+
+@app.command("train")
+def train(
+    competition: list[str] | None = typer.Option(None, "--competition", "-c", help="Only these competitions."),
+    until: str | None = typer.Option(None, help="Train on matches kicked off before this ISO instant (default now)."),
+    method: str = typer.Option("multiplicative", help="Margin removal of inputs and target: multiplicative | shin."),
+    champion: bool = typer.Option(True, help="Make it the champion of soccer/close_1x2 (what the live run loads)."),
+) -> None:
+    """Fit the model of the close on every match whose close is known and register it (hashed artifact, lineage):
+    what a live strategy with model close_model loads."""
+    from datetime import datetime
+
+    from betpipe.live.close_source import CLOSE_MARKET, train_close_model
+    from betpipe.registry import RegistryError
+
+    config = settings()
+    try:
+        cutoff = None if until is None else datetime.fromisoformat(until)
+    except ValueError:
+        raise CliError(f"--until {until!r} is not an ISO date or instant") from None
+    if method not in ("multiplicative", "shin"):
+        raise CliError(f"--method must be multiplicative or shin; got {method!r}")
+    with open_engine(config) as engine:
+        try:
+            version = train_close_model(
+                engine, config, competitions=competition, until=cutoff, method=method, make_champion=champion
+            )
+        except (ValueError, RegistryError) as error:
+            raise CliError(str(error)) from None
+    rows = version.metrics.get("train_rows")
+    role = " (champion)" if champion else ""
+    console.print(f"registered soccer/{CLOSE_MARKET} v{version.version}{role}: {rows} training rows, id {version.id}")

@@ -36,6 +36,7 @@ from betpipe.betting.strategy import (
 from betpipe.betting.strategy_spec import DEFAULT_STRATEGY, StrategySpec
 from betpipe.clock import Clock, as_utc_instant
 from betpipe.config import Settings
+from betpipe.live.close_source import CLOSE_MODEL, live_close_probabilities
 from betpipe.live.prices import first_per_event, joined_inputs, latest_line_prices, latest_prices, scheduled_events
 from betpipe.modeling.score_grid import ScoreGrid
 from betpipe.predict import SportPredictor, load_feature_snapshot
@@ -188,7 +189,14 @@ def opportunities(
     priced = frame.height
     model_p: np.ndarray[Any, Any] | None = None
     model_version: int | None = None
-    if strategy.source != "market" and frame.height:
+    if strategy.source != "market" and frame.height and spec.model == CLOSE_MODEL:  # the model of the close
+        try:
+            model_p, model_version = live_close_probabilities(engine, settings, frame)
+        except (RegistryError, ValueError) as error:
+            reason = f"no registered close model to price {frame.height} event(s): {error}"
+            decision = Decision([], {"no close model": frame.height})
+            return Opportunities(strategy, decision, None, frame, now, [*notes, reason], reason, can_bet=False)
+    elif strategy.source != "market" and frame.height:
         if predictor is None:
             try:
                 predictor = _champion(engine, settings, p.sport)
