@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from betpipe.config import load_settings
 from betpipe.db import make_engine
 from betpipe.db.schema import bookmakers, competitions, events, odds_snapshots, results, teams
 from betpipe.db.schema_betting import BET_STATES
-from betpipe.ledger_view import bet_lines
+from betpipe.ledger_view import bet_lines, sqlite_bet_lines
 from betpipe.registry import TrainingLineage, register_model
 from fakes.betting import DECIDED, KICKOFF, candidate
 
@@ -153,13 +154,19 @@ def test_the_light_ledger_view_agrees_with_the_ledger(store: tuple[Engine, dict[
     """bets list reads the ledger without betpipe.betting; its filters and money must be the ledger's own."""
     engine, env = store
     _cli(env, "bets", "settle")
+    plain = sqlite3.connect(str(engine.url.database))  # what `bets list` reads a SQLite store with
     for state in (None, *STATE_FILTERS):
         records = list_bets(engine, state=state, limit=None)
         lines = bet_lines(engine, state=state, limit=None)
         assert [(r.id, r.price, r.stake, r.pnl, r.clv, r.kickoff) for r in records] == [
             (b.id, b.price, b.stake, b.pnl, b.clv, b.kickoff) for b in lines
         ]
+        assert sqlite_bet_lines(plain, state=state, limit=None) == lines
     assert {line.home for line in bet_lines(engine)} == {HOME}
+    assert sqlite_bet_lines(plain, account="paper", limit=1) == bet_lines(engine, account="paper", limit=1)
+    assert len(bet_lines(engine, account="paper")) == 2
+    assert sqlite_bet_lines(plain, account="nobody") == []
+    plain.close()
 
 
 def test_the_state_filters_spelt_out_for_start_up_are_the_ledger_states() -> None:

@@ -22,6 +22,8 @@ from rich.table import Table
 from betpipe.cli._errors import CliError
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from rich.progress import Progress
     from sqlalchemy import Engine
 
@@ -106,6 +108,11 @@ def open_engine(config: Settings | None = None, *, require_schema: bool = True) 
 
 def _refuse_missing_sqlite_file(url: str) -> None:
     """Connecting would create the file (and its folder): look first."""
+    plain = plain_sqlite_file(url)
+    if plain is not None:
+        if not plain.is_file():
+            raise CliError(f"no database at {plain}: {UPGRADE_HINT} to create it")
+        return
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
@@ -113,6 +120,44 @@ def _refuse_missing_sqlite_file(url: str) -> None:
     on_disk = parsed.get_backend_name() == "sqlite" and database and database != ":memory:"
     if on_disk and not Path(str(database)).is_file():
         raise CliError(f"no database at {database}: {UPGRADE_HINT} to create it")
+
+
+# betpipe/db/migrations, found without importing betpipe.db (which loads SQLAlchemy): db.engine.MIGRATIONS_DIR.
+_MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "db" / "migrations"
+_PLAIN_SQLITE_URL = re.compile(r"^sqlite(\+pysqlite)?:///(?P<path>[^?#%]+)$")
+
+
+def plain_sqlite_file(url: str) -> Path | None:
+    """The file of a ``sqlite:///path`` URL with nothing SQLAlchemy interprets (no query, no escapes), else None."""
+    match = _PLAIN_SQLITE_URL.match(url)
+    if match is None or match["path"] == ":memory:" or match["path"].startswith("file:"):
+        return None
+    return Path(match["path"])
+
+
+@contextmanager
+def light_sqlite(config: Settings | None = None) -> Iterator[sqlite3.Connection | None]:
+    """A stdlib connection to the configured store when it is a plain SQLite file at this code's schema head, else
+    None (the caller then uses ``open_engine``, whose checks say what is wrong). For read-only commands that must
+    start fast (``bets list``): SQLAlchemy alone costs more CPU than the rest of such a command."""
+    import sqlite3
+
+    url = (config or settings()).effective_database_url
+    path = plain_sqlite_file(url)
+    if path is None:
+        yield None
+        return
+    _refuse_missing_sqlite_file(url)
+    conn = sqlite3.connect(path, timeout=30.0)  # db.engine's busy_timeout
+    try:
+        heads = migration_heads()
+        try:
+            rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+        except sqlite3.Error:
+            rows = []
+        yield conn if heads is not None and len(rows) == 1 and rows[0][0] in heads else None
+    finally:
+        conn.close()
 
 
 @contextmanager
@@ -132,10 +177,8 @@ _REVISION_LINE = re.compile(r'^(down_revision|revision) = (None|"[^"]+")$', re.M
 def migration_heads() -> set[str] | None:
     """This code's schema heads read from the migration files' ``revision`` lines, or None if any file is not in
     the plain one-parent form: loading Alembic to ask costs more CPU than a command like ``bets list`` itself."""
-    from betpipe.db.engine import MIGRATIONS_DIR
-
     parents: dict[str, str | None] = {}
-    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+    for path in (_MIGRATIONS_DIR / "versions").glob("*.py"):
         found = dict(_REVISION_LINE.findall(path.read_text(encoding="utf-8")))
         if set(found) != {"revision", "down_revision"} or found["revision"] == "None":
             return None

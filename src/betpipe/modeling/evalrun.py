@@ -4,8 +4,8 @@ Why: every spec's walk-forward is independent of the others, so on two cores the
 refits, the LightGBM family) can run side by side. Specs sharing a ``fit_group`` run in one task so they share that
 task's fit cache (``betpipe.modeling.fitcache``). Workers are spawned (never forked: LightGBM's OpenMP runtime does not
 survive a fork), read the frame once from a temporary Arrow file, size their thread pools to their share of the cores
-(a deterministic row-wise LightGBM fit is bit-for-bit the same on any thread count, and one thread per worker wastes
-no CPU on synchronisation) and rebuild specs by name from ``default_specs``: a spec is code, not data. The results
+(a deterministic row-wise LightGBM fit is bit-for-bit the same on any thread count, and two workers on two cores
+should not queue four threads) and rebuild specs by name from ``default_specs``: a spec is code, not data. The results
 are therefore identical to the in-process run; only the time changes.
 """
 

@@ -241,9 +241,9 @@ def evaluate_frame(
 
     ``workers > 1`` runs the walk-forwards as tasks on that many spawned processes (specs must be ``default_specs``
     ones, rebuilt there by name). LightGBM there uses ``threads`` each, by default this process's count shared out
-    among the workers: two workers with two threads each on two cores spent 3-8x the CPU of one thread each, and a
-    deterministic row-wise LightGBM fit is the same bits on any thread count (tests/test_evaluate_speed.py). The
-    report is the same either way.
+    among the workers, so two workers on two cores do not queue four threads (with spinning OpenMP waits that cost
+    up to 8x the CPU); a deterministic row-wise LightGBM fit is the same bits on any thread count
+    (tests/test_evaluate_speed.py). The report is the same either way.
     """
     if sport not in RULES:
         raise ValueError(f"no evaluation rules for sport {sport!r}; known: {sorted(RULES)}")
