@@ -8,7 +8,7 @@ Real components: a 20-team sample league in SQLite, the feature store, the regis
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from betpipe.backtest import UNCAPPED_LIMITS, BacktestSpec, run
 from betpipe.backtest.checks import BacktestInputError
 from betpipe.backtest.close_source import NO_FIT
+from betpipe.betting.settlement import EventResult, settle_bets
 from betpipe.betting.strategy_spec import DEFAULT_STRATEGY, StrategySpec
 from betpipe.clock import FixedClock
 from betpipe.db.bulk import as_utc
@@ -27,6 +28,8 @@ from betpipe.live.betting_run import betting_run
 from betpipe.live.close_source import CLOSE_MARKET, train_close_model
 from betpipe.live.opportunities import live_strategy_spec
 from betpipe.live.prices import next_matchday_eve
+from betpipe.monitoring.metrics import update_daily_metrics
+from betpipe.monitoring.reference import check_drift
 from betpipe.registry import list_versions
 from betpipe.registry.strategies import promote_strategy, store_strategy
 from pipeline_store import live_settings
@@ -126,3 +129,38 @@ def test_close_model_strategy_from_backtest_to_live_dry_run_decides_the_same_bet
         for r in at_eve.iter_rows(named=True)
     )
     assert backtest_rows == live_rows
+
+
+def test_the_live_close_model_is_monitored_drift_on_its_own_inputs_and_its_clv_in_the_daily_metrics(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    """Fails if drift of the close model reads the feature store's f_* columns (not its inputs) or finds no live rows,
+    or if its bets' CLV does not reach the daily metrics under its version."""
+    settings = live_settings(str(sqlite_engine.url), tmp_path)
+    ingest_sample(sqlite_engine, LEAGUE)
+    build_features(sqlite_engine, sport="soccer", settings=settings)
+    eve = next_matchday_eve(sqlite_engine, "soccer")
+    assert eve is not None
+    version = train_close_model(sqlite_engine, settings, until=eve)
+    promote_strategy(sqlite_engine, store_strategy(sqlite_engine, CLOSE).version, reason="test")
+    run_ = betting_run(sqlite_engine, settings, FixedClock(eve))
+    placed = [c for c, r in zip(run_.opportunities.decision.candidates, run_.placements, strict=True) if r.placed]
+    assert placed, run_.opportunities.reason
+
+    later = FixedClock(eve + timedelta(days=1))
+    (report,) = check_drift(sqlite_engine, settings, clock=later, versions=[version])
+    assert report.live_rows == len({c.event_id for c in placed})
+    features = {r.feature for r in report.results}
+    assert features
+    assert all(f.startswith("f_close_") for f in features)
+    assert {"f_close_d_soft_home", "f_close_elo_home", "f_close_log_hours"} <= features
+
+    results = {c.event_id: EventResult("finished", 1, 0) for c in placed}
+    closing = {(c.event_id, "1x2", c.selection, 0.0): 0.5 for c in placed}
+    settle_bets(sqlite_engine, account=settings.pipeline.account, results=results, closing=closing, clock=later)
+    _, metrics = update_daily_metrics(sqlite_engine, accounts=[settings.pipeline.account], lookback_days=7, clock=later)
+    mine = metrics.filter(pl.col("version_id") == version.id)
+    assert int(mine["bets"].sum()) == len(placed)
+    expected = sum(float(c.price) * 0.5 - 1.0 for c in placed) / len(placed)
+    got = (mine["mean_clv"] * mine["bets"]).sum() / mine["bets"].sum()
+    assert got == pytest.approx(expected, rel=1e-9)

@@ -29,6 +29,8 @@ from betpipe.monitoring.channels import Severity
 from betpipe.monitoring.drift import DriftResult, DriftThresholds, ReferenceSummary, compare, summarise
 from betpipe.registry.versions import ModelVersion, get_version
 
+CLOSE_MARKET = "close_1x2"  # the registry market of the model of the close (``live.close_source.CLOSE_MARKET``)
+
 __all__ = ["DriftReport", "FeatureSource", "StoreFeatureSource", "check_drift", "feature_columns", "serving_versions"]
 
 
@@ -52,6 +54,10 @@ class StoreFeatureSource:
     def reference(self, version: ModelVersion) -> pl.DataFrame:
         from betpipe.features.retrieval import training_matrix
 
+        if version.market == CLOSE_MARKET:  # the model of the close: its own inputs (monitoring.close_drift)
+            from betpipe.monitoring.close_drift import close_reference_rows
+
+            return close_reference_rows(self._engine, self._settings, version)
         lineage = version.lineage
         return training_matrix(
             self._engine,
@@ -65,6 +71,10 @@ class StoreFeatureSource:
     def live(self, version: ModelVersion, start: datetime, end: datetime) -> pl.DataFrame:
         from betpipe.features.retrieval import training_matrix
 
+        if version.market == CLOSE_MARKET:
+            from betpipe.monitoring.close_drift import close_live_rows
+
+            return close_live_rows(self._engine, self._settings, version, start, end)
         with self._engine.connect() as conn:
             ids = conn.execute(
                 select(shadow_predictions.c.event_id).where(
