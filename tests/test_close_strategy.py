@@ -164,3 +164,39 @@ def test_the_live_close_model_is_monitored_drift_on_its_own_inputs_and_its_clv_i
     expected = sum(float(c.price) * 0.5 - 1.0 for c in placed) / len(placed)
     got = (mine["mean_clv"] * mine["bets"]).sum() / mine["bets"].sum()
     assert got == pytest.approx(expected, rel=1e-9)
+
+
+def test_without_a_registered_close_model_live_says_so_in_one_line_and_train_refuses_a_small_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fails if the live run falls back to another model (or the pre-match price) when no close model is registered,
+    or if `betpipe close-model train` on too little data prints a traceback instead of one line."""
+    from typer.testing import CliRunner
+
+    from betpipe.cli import app
+    from betpipe.db import make_engine, upgrade
+
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    monkeypatch.setenv("BETPIPE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BETPIPE_DATABASE_URL", url)
+    monkeypatch.delenv("BETPIPE_CONFIG", raising=False)
+    engine = make_engine(url)
+    upgrade(engine)
+    settings = live_settings(url, tmp_path)
+    ingest_sample(engine, SampleLeagueConfig(n_teams=8, n_seasons=2, n_upcoming_matchdays=2))
+    build_features(engine, sport="soccer", settings=settings)
+    eve = next_matchday_eve(engine, "soccer")
+    assert eve is not None
+    promote_strategy(engine, store_strategy(engine, CLOSE).version, reason="test")
+    found = betting_run(engine, settings, FixedClock(eve), dry_run=True).opportunities
+    engine.dispose()
+    assert not found.decision.candidates
+    assert not found.can_bet
+    assert found.reason.startswith("no registered close model")
+    assert "\n" not in found.reason
+
+    result = CliRunner().invoke(app, ["close-model", "train"])
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert "need 300" in lines[0]
