@@ -57,7 +57,8 @@ MAX_REFIT_DAYS = 36_600.0
 Strategy = Source
 STRATEGIES: tuple[str, ...] = SOURCES
 # Models the walk-forward refits (names of ``betpipe.modeling.default_specs``); none of them needs market features,
-# which the backtest deliberately does not hand to a model (its market leg is the sharp book's own price).
+# which the backtest deliberately does not hand to a model (its market leg is the sharp book's own price). The one
+# exception, ``close_model`` (the model of the close), reads its own decision-time prices (``backtest.close_source``).
 MODELS: tuple[str, ...] = ("elo_logit", "elo_features", "gbm", "dixon_coles", "base_rates", "close_model")
 _STRATEGY_FIELDS = {f.name for f in fields(StrategySpec)} - {"source", "label"}
 _D = DEFAULT_STRATEGY
