@@ -70,7 +70,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-## evaluate: the shared real data into its own store, then every model vs the market (soccer ~20 min, NFL ~1 min)
+## evaluate: the shared real data into its own store, then every model vs the market (soccer ~6 min CPU, ~3 min on 2 idle cores; NFL ~1 min)
 EVAL_ENV := BETPIPE_DATA_DIR=betpipe-data/evaluation BETPIPE_DATABASE_URL=sqlite:///betpipe-data/evaluation/betpipe.sqlite
 evaluate: $(STAMP)
 	$(EVAL_ENV) $(BIN)/betpipe db upgrade
