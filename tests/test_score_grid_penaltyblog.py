@@ -1,12 +1,20 @@
 """Cross-check: every market penaltyblog's FootballProbabilityGrid prices agrees with ``ScoreGrid`` to 1e-9.
 
-penaltyblog is not a betpipe dependency (its install pulls matplotlib, plotly, kaleido, ipywidgets, pulp and more,
-and moves existing pins), so this test skips where it is absent; run it in a side environment (docs/modeling.md).
+penaltyblog is not a betpipe dependency: its package import pulls matplotlib, plotly, kaleido, ipywidgets, pulp and
+more, and its install moves existing pins. The one module this check needs, ``football_probability_grid.py``, uses only
+numpy and scipy, so ``make venv`` installs the pinned wheel without dependencies into ``.venv/crosscheck``
+(requirements-crosscheck.lock) and this test loads that file by path. A full penaltyblog install works too; the test
+skips with a message where neither is present.
 """
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import itertools
+import sys
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -14,10 +22,44 @@ import pytest
 
 from betpipe.modeling.score_grid import ScoreGrid, bivariate_poisson_grid, dixon_coles_grid
 
-penaltyblog_models = pytest.importorskip(
-    "penaltyblog.models", reason="penaltyblog not installed (kept out of betpipe's dependencies; see module doc)"
-)
-FootballProbabilityGrid = penaltyblog_models.FootballProbabilityGrid
+MODELS_DIR = Path(sys.prefix) / "crosscheck" / "penaltyblog" / "models"
+
+
+def _load(name: str, path: Path) -> Any:
+    """One module of the no-deps install, loaded by path so penaltyblog's heavy package ``__init__`` never runs."""
+    loader = importlib.machinery.ExtensionFileLoader(name, str(path)) if path.suffix == ".so" else None
+    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses resolve the module's annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+def _penaltyblog() -> SimpleNamespace:
+    """penaltyblog's grid class, DC grid builder and bivariate Poisson kernel: a full install, else the no-deps one."""
+    try:
+        import penaltyblog.models
+        from penaltyblog.models import probabilities
+
+        return SimpleNamespace(grid=penaltyblog.models, probabilities=probabilities)
+    except ImportError:
+        pass
+    grid_file = MODELS_DIR / "football_probability_grid.py"
+    kernels = sorted(MODELS_DIR.glob("probabilities.cpython-*.so"))
+    if not grid_file.is_file() or not kernels:
+        pytest.skip(
+            f"penaltyblog not installed (`make venv` puts it in {MODELS_DIR.parents[1]})", allow_module_level=True
+        )
+    return SimpleNamespace(
+        grid=_load("penaltyblog.models.football_probability_grid", grid_file),
+        probabilities=_load("penaltyblog.models.probabilities", kernels[0]),
+    )
+
+
+PENALTYBLOG = _penaltyblog()
+FootballProbabilityGrid = PENALTYBLOG.grid.FootballProbabilityGrid
 
 TOL = 1e-9
 EXPECTATIONS = [(0.35, 2.8, 0.0), (1.45, 1.15, -0.08), (2.6, 0.7, 0.05), (1.1, 1.1, -0.13), (3.9, 3.4, 0.02)]
@@ -91,8 +133,8 @@ def test_grid_construction_agrees_with_penaltyblog() -> None:
     Dixon–Coles grid swaps the 0-1/1-0 tau factors relative to the paper (and to our fitted model), so the two
     agree exactly when lam = mu; otherwise theirs is the swapped-tau grid renormalised (the swap breaks tau's
     zero-sum, so every cell moves a little)."""
-    from penaltyblog.models import create_dixon_coles_grid
-    from penaltyblog.models.probabilities import compute_bivariate_poisson_probabilities
+    create_dixon_coles_grid = PENALTYBLOG.grid.create_dixon_coles_grid
+    compute_bivariate_poisson_probabilities = PENALTYBLOG.probabilities.compute_bivariate_poisson_probabilities
 
     size = 30
     for lam, mu, rho in EXPECTATIONS:
