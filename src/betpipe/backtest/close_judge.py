@@ -24,9 +24,9 @@ from sqlalchemy import Engine
 
 from betpipe.backtest.report import paired_clv_difference
 from betpipe.config import Settings
-from betpipe.features.close_inputs import load_prematch_quotes, with_close_inputs
+from betpipe.features.close_inputs import TARGET_SOURCE, load_prematch_quotes, with_close_inputs
 from betpipe.modeling._base import FloatArray, IntArray, labels_from_outcome
-from betpipe.modeling.close_model import TARGET_SOURCE, CloseModel
+from betpipe.modeling.close_model import CloseModel
 from betpipe.modeling.close_walkforward import CloseWalkForward, walk_forward_close
 from betpipe.modeling.evaluate import evaluation_rows
 from betpipe.modeling.market import market_probabilities, price_matrix

@@ -44,6 +44,10 @@ SOFT_NAMES = ("b365", "bw", "iw", "wh", "vc", "lb")
 ONE_X_TWO_NAMES = ("ps", *SOFT_NAMES, "avg", "max")
 LINE_NAMES = ("ps", "b365", "avg")  # books with Asian handicap / over-under 2.5 prices in the shared data
 OU_LINE = 2.5
+# The close model's label (the bench-format Pinnacle close) and its Elo inputs: defined here, below modeling, because
+# the rows the model trains on are built in features/close_rows.py.
+TARGET_SOURCE = "bench_ps_close"
+ELO_COLUMNS = ("f_elo_p_win_home", "f_elo_p_draw", "f_elo_p_win_away")
 MARKETS = {"1x2": ("home", "draw", "away"), "asian_handicap": ("home", "away"), "total": ("over", "under")}
 PREFIX = {"1x2": "c", "asian_handicap": "c_ah", "total": "c_ou"}
 

@@ -15,9 +15,8 @@ import polars as pl
 from sqlalchemy import Engine
 
 from betpipe.config import Settings
-from betpipe.features.close_inputs import close_inputs, input_columns, with_close_inputs
+from betpipe.features.close_inputs import ELO_COLUMNS, TARGET_SOURCE, close_inputs, input_columns, with_close_inputs
 from betpipe.ingest.records import UTC_DATETIME
-from betpipe.modeling.close_model import ELO_COLUMNS, TARGET_SOURCE
 
 __all__ = ["LABELS", "has_sharp_price", "history_frame", "labelled_rows", "target_frame"]
 

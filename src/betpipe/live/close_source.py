@@ -85,7 +85,7 @@ def live_close_probabilities(
     """(predicted close per row of ``frame``, the registered version's id): ``frame`` has event_id, competition,
     kickoff_utc and decided_at (the price's capture instant, the decision instant). A row without a sharp pre-match
     price at its decision is NaN. No registered close model: ``RegistryError`` (the caller says so in one line)."""
-    from betpipe.backtest.data import decision_features  # the feature store's as-of Elo at a decision instant
+    from betpipe.features.decision import decision_features  # the feature store's as-of Elo at a decision instant
 
     loaded = (cache or ModelCache(engine, settings)).get_champion("soccer", CLOSE_MARKET)
     if frame.height == 0:

@@ -23,14 +23,12 @@ import polars as pl
 from numpy.typing import NDArray
 from scipy.optimize import minimize
 
-from betpipe.features.close_inputs import LINE_NAMES, SOFT_NAMES, input_columns
+from betpipe.features.close_inputs import ELO_COLUMNS, LINE_NAMES, SOFT_NAMES, TARGET_SOURCE, input_columns
 from betpipe.modeling._base import BaseProbabilityModel, FloatArray, IntArray, column, register
 from betpipe.modeling.market import market_probabilities, price_matrix
 from betpipe.modeling.market_implied import fit_goal_expectations
 
-TARGET_SOURCE = "bench_ps_close"
 SHARP_SOURCE = "c_ps"
-ELO_COLUMNS = ("f_elo_p_win_home", "f_elo_p_draw", "f_elo_p_win_away")
 MIN_TRAIN_ROWS = 300
 
 

@@ -54,7 +54,7 @@ def close_live_rows(
     engine: Engine, settings: Settings, version: ModelVersion, start: datetime, end: datetime
 ) -> pl.DataFrame:
     """Inputs of every event the live account bet with ``version`` at a decision in [start, end), as of then."""
-    from betpipe.backtest.data import decision_features  # the feature store's as-of Elo at a decision instant
+    from betpipe.features.decision import decision_features  # the feature store's as-of Elo at a decision instant
 
     query = select(bets.c.event_id, bets.c.competition, bets.c.kickoff, bets.c.decision_time).where(
         bets.c.model_version == version.id, bets.c.decision_time >= start, bets.c.decision_time < end
