@@ -183,6 +183,15 @@ def decide(
     return Decision(candidates, no_bet, result.sized)
 
 
+def _capped_at_book(strategy: Strategy, book: str, stake: Decimal, no_bet: dict[str, int]) -> Decimal:
+    """The stake cut to the book's maximum, if the strategy names one, counted so a report shows what was lost."""
+    cap = strategy.book_max_stake.get(book)
+    if cap is not None and stake > cap:
+        count_no_bet(no_bet, f"stake cut to {book}'s maximum {cap}", 1)
+        return cap
+    return stake
+
+
 def _sized_jointly(
     candidates: list[BetCandidate],
     events: pl.DataFrame,
@@ -258,11 +267,7 @@ def _decide_result(
         row: dict[str, Any] = chosen.row(int(i), named=True)
         decided_at = as_utc(row[PRICE_TIME_COLUMN])
         book = str(row.get(f"{BOOK_OF}{names[j]}") or strategy.book)
-        stake = stakes[i, j]
-        cap = strategy.book_max_stake.get(book)
-        if cap is not None and stake > cap:
-            stake = cap
-            count_no_bet(no_bet, f"stake cut to {book}'s maximum {cap}", 1)
+        stake = _capped_at_book(strategy, book, stakes[i, j], no_bet)
         candidates.append(
             BetCandidate(
                 event_id=int(row["event_id"]),
@@ -342,11 +347,7 @@ def decide_lines(
         row: dict[str, Any] = chosen.row(int(i), named=True)
         decided_at = as_utc(row[PRICE_TIME_COLUMN])
         book = str(row["book"] or strategy.book)
-        stake = stakes[i]
-        cap = strategy.book_max_stake.get(book)
-        if cap is not None and stake > cap:
-            stake = cap
-            count_no_bet(no_bet, f"stake cut to {book}'s maximum {cap}", 1)
+        stake = _capped_at_book(strategy, book, stakes[i], no_bet)
         candidates.append(
             BetCandidate(
                 event_id=int(row["event_id"]),
