@@ -52,7 +52,7 @@ def bet_lines(
     from sqlalchemy import select
 
     from betpipe.db.schema import competitions, events, teams
-    from betpipe.db.schema_betting import bets
+    from betpipe.db.schema_betting import bets, where_account_and_state
 
     home, away = teams.alias("home_team"), teams.alias("away_team")
     query = (
@@ -68,14 +68,7 @@ def bet_lines(
         .outerjoin(competitions, competitions.c.id == events.c.competition_id)
         .order_by(bets.c.id.desc())
     )  # fmt: skip
-    if account is not None:
-        query = query.where(bets.c.account == account)
-    if state == "open":
-        query = query.where(bets.c.state == "placed")
-    elif state == "settled":
-        query = query.where(bets.c.settled_at.is_not(None))
-    elif state is not None:
-        query = query.where(bets.c.state == state)
+    query = where_account_and_state(query, account=account, state=state)
     if limit is not None:
         query = query.limit(limit)
     with engine.connect() as conn:

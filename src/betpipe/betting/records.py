@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, RowMapping, select
 
 from betpipe.betting.accounts import PRICE_SCALE, from_cents
 from betpipe.db import as_utc
-from betpipe.db.schema_betting import bet_transitions, bets
+from betpipe.db.schema_betting import bet_transitions, bets, where_account_and_state
 
 __all__ = ["BetNotFoundError", "BetRecord", "Transition", "bet_record", "get_bet", "list_bets", "transitions"]
 
@@ -141,14 +141,7 @@ def list_bets(
 ) -> list[BetRecord]:
     """Newest first. ``state="open"`` means placed and not yet settled; ``"settled"`` any final grade."""
     query = select(bets).order_by(bets.c.id.desc())
-    if account is not None:
-        query = query.where(bets.c.account == account)
-    if state == "open":
-        query = query.where(bets.c.state == "placed")
-    elif state == "settled":
-        query = query.where(bets.c.settled_at.is_not(None))
-    elif state is not None:
-        query = query.where(bets.c.state == state)
+    query = where_account_and_state(query, account=account, state=state)
     if event_ids is not None:
         query = query.where(bets.c.event_id.in_(list(event_ids)))
     if limit is not None:

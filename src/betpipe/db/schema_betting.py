@@ -9,9 +9,14 @@ deliberately no foreign key to ``events``: a backtest ledger may live in a file 
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from sqlalchemy import JSON, BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy.sql import Select
 
 from betpipe.db.schema import Id, UtcDateTime, metadata
+
+SelectT = TypeVar("SelectT", bound=Select[Any])
 
 BET_STATES = ("proposed", "rejected", "placed", "won", "lost", "void", "half_won", "half_lost")
 
@@ -86,3 +91,18 @@ risk_events = Table(
     Column("at", UtcDateTime, nullable=False),
 )
 Index("ix_risk_events_account", risk_events.c.account)
+
+
+def where_account_and_state(query: SelectT, *, account: str | None, state: str | None) -> SelectT:
+    """The bet filters every ledger reader shares: ``state="open"`` is placed and not yet settled, ``"settled"`` any
+    final grade, any other value one exact state. Here, beside the table, so the CLI's light reader and the betting
+    package apply one rule without importing each other."""
+    if account is not None:
+        query = query.where(bets.c.account == account)
+    if state == "open":
+        query = query.where(bets.c.state == "placed")
+    elif state == "settled":
+        query = query.where(bets.c.settled_at.is_not(None))
+    elif state is not None:
+        query = query.where(bets.c.state == state)
+    return query
