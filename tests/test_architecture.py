@@ -1,4 +1,4 @@
-"""Data flows one way (/work/shared/ARCHITECTURE.md): no module imports a layer above its own.
+"""Data flows one way (../shared/ARCHITECTURE.md): no module imports a layer above its own.
 
 Every module under ``src/betpipe`` is parsed (never imported: a forbidden import inside a function that no test
 calls must fail here too), and every ``import``/``from ... import`` anywhere in it, including inside functions, under
