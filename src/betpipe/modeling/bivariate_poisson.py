@@ -14,8 +14,8 @@ import polars as pl
 from scipy.optimize import minimize
 from scipy.special import gammaln
 
-from betpipe.modeling._base import FloatArray, IntArray, column, register
-from betpipe.modeling.dixon_coles import DixonColesModel, _days
+from betpipe.modeling._base import FloatArray, IntArray, register
+from betpipe.modeling.dixon_coles import DixonColesModel
 from betpipe.modeling.score_grid import DEFAULT_MAX_GOALS, ScoreGrid, bivariate_poisson_grid
 
 LOG_L3_BOUNDS = (-9.0, 0.0)  # l3 in [1e-4, 1]: from independence to a strong shared component
@@ -55,18 +55,7 @@ class BivariatePoissonModel(DixonColesModel):
     def _fit(self, X: pl.DataFrame, y: IntArray) -> None:
         if self.n_outcomes != 3:
             raise ValueError("the bivariate Poisson models soccer scores (home/draw/away); n_outcomes must be 3")
-        days = _days(X)
-        hs, as_ = column(X, "home_score"), column(X, "away_score")
-        last = float(np.nanmax(days))
-        keep = np.isfinite(hs) & np.isfinite(as_) & (days >= last - self.max_history_days)
-        home_ids = X.get_column("home_team_id").to_numpy()[keep]
-        away_ids = X.get_column("away_team_id").to_numpy()[keep]
-        self.team_ids_ = np.unique(np.concatenate([home_ids, away_ids])).astype(np.int64)
-        h, a = np.searchsorted(self.team_ids_, home_ids), np.searchsorted(self.team_ids_, away_ids)
-        gx, gy = hs[keep].astype(np.int64), as_[keep].astype(np.int64)
-        neutral = self._neutral(X)[keep]
-        w = np.exp(-self.xi * (last - days[keep]))
-        w = w / w.mean()
+        h, a, gx, gy, neutral, w = self._scored_window(X)
         n, t = gx.shape[0], self.team_ids_.shape[0]
 
         def loss(theta: FloatArray) -> tuple[float, FloatArray]:

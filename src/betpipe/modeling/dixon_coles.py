@@ -73,19 +73,7 @@ class DixonColesModel(BaseProbabilityModel):
     def _fit(self, X: pl.DataFrame, y: IntArray) -> None:
         if self.n_outcomes != 3:
             raise ValueError("Dixon–Coles models soccer scores (home/draw/away); n_outcomes must be 3")
-        days = _days(X)
-        hs, as_ = column(X, "home_score"), column(X, "away_score")
-        last = float(np.nanmax(days))
-        keep = np.isfinite(hs) & np.isfinite(as_) & (days >= last - self.max_history_days)
-        home_ids = X.get_column("home_team_id").to_numpy()[keep]
-        away_ids = X.get_column("away_team_id").to_numpy()[keep]
-        self.team_ids_ = np.unique(np.concatenate([home_ids, away_ids])).astype(np.int64)
-        h = np.searchsorted(self.team_ids_, home_ids)
-        a = np.searchsorted(self.team_ids_, away_ids)
-        gx, gy = hs[keep].astype(np.int64), as_[keep].astype(np.int64)
-        neutral = self._neutral(X)[keep]
-        w = np.exp(-self.xi * (last - days[keep]))
-        w = w / w.mean()
+        h, a, gx, gy, neutral, w = self._scored_window(X)
         n, t = gx.shape[0], self.team_ids_.shape[0]
         warm = getattr(self, "_warm_start", None)
 
@@ -126,6 +114,22 @@ class DixonColesModel(BaseProbabilityModel):
         """Seed the next fit with ``other``'s ratings (same answer, far fewer iterations)."""
         self._warm_start = (other.team_ids_, other.attack_, other.defence_, np.array([other.home_, other.rho_]))
         return self
+
+    def _scored_window(self, X: pl.DataFrame) -> tuple[IntArray, IntArray, IntArray, IntArray, FloatArray, FloatArray]:
+        """The scored games within ``max_history_days`` of the last one, as the goal models fit them: home and away
+        team indices into ``team_ids_`` (set here), goals, the neutral flag and the time-decay weights (mean 1)."""
+        days = _days(X)
+        hs, as_ = column(X, "home_score"), column(X, "away_score")
+        last = float(np.nanmax(days))
+        keep = np.isfinite(hs) & np.isfinite(as_) & (days >= last - self.max_history_days)
+        home_ids = X.get_column("home_team_id").to_numpy()[keep]
+        away_ids = X.get_column("away_team_id").to_numpy()[keep]
+        self.team_ids_ = np.unique(np.concatenate([home_ids, away_ids])).astype(np.int64)
+        h = np.searchsorted(self.team_ids_, home_ids)
+        a = np.searchsorted(self.team_ids_, away_ids)
+        gx, gy = hs[keep].astype(np.int64), as_[keep].astype(np.int64)
+        w = np.exp(-self.xi * (last - days[keep]))
+        return h, a, gx, gy, self._neutral(X)[keep], w / w.mean()
 
     @staticmethod
     def _neutral(X: pl.DataFrame) -> FloatArray:
