@@ -7,6 +7,9 @@ which is a serving risk. Only columns a model documents as optional (market pric
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +17,8 @@ import polars as pl
 import pytest
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
-from threadpoolctl import threadpool_info
 
-from betpipe.config import ComputeSettings, Settings
+from betpipe.config import Settings
 from betpipe.modeling import (
     BaseProbabilityModel,
     BaseRateModel,
@@ -30,7 +32,6 @@ from betpipe.modeling import (
     labels_from_outcome,
 )
 from betpipe.modeling.synthetic import synthetic_matrix
-from betpipe.threads import available_cpus, configure_threads, configured_threads
 
 
 @pytest.fixture(scope="module")
@@ -112,18 +113,33 @@ def test_market_prices_are_documented_optional_and_their_absence_means_the_fallb
     np.testing.assert_allclose(blend.predict_proba(no_prices), blend.base_.predict_proba(no_prices), rtol=1e-12)
 
 
-def test_the_gbm_uses_the_configured_thread_count_unless_given_one(soccer: pl.DataFrame) -> None:
-    try:
+def test_the_gbm_uses_the_configured_thread_count_unless_given_one() -> None:
+    """Run in a fresh interpreter: OpenMP pools are process-global, and other tests in a pytest-xdist worker load,
+    size and restore them (threadpoolctl contexts, LightGBM's own ``num_threads``), so an in-process check of
+    every pool would depend on which test files shared the worker."""
+    script = textwrap.dedent(
+        """
+        from threadpoolctl import threadpool_info
+        from betpipe.config import ComputeSettings
+        from betpipe.modeling import GradientBoostingModel
+        from betpipe.threads import available_cpus, configure_threads, configured_threads
+        import lightgbm  # noqa: F401  (its OpenMP pool must exist before the check)
+
         assert configure_threads(ComputeSettings(threads=1)) == 1
         assert configured_threads() == 1
-        assert small_gbm()._lgb_params()["num_threads"] == 1
-        assert small_gbm(num_threads=2)._lgb_params()["num_threads"] == 2
+        assert GradientBoostingModel()._lgb_params()["num_threads"] == 1
+        assert GradientBoostingModel(num_threads=2)._lgb_params()["num_threads"] == 2
         openmp = [pool for pool in threadpool_info() if pool["user_api"] == "openmp"]
-        assert openmp
-        assert all(pool["num_threads"] == 1 for pool in openmp)
-    finally:
+        assert openmp, "no OpenMP pool loaded"
+        assert all(pool["num_threads"] == 1 for pool in openmp), openmp
         configure_threads(ComputeSettings(threads=0))
-    assert configured_threads() == available_cpus()
+        assert configured_threads() == available_cpus()
+        print("ok")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
 
 
 def test_thread_count_is_a_setting_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
