@@ -15,17 +15,8 @@ from betpipe.betting import PaperBook, RiskLimits, place_bets
 from betpipe.betting.risk import ExposureState, assess
 from betpipe.clock import FixedClock
 from betpipe.config import load_settings
-from fakes.betting import DECIDED, candidate
+from fakes.betting import DECIDED, ROOMY, candidate
 
-ROOMY = RiskLimits(
-    max_stake=Decimal("100.00"),
-    max_open_exposure=Decimal("10000.00"),
-    max_event_exposure=Decimal("10000.00"),
-    max_competition_exposure=Decimal("10000.00"),
-    max_bets_per_day=1000,
-    max_bets_per_event=1000,
-    bankroll_floor=Decimal("0.00"),
-)
 CLOCK = FixedClock(DECIDED)
 
 

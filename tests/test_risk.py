@@ -27,17 +27,8 @@ from betpipe.clock import FixedClock
 from betpipe.config import load_settings
 from betpipe.db import make_engine
 from betpipe.db.schema_betting import bet_transitions, bets, risk_events
-from fakes.betting import DECIDED, KICKOFF, CountingBook, candidate
+from fakes.betting import DECIDED, KICKOFF, ROOMY, CountingBook, candidate
 
-ROOMY = RiskLimits(
-    max_stake=Decimal("100.00"),
-    max_open_exposure=Decimal("10000.00"),
-    max_event_exposure=Decimal("10000.00"),
-    max_competition_exposure=Decimal("10000.00"),
-    max_bets_per_day=1000,
-    max_bets_per_event=1000,
-    bankroll_floor=Decimal("0.00"),
-)
 CLOCK = FixedClock(DECIDED)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from betpipe.betting.books import BookOrder, BookReply, PaperBook
 from betpipe.betting.ledger import BetCandidate
+from betpipe.betting.risk import RiskLimits
 
 KICKOFF = datetime(2024, 3, 2, 15, 0, tzinfo=UTC)
 DECIDED = KICKOFF - timedelta(hours=20)
@@ -65,3 +66,15 @@ class CountingBook(PaperBook):
     def place(self, order: BookOrder) -> BookReply:
         self.calls += 1
         return super().place(order)
+
+
+# Limits no test of a single rule should hit by accident: each such test tightens only the limit it exercises.
+ROOMY = RiskLimits(
+    max_stake=Decimal("100.00"),
+    max_open_exposure=Decimal("10000.00"),
+    max_event_exposure=Decimal("10000.00"),
+    max_competition_exposure=Decimal("10000.00"),
+    max_bets_per_day=1000,
+    max_bets_per_event=1000,
+    bankroll_floor=Decimal("0.00"),
+)

@@ -265,27 +265,11 @@ def _decide_result(
     candidates: list[BetCandidate] = []
     for i, j in zip(*np.nonzero(sized.units > 0), strict=True):
         row: dict[str, Any] = chosen.row(int(i), named=True)
-        decided_at = as_utc(row[PRICE_TIME_COLUMN])
         book = str(row.get(f"{BOOK_OF}{names[j]}") or strategy.book)
         stake = _capped_at_book(strategy, book, stakes[i, j], no_bet)
+        pick = (strategy.market, names[j], 0.0, float(prices[i, j]))
         candidates.append(
-            BetCandidate(
-                event_id=int(row["event_id"]),
-                market=strategy.market,
-                selection=names[j],
-                line=0.0,
-                price=Decimal(str(prices[i, j])),
-                probability=float(sized.probabilities[i, j]),
-                stake=stake,
-                book=book,
-                strategy=strategy.name,
-                model_version=model_version,
-                decision_time=decided_at,
-                competition=str(row["competition"]),
-                kickoff=as_utc(row["kickoff_utc"]),
-                edge=float(sized.edges[i, j]),
-                price_time=decided_at,
-            )
+            _candidate(row, strategy, pick, sized.probabilities[i, j], sized.edges[i, j], stake, book, model_version)
         )
     return Decision(candidates, no_bet, sized)
 
@@ -345,26 +329,44 @@ def decide_lines(
     candidates: list[BetCandidate] = []
     for i in np.flatnonzero(sized.units > 0):
         row: dict[str, Any] = chosen.row(int(i), named=True)
-        decided_at = as_utc(row[PRICE_TIME_COLUMN])
         book = str(row["book"] or strategy.book)
         stake = _capped_at_book(strategy, book, stakes[i], no_bet)
+        pick = (str(row["market"]), str(row["selection"]), float(row["line"]), row["price"])
         candidates.append(
-            BetCandidate(
-                event_id=int(row["event_id"]),
-                market=str(row["market"]),
-                selection=str(row["selection"]),
-                line=float(row["line"]),
-                price=Decimal(str(row["price"])),
-                probability=float(sized.probabilities[i]),
-                stake=stake,
-                book=book,
-                strategy=strategy.name,
-                model_version=model_version,
-                decision_time=decided_at,
-                competition=str(row["competition"]),
-                kickoff=as_utc(row["kickoff_utc"]),
-                edge=float(sized.edges[i]),
-                price_time=decided_at,
-            )
+            _candidate(row, strategy, pick, sized.probabilities[i], sized.edges[i], stake, book, model_version)
         )
     return Decision(candidates, no_bet, None)
+
+
+def _candidate(
+    row: dict[str, Any],
+    strategy: Strategy,
+    pick: tuple[str, str, float, object],
+    probability: float,
+    edge: float,
+    stake: Decimal,
+    book: str,
+    model_version: int | None,
+) -> BetCandidate:
+    """One candidate from a decided row; ``pick`` is (market, selection, line, price), the only fields in which a
+    1X2 selection and a line bet differ. The price is taken through ``str`` so a float quote keeps its printed
+    digits rather than its binary expansion."""
+    market, selection, line, price = pick
+    decided_at = as_utc(row[PRICE_TIME_COLUMN])
+    return BetCandidate(
+        event_id=int(row["event_id"]),
+        market=market,
+        selection=selection,
+        line=line,
+        price=Decimal(str(price)),
+        probability=float(probability),
+        stake=stake,
+        book=book,
+        strategy=strategy.name,
+        model_version=model_version,
+        decision_time=decided_at,
+        competition=str(row["competition"]),
+        kickoff=as_utc(row["kickoff_utc"]),
+        edge=float(edge),
+        price_time=decided_at,
+    )
