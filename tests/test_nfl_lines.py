@@ -168,7 +168,7 @@ def test_trained_on_real_games_the_margin_piles_on_3_and_7_and_the_total_on_41_a
         assert pmf[key] > pmf[key + 1], key
 
 
-def test_on_the_shared_file_the_close_is_a_coin_flip_and_the_model_is_behind_it(games: pl.DataFrame) -> None:
+def test_on_the_shared_file_the_close_is_a_coin_flip_and_the_ratings_are_behind_it(games: pl.DataFrame) -> None:
     """Rows and pushes pinned (a loader or sign that drifted moves them); every predictor on the same rows."""
     result = evaluate_nfl_lines(games)
     spread, total = result.tables["nfl_spread"], result.tables["nfl_total"]
@@ -180,6 +180,11 @@ def test_on_the_shared_file_the_close_is_a_coin_flip_and_the_model_is_behind_it(
         assert close["brier"] == pytest.approx(0.2501, abs=0.0002)
         ratings = table.filter(pl.col("model") == "ratings").row(0, named=True)
         assert ratings["d_brier_low"] > 0  # the walk-forward ratings are behind the close, and the CI says so
+    moneyline = result.tables["nfl_moneyline"]  # ../shared/EVALUATION.md's NFL rows and reference figures
+    assert moneyline["rows"].unique().to_list() == [4_427]
+    close = moneyline.filter(pl.col("model") == CLOSE).row(0, named=True)
+    assert close["brier"] == pytest.approx(0.2113, abs=0.0002)
+    assert close["log_loss"] == pytest.approx(0.610, abs=0.0005)
     push3 = result.pushes.filter(pl.col("lines") == "spread ±3").row(0, named=True)
     assert push3["observed_low"] <= push3["close_centred"] <= push3["observed_high"]
     assert push3["close_centred_normal"] < push3["observed_low"]  # a plain normal misses the key number
@@ -201,11 +206,19 @@ def test_the_cli_prints_one_table_per_market_on_a_slice_of_the_real_file(shared_
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     text = out.read_text()
-    for market in ("nfl_spread", "nfl_total"):
+    for market in ("nfl_spread", "nfl_total", "nfl_moneyline"):
         block = text.split(f"**{market}**")[1].split("\n\n")[1].splitlines()
         assert block[0].startswith("| model | Brier | log loss | Δ Brier vs close")
         models = [line.split("|")[1].strip() for line in block[2:]]
-        assert models == [CLOSE, "close_shin", "even_0.5", "ratings", "ratings_normal", "close_centred"]
+        assert models == [
+            CLOSE,
+            "close_shin",
+            "even_0.5",
+            "ratings",
+            "ratings_normal",
+            "close_centred",
+            "close_centred_normal",
+        ]
     assert "| spread ±3 |" in text
     assert "| total 44 |" in text
     assert "games scored (2006-2008)" in text

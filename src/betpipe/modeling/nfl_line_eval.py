@@ -4,8 +4,10 @@ Rows: games from ``first_season`` (2006: the first with closing spread and total
 at the closing line, regular and post season; a push at a whole line returns the stake, so it has no outcome to score
 and is dropped (counted in the notes). Every predictor is scored on exactly the same rows: the margin-free close
 (multiplicative, the anchor; Shin too), a naive 0.5, the walk-forward points ratings with and without the key-number
-shape, and the close-centred key-number distribution (mean = the closing line: the market-implied margin/total
-distribution whose use is pricing lines other than the close). Rating hyper-parameters were chosen on 1999-2005, which
+shape, and the close-centred key-number distribution, with and without the shape (mean = the closing line: the
+market-implied margin/total distribution whose use is pricing lines other than the close). The moneyline (margin at
+line 0, ties dropped; ../shared/EVALUATION.md's NFL rows) is such a line with a price: the spread close's distribution
+is judged there against the moneyline close. Rating hyper-parameters were chosen on 1999-2005, which
 no scored row belongs to. Closing prices are only ever the benchmark, never a model input; a closing *line* is an
 input of the close-centred predictor only, which is a re-pricing of the close, not a forecast made before it.
 """
@@ -225,6 +227,8 @@ def evaluate_nfl_lines(
     markets = {
         "nfl_spread": (("spread_home", "spread_away"), "margin", spread_line, hs - as_ - spread_line),
         "nfl_total": (("over", "under"), "total", total_line, hs + as_ - total_line),
+        # the moneyline is the margin at line 0 (a tie voids it): a line the spread close did not quote, but priced
+        "nfl_moneyline": (("moneyline_home", "moneyline_away"), "margin", np.zeros_like(hs), hs - as_),
     }
     tables, notes, alternatives = {}, [], []
     for market, ((a, b), quantity, line, edge) in markets.items():
@@ -236,15 +240,17 @@ def evaluate_nfl_lines(
         sub = frame.filter(pl.Series(rows))
         preds = {CLOSE: _two_way(sub, a, b, "multiplicative"), CLOSE_SHIN: _two_way(sub, a, b, "shin")}
         preds["even_0.5"] = np.full(int(rows.sum()), 0.5)
-        for name, key in (("ratings", "ratings"), ("ratings_normal", "ratings"), ("close_centred", "close")):
+        for name in ("ratings", "ratings_normal", "close_centred", "close_centred_normal"):
+            key = "ratings" if name.startswith("ratings") else "close"
             dist = dists[f"{key}_{quantity}" + ("_normal" if name.endswith("normal") else "")][rows]
             grades = dist.spread(-line[rows]) if quantity == "margin" else dist.total(line[rows])
             preds[name] = grades.no_push_probability
         tables[market] = score_table(preds, (edge[rows] > 0).astype(np.float64))
-        alternatives += _alternative_lines(market, quantity, line[priced], edge[priced], dists, priced)
+        if market != "nfl_moneyline":
+            alternatives += _alternative_lines(market, quantity, line[priced], edge[priced], dists, priced)
         notes.append(
             f"{market}: {int(rows.sum()):,} games scored ({int(season[rows].min())}-{int(season[rows].max())}), "
-            f"{int(push.sum())} pushes at whole closing lines dropped, "
+            f"{int(push.sum())} {'ties' if market == 'nfl_moneyline' else 'pushes at whole closing lines'} dropped, "
             f"{int((played & ~priced).sum())} played games without both closing prices left out"
         )
     return NflLineEvaluation(tables, push_table(frame, dists, first_season), pl.DataFrame(alternatives), notes)
