@@ -4,8 +4,9 @@ the score grid it prices them from, and the sharp close each bet's CLV is measur
 The same rule as the result market: a line quote is usable at an event's decision instant when it was captured at
 or before it, before kickoff and no more than the strategy's price age earlier (``features.prematch``); the best
 price per line and side among the strategy's books is ``betting.markets.best_line_prices``, the live run's choice;
-the grid is ``betting.markets.implied_grid`` of the run's fair 1X2 and the sharp book's pre-match O/U 2.5. Never an
-aggregate book, and never a closing price as an input (closes feed CLV only).
+the grid is ``betting.markets.implied_grid`` of the run's fair 1X2, the sharp book's pre-match O/U 2.5 and its main
+whole- or half-line Asian handicap (``modeling.market_implied.main_handicap``) known then. Never an aggregate book,
+and never a closing price as an input (closes feed CLV only).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from betpipe.betting.markets import best_line_prices, implied_grid, two_way_fair
 from betpipe.db.bulk import as_utc
 from betpipe.db.schema import bookmakers, events, odds_snapshots
 from betpipe.features.prematch import PREMATCH_KINDS
+from betpipe.modeling.market_implied import main_handicap
 from betpipe.modeling.score_grid import ScoreGrid
 from betpipe.sports import market_rules
 
@@ -107,10 +109,10 @@ def load_line_inputs(
     method: str,
     max_price_age_hours: float,
 ) -> LineInputs:
-    """Line quotes known at each target's ``decided_at``, the grid of its fair 1X2 (``market_p``, row for row) and
-    the sharp pre-match O/U 2.5, and the sharp closing lines."""
+    """Line quotes known at each target's ``decided_at``, the grid of its fair 1X2 (``market_p``, row for row), the
+    sharp pre-match O/U 2.5 and the sharp pre-match main AH line, and the sharp closing lines."""
     ids = targets.get_column("event_id").to_list()
-    quotes = _quotes(engine, ids, [*books, sharp_book], sorted({*markets, "total"}))
+    quotes = _quotes(engine, ids, [*books, sharp_book], sorted({*markets, "total", "asian_handicap"}))
     rows = targets.select(
         "event_id",
         pl.col("decided_at").alias("_now"),
@@ -140,7 +142,9 @@ def load_line_inputs(
             wide = wide.with_columns(pl.lit(None, pl.Float64).alias(side))
     ou = rows.select("event_id").join(wide, on="event_id", how="left", maintain_order="left")
     p_over = two_way_fair(ou.select("over", "under").to_numpy().astype(np.float64), method)[:, 0]
-    grid = implied_grid(market_p, p_over)
+    sharp_ah = pre.filter(pl.col("book") == sharp_book, pl.col("market") == "asian_handicap")
+    ah_line, p_ah_home = main_handicap(sharp_ah, rows.get_column("event_id").to_numpy(), method)
+    grid = implied_grid(market_p, p_over, ah_line=ah_line, p_ah_home=p_ah_home)
     close = _two_sided(quotes.filter(pl.col("kind") == CLOSING_KIND, pl.col("book") == sharp_book))
     closing: dict[int, dict[ClosingKey, float]] = {}
     if close.height:

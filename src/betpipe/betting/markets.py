@@ -32,8 +32,8 @@ from betpipe.betting.policy import StakingPolicy
 from betpipe.betting.pricing import market_fair_probabilities
 from betpipe.betting.sizing import NoBetReason, has_edge
 from betpipe.clock import as_utc_instant
-from betpipe.modeling.market_implied import FIT_MAX_GOALS, fit_goal_expectations
-from betpipe.modeling.score_grid import LineProbabilities, ScoreGrid, dixon_coles_grid
+from betpipe.modeling.market_implied import fit_market_grid
+from betpipe.modeling.score_grid import LineProbabilities, ScoreGrid
 
 __all__ = [
     "LINE_COLUMNS",
@@ -106,28 +106,21 @@ def two_way_fair(prices: npt.ArrayLike, method: str = "multiplicative") -> Float
     return market_fair_probabilities(np.asarray(prices, dtype=np.float64).reshape(-1, 2), method=method)
 
 
-def implied_grid(p1x2: npt.ArrayLike, p_over: npt.ArrayLike, *, ou_line: npt.ArrayLike = 2.5) -> ScoreGrid:
-    """The market-implied score grid per event: goal expectations and rho that reproduce the fair 1X2 and P(over).
+def implied_grid(
+    p1x2: npt.ArrayLike,
+    p_over: npt.ArrayLike,
+    *,
+    ou_line: npt.ArrayLike = 2.5,
+    ah_line: npt.ArrayLike | None = None,
+    p_ah_home: npt.ArrayLike | None = None,
+) -> ScoreGrid:
+    """The market-implied score grid per event: goal expectations and rho that reproduce the fair 1X2 and P(over),
+    and the sharp book's main AH line where given (``modeling.market_implied.fit_market_grid``, the one fit).
 
-    Three prices, three unknowns (rho within the Dixon-Coles bound): exact where the market allows. An event
-    without an O/U price (NaN) is fitted from its 1X2 alone with rho = 0; one without a usable 1X2 cannot be
-    fitted and prices as NaN."""
-    p = np.asarray(p1x2, dtype=np.float64).reshape(-1, 3)
-    over = np.asarray(p_over, dtype=np.float64).reshape(-1)
-    if p.shape[0] == 0:
-        return ScoreGrid(np.zeros((0, 11, 11)))
-    with np.errstate(invalid="ignore"):
-        good = np.isfinite(p).all(axis=1) & (np.abs(p.sum(axis=1) - 1.0) < 1e-6) & (p > 0).all(axis=1)
-    safe = np.where(good[:, None], p, np.nan)
-    over = np.where(np.isfinite(over) & (over > 0) & (over < 1), over, np.nan)
-    lines = np.broadcast_to(np.asarray(ou_line, dtype=np.float64), over.shape)
-    with_ou = fit_goal_expectations(p1x2=safe, p_over=over, ou_line=lines, fit_rho=True)  # 3 prices, 3 unknowns
-    alone = fit_goal_expectations(p1x2=safe)  # no O/U price: 1X2 alone, rho held at 0
-    has = np.isfinite(over)
-    home = np.where(has, with_ou.home_goals, alone.home_goals)
-    away = np.where(has, with_ou.away_goals, alone.away_goals)
-    rho = np.where(has, with_ou.rho, alone.rho)
-    return dixon_coles_grid(home, away, rho, max_goals=FIT_MAX_GOALS)
+    Three prices, three unknowns (rho within the Dixon-Coles bound): exact where the market allows; with the AH
+    price, a least-squares compromise. An event without an O/U or AH price (NaN) is fitted from its 1X2 alone with
+    rho = 0; one without a usable 1X2 cannot be fitted and prices as NaN."""
+    return fit_market_grid(p1x2, p_over, ou_line=ou_line, ah_line=ah_line, p_ah_home=p_ah_home)
 
 
 def best_line_prices(

@@ -13,11 +13,20 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 
 from betpipe.modeling._base import FloatArray
 from betpipe.modeling.score_grid import ScoreGrid, dixon_coles_grid
+from betpipe.odds import remove_margin_or_nan
 
-__all__ = ["FIT_MAX_GOALS", "ImpliedGoals", "fit_goal_expectations"]
+__all__ = [
+    "FIT_MAX_GOALS",
+    "ImpliedGoals",
+    "fit_goal_expectations",
+    "fit_market_goals",
+    "fit_market_grid",
+    "main_handicap",
+]
 
 FIT_MAX_GOALS = 10  # censored at 10+: exact for every line within +-9.5, and 16x fewer cells than a 40-goal grid
 RHO_BOUND = 0.2  # as DixonColesModel's fit
@@ -178,3 +187,106 @@ def fit_goal_expectations(
     lam, mu = np.exp(theta[:, 0]), np.exp(theta[:, 1])
     lam[~fittable], mu[~fittable], rmse[~fittable] = np.nan, np.nan, np.nan
     return ImpliedGoals(lam, mu, theta[:, 2].copy(), rmse, converged & fittable, iterations, max_goals)
+
+
+def fit_market_goals(
+    p1x2: npt.ArrayLike,
+    p_over: npt.ArrayLike,
+    *,
+    ou_line: npt.ArrayLike = 2.5,
+    ah_line: npt.ArrayLike | None = None,
+    p_ah_home: npt.ArrayLike | None = None,
+) -> ImpliedGoals:
+    """The market-implied goals per event: expectations and rho fitted to the fair 1X2 plus whichever of P(over) and
+    the home side's no-push AH probability a row has (NaN: absent). The one fit the backtest, the live run and the
+    service's markets share.
+
+    1X2 + O/U: three prices, three unknowns, exact where the Dixon-Coles bound on rho allows; + AH (whole or half
+    line only: ``main_handicap``): four prices, a least-squares compromise in probability. A row with neither total
+    nor handicap is fitted from its 1X2 alone with rho = 0; one without a usable 1X2 is NaN.
+    """
+    p = np.asarray(p1x2, dtype=np.float64).reshape(-1, 3)
+    n = p.shape[0]
+    over = np.broadcast_to(np.asarray(p_over, dtype=np.float64).reshape(-1), (n,))
+    with np.errstate(invalid="ignore"):
+        good = np.isfinite(p).all(axis=1) & (np.abs(p.sum(axis=1) - 1.0) < 1e-6) & (p > 0).all(axis=1)
+        over = np.where(np.isfinite(over) & (over > 0) & (over < 1), over, np.nan)
+    safe = np.where(good[:, None], p, np.nan)
+    lines = np.broadcast_to(np.asarray(ou_line, dtype=np.float64), (n,))
+    ah, p_ah = np.full(n, np.nan), np.full(n, np.nan)
+    if p_ah_home is not None and ah_line is not None:
+        ah = np.broadcast_to(np.asarray(ah_line, dtype=np.float64), (n,)).copy()
+        p_ah = np.broadcast_to(np.asarray(p_ah_home, dtype=np.float64), (n,)).copy()
+        with np.errstate(invalid="ignore"):
+            usable = np.isfinite(ah) & (np.abs(ah * 2.0 - np.round(ah * 2.0)) < 1e-9) & (p_ah > 0) & (p_ah < 1)
+        ah, p_ah = np.where(usable, ah, np.nan), np.where(usable, p_ah, np.nan)
+    if n == 0:
+        empty = np.zeros(0)
+        return ImpliedGoals(empty, empty, empty, empty, np.zeros(0, dtype=bool), 0)
+    has = np.isfinite(over) | np.isfinite(p_ah)
+    home, away, rho, rmse = (np.full(n, np.nan) for _ in range(4))
+    converged = np.zeros(n, dtype=bool)
+    iterations = 0
+    for rows in (has, ~has):  # rows are fitted independently: each subset alone is the same fit as all at once
+        if not rows.any():
+            continue
+        if rows is has:  # 3 or 4 prices, 3 unknowns
+            part = fit_goal_expectations(
+                p1x2=safe[rows], p_over=over[rows], ou_line=lines[rows],
+                ah_line=np.where(np.isfinite(ah), ah, 0.0)[rows], p_ah_home=p_ah[rows], fit_rho=True,
+            )  # fmt: skip
+        else:  # 1X2 alone, rho held at 0
+            part = fit_goal_expectations(p1x2=safe[rows])
+        home[rows], away[rows], rho[rows], rmse[rows] = part.home_goals, part.away_goals, part.rho, part.rmse
+        converged[rows] = part.converged
+        iterations = max(iterations, part.iterations)
+    return ImpliedGoals(home, away, rho, rmse, converged, iterations)
+
+
+def fit_market_grid(
+    p1x2: npt.ArrayLike,
+    p_over: npt.ArrayLike,
+    *,
+    ou_line: npt.ArrayLike = 2.5,
+    ah_line: npt.ArrayLike | None = None,
+    p_ah_home: npt.ArrayLike | None = None,
+) -> ScoreGrid:
+    """``fit_market_goals``' grid (an empty input gives an empty grid)."""
+    if np.asarray(p1x2).size == 0:
+        return ScoreGrid(np.zeros((0, FIT_MAX_GOALS + 1, FIT_MAX_GOALS + 1)))
+    return fit_market_goals(p1x2, p_over, ou_line=ou_line, ah_line=ah_line, p_ah_home=p_ah_home).grid()
+
+
+def main_handicap(quotes: pl.DataFrame, event_ids: npt.ArrayLike, method: str) -> tuple[FloatArray, FloatArray]:
+    """Per event of ``event_ids``: the book's main Asian handicap line and its margin-free home probability.
+
+    ``quotes`` is one book's two-sided AH quotes (event_id, line, selection home/away, price; one quote per side and
+    line). Only whole and half lines count (a quarter line's price mixes two lines' settlements, which the fit's
+    one-equation-per-price reading would blur); of those, the line whose fair home probability is nearest 1/2, the
+    smaller handicap on a tie. NaN where an event has none.
+    """
+    ids = np.asarray(event_ids, dtype=np.int64).reshape(-1)
+    line, p_home = np.full(ids.size, np.nan), np.full(ids.size, np.nan)
+    if quotes.height == 0 or ids.size == 0:
+        return line, p_home
+    wide = quotes.filter((pl.col("line") * 2).round(0) == pl.col("line") * 2).pivot(
+        on="selection", index=["event_id", "line"], values="price", aggregate_function="last"
+    )
+    if not {"home", "away"} <= set(wide.columns) or wide.height == 0:
+        return line, p_home
+    fair = remove_margin_or_nan(wide.select("home", "away").to_numpy().astype(np.float64), method)[:, 0]
+    best = (
+        wide.select("event_id", "line")
+        .with_columns(pl.Series("_p", fair))
+        .drop_nans("_p")
+        .drop_nulls("_p")
+        .with_columns((pl.col("_p") - 0.5).abs().alias("_gap"), pl.col("line").abs().alias("_size"))
+        .sort("event_id", "_gap", "_size")
+        .group_by("event_id", maintain_order=True)
+        .first()
+    )
+    at = {int(e): (float(ln), float(p)) for e, ln, p in best.select("event_id", "line", "_p").rows()}
+    for i, event in enumerate(ids.tolist()):
+        if event in at:
+            line[i], p_home[i] = at[event]
+    return line, p_home
