@@ -10,13 +10,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+import numpy as np
 import polars as pl
+from numpy.typing import NDArray
 from sqlalchemy import Engine, select
 
+from betpipe.betting.markets import two_way_fair
 from betpipe.betting.strategy import PRICE_TIME_COLUMN
 from betpipe.clock import as_utc_instant
 from betpipe.db.bulk import as_utc
 from betpipe.db.schema import bookmakers, competitions, events, odds_snapshots
+from betpipe.modeling.market_implied import main_handicap
 from betpipe.sports import market_rules, sport_rules
 
 __all__ = [
@@ -27,7 +31,11 @@ __all__ = [
     "latest_prices",
     "next_matchday_eve",
     "scheduled_events",
+    "sharp_grid_inputs",
 ]
+
+GRID_MARKETS = ("total", "asian_handicap")
+"""The sharp book's line markets the market-implied grid is fitted to (O/U 2.5 and the main AH line)."""
 
 PRE_MATCH_KINDS = ("opening", "live")  # football-data / sample pre-match, The Odds API before kickoff
 
@@ -214,3 +222,43 @@ def first_per_event(frame: pl.DataFrame, books: Sequence[str]) -> pl.DataFrame:
     ranked = frame.with_columns(pl.col("book").replace_strict(rank, return_dtype=pl.Int64).alias("_rank"))
     ordered = ranked.sort("event_id", "decided_at", "_rank", descending=[False, False, True])
     return ordered.group_by("event_id", maintain_order=True).last().drop("_rank")
+
+
+def sharp_grid_inputs(
+    quotes: pl.DataFrame, frame: pl.DataFrame, *, sharp_book: str, method: str, max_age: timedelta
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Per row of ``frame`` (event_id, ``PRICE_TIME_COLUMN``): the sharp book's margin-free O/U 2.5, its main AH
+    line and that line's margin-free home probability, from ``quotes`` (``latest_line_prices`` of ``GRID_MARKETS``)
+    captured at or before the row's decision instant and no more than ``max_age`` earlier; NaN where none.
+
+    The inputs of ``betting.markets.implied_grid`` as the backtest's ``backtest.lines.load_line_inputs`` gives them
+    (the same ``main_handicap`` choice), so the live grid is the backtest's grid."""
+    rows = frame.select("event_id", pl.col(PRICE_TIME_COLUMN).alias("_now")).with_row_index("_row")
+    n = rows.height
+    p_over, ah_line, p_ah = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    if not n or not quotes.height:
+        return p_over, ah_line, p_ah
+    known = (
+        quotes.filter(pl.col("book") == sharp_book)
+        .join(rows, on="event_id", how="inner")
+        .filter(
+            pl.col("decided_at") <= pl.col("_now"),
+            pl.col("decided_at") >= pl.col("_now") - pl.duration(seconds=max_age.total_seconds()),
+        )
+        .sort("decided_at")
+        .group_by(["_row", "market", "line", "selection"], maintain_order=True)
+        .last()
+    )
+    ou = known.filter(pl.col("market") == "total", pl.col("line") == 2.5)
+    if ou.height:
+        wide = ou.pivot(on="selection", index="_row", values="price")
+        for side in ("over", "under"):
+            if side not in wide.columns:
+                wide = wide.with_columns(pl.lit(None, pl.Float64).alias(side))
+        fair = two_way_fair(wide.select("over", "under").to_numpy().astype(np.float64), method)[:, 0]
+        p_over[wide.get_column("_row").to_numpy()] = fair
+    ah = known.filter(pl.col("market") == "asian_handicap").select(
+        pl.col("_row").cast(pl.Int64).alias("event_id"), "line", "selection", "price"
+    )
+    ah_line, p_ah = main_handicap(ah, np.arange(n), method)
+    return p_over, ah_line, p_ah
