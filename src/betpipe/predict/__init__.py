@@ -6,6 +6,7 @@ other for its probabilities. Must never import ``serving``, ``live``, ``backtest
 build features.
 """
 
+from betpipe.predict.markets import MarketBodies, TotalAnchors, load_anchors
 from betpipe.predict.predictor import (
     CHALLENGER_ARM,
     CHAMPION_ARM,
@@ -31,13 +32,16 @@ __all__ = [
     "CHAMPION_ARM",
     "FeatureSnapshot",
     "Fixtures",
+    "MarketBodies",
     "PredictionError",
     "Predictions",
     "SportPredictor",
+    "TotalAnchors",
     "UnknownCompetitionError",
     "UnknownTeamError",
     "ab_unit",
     "latest_build_id",
+    "load_anchors",
     "load_feature_snapshot",
     "predict_frame",
     "predict_upcoming",

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from betpipe.config import Settings
 from betpipe.db.bulk import as_utc
+from betpipe.predict.markets import MarketBodies, TotalAnchors, market_bodies
 from betpipe.predict.snapshot import FeatureSnapshot, Fixtures, load_feature_snapshot
 from betpipe.registry import LoadedModel, ModelCache
 from betpipe.registry.protocol import PersistableModel
@@ -84,6 +85,9 @@ class SportPredictor:
     upcoming_records: tuple[dict[str, Any], ...]
     upcoming_lists: dict[int, list[list[float]]]
     outcomes: tuple[str, ...]
+    # Soccer with ``anchors``: per version, every scheduled event's markets (``predict.markets``), else empty.
+    anchors: TotalAnchors | None = None
+    upcoming_markets: dict[int, MarketBodies] | None = None
 
     @classmethod
     def build(
@@ -92,13 +96,17 @@ class SportPredictor:
         champion: LoadedModel,
         challenger: LoadedModel | None = None,
         challenger_share: float = 0.0,
+        *,
+        anchors: TotalAnchors | None = None,
     ) -> SportPredictor:
-        """Score every scheduled event with each model once; requests then only look rows up."""
+        """Score every scheduled event with each model once; requests then only look rows up. With ``anchors``
+        (soccer), every market of every scheduled event is priced here too, per version."""
         share = challenger_share if challenger is not None else 0.0
         proba = {champion.version.id: predict_frame(champion.model, features.upcoming)}
         if challenger is not None and share > 0:
             proba[challenger.version.id] = predict_frame(challenger.model, features.upcoming)
         ids = np.asarray(features.upcoming["event_id"].to_numpy(), dtype=np.int64)
+        priced = anchors is not None and sport_rules(features.sport).outcomes == ("home", "draw", "away")
         names = features.team_names
         records = tuple(
             {
@@ -122,7 +130,23 @@ class SportPredictor:
             upcoming_records=records,
             upcoming_lists={version: matrix.tolist() for version, matrix in proba.items()},
             outcomes=sport_rules(features.sport).outcomes,
+            anchors=anchors if priced else None,
+            upcoming_markets=(
+                {v: market_bodies(m, anchors.p_over, anchors.source) for v, m in proba.items()}
+                if priced and anchors is not None
+                else None
+            ),
         )
+
+    def fixture_markets(
+        self, proba: FloatArray, competitions: list[str], depths: frozenset[str]
+    ) -> MarketBodies | None:
+        """Markets of fixtures by teams (champion probabilities ``proba``), anchored on their competitions' base
+        rates: a fit on the request, about 1-2 ms of CPU per fixture, hence asked for per query; None for NFL."""
+        if self.anchors is None or proba.shape[0] == 0 or not depths:
+            return None
+        p_over, source = self.anchors.for_competitions(competitions)
+        return market_bodies(proba, p_over, source, depths=depths)
 
     def versions(self) -> list[LoadedModel]:
         return [self.champion] if self.challenger is None else [self.champion, self.challenger]

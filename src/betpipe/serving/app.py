@@ -72,6 +72,14 @@ The ledger's routes and /metrics need a bearer token (**Authorize**): `serving.r
 PREDICT_EXAMPLES: dict[str, Any] = {
     "event": {"summary": "A scheduled event by id", "value": {"event_id": DEMO_EVENT_ID}},
     "fixture": {"summary": "A fixture by teams, competition and kickoff", "value": FIXTURE_EXAMPLE},
+    "fixture_markets": {
+        "summary": "A fixture with its main markets (fitted on the request)",
+        "value": {**FIXTURE_EXAMPLE, "markets": "main"},
+    },
+    "all_markets": {
+        "summary": "Every line: O/U 0.5..5.5 and AH -3..+3 in quarter steps, double chance, DNB, correct score",
+        "value": {"event_id": DEMO_EVENT_ID, "markets": "all"},
+    },
 }
 
 
@@ -113,8 +121,9 @@ class PredictionService:
             f"; {notes}" if notes else ""
         )
 
-    def event(self, snapshot: ServingSnapshot, event_id: int, now: datetime) -> dict[str, Any]:
-        """One scheduled event: a lookup in the snapshot (its probabilities were computed when it was loaded)."""
+    def event(self, snapshot: ServingSnapshot, event_id: int, now: datetime, depth: str = "main") -> dict[str, Any]:
+        """One scheduled event: a lookup in the snapshot (its probabilities and markets were computed when it was
+        loaded)."""
         sport = snapshot.sport_of_event.get(event_id)
         if sport is None:
             raise problems.unknown_event(event_id)
@@ -131,7 +140,9 @@ class PredictionService:
         arm = CHALLENGER_ARM if challenger else CHAMPION_ARM
         self.metrics.served(sport, loaded.version.id, arm)
         self.recorder.record(loaded.version.id, event_id, proba, now)
-        return _body(predictor, record, proba, loaded.version, arm)
+        bodies = None if predictor.upcoming_markets is None else predictor.upcoming_markets[loaded.version.id]
+        markets = None if bodies is None or depth == "none" else (bodies.full if depth == "all" else bodies.main)[row]
+        return _body(predictor, record, proba, loaded.version, arm, markets)
 
     def fixtures(
         self, snapshot: ServingSnapshot, queries: list[tuple[int, FixtureQuery]], now: datetime
@@ -182,7 +193,14 @@ class PredictionService:
             names = predictor.features.team_names
             proba = predictions.probabilities.tolist()
             rows = predictions.rows.to_dicts()
-            for (index, _), row, p in zip(valid, rows, proba, strict=True):
+            wanted = [position for position, (_, q) in enumerate(valid) if q.markets != "none"]
+            bodies = predictor.fixture_markets(
+                predictions.probabilities[wanted],
+                [valid[position][1].competition for position in wanted],
+                frozenset(valid[position][1].markets for position in wanted),
+            )
+            at = {position: order for order, position in enumerate(wanted)}
+            for position, ((index, query), row, p) in enumerate(zip(valid, rows, proba, strict=True)):
                 record = {
                     "event_id": None,
                     "competition": row["competition"],
@@ -190,13 +208,21 @@ class PredictionService:
                     "home_team": names.get(row["home_team_id"], str(row["home_team_id"])),
                     "away_team": names.get(row["away_team_id"], str(row["away_team_id"])),
                 }
-                out[index] = _body(predictor, record, p, predictor.champion.version, CHAMPION_ARM)
+                markets = None
+                if bodies is not None and position in at:
+                    markets = (bodies.full if query.markets == "all" else bodies.main)[at[position]]
+                out[index] = _body(predictor, record, p, predictor.champion.version, CHAMPION_ARM, markets)
             self.metrics.served(sport, predictor.champion.version.id, CHAMPION_ARM, len(valid))
         return out
 
 
 def _body(
-    predictor: SportPredictor, record: dict[str, Any], proba: list[float], version: Any, arm: str
+    predictor: SportPredictor,
+    record: dict[str, Any],
+    proba: list[float],
+    version: Any,
+    arm: str,
+    markets: dict[str, Any] | None,
 ) -> dict[str, Any]:
     return {
         "event_id": record["event_id"],
@@ -212,6 +238,7 @@ def _body(
         "model_type": version.model_type,
         "arm": arm,
         "feature_build_id": predictor.features.build_id,
+        "markets": markets,
     }
 
 
@@ -242,10 +269,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if background:
-            state.start(settings.serving.alias_poll_seconds)
-            recorder.start()
+        """Start the poller and the recorder; on shutdown (or a failed start) stop both, waiting for them, before
+        the engine goes: a thread left polling outlives the app and fails against whatever the database became."""
         try:
+            if background:
+                state.start(settings.serving.alias_poll_seconds)
+                recorder.start()
             yield
         finally:
             state.stop()
@@ -264,6 +293,7 @@ def create_app(
     )
     install_docs(app)
     app.state.service = service
+    app.state.serving_state = state  # the poller, for tests and operators: ``polling`` says whether it runs
     problems.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.serving.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost of the two: a 413 is counted too
@@ -295,11 +325,13 @@ def create_app(
 
     @app.post("/predict", response_model=Prediction, responses=_problems(400, 404, 413, 422, 503), tags=["predictions"])
     async def predict(query: Annotated[PredictQuery, Body(openapi_examples=PREDICT_EXAMPLES)]) -> Any:
-        """One scheduled event by id, or one fixture by teams, competition and a kickoff in the future."""
+        """One scheduled event by id, or one fixture by teams, competition and a kickoff in the future. A soccer
+        event's answer carries `markets` (the main lines; every line with `"markets": "all"`), a fixture's when asked
+        (`"markets": "main"` or `"all"`); NFL answers the moneyline alone."""
         snapshot = service.snapshot()
         now = clock.now()
         if isinstance(query, EventQuery):
-            return JSONResponse(service.event(snapshot, query.event_id, now))
+            return JSONResponse(service.event(snapshot, query.event_id, now, query.markets))
         result = (await run_in_threadpool(service.fixtures, snapshot, [(0, query)], now))[0]
         if isinstance(result, ProblemError):
             raise result
@@ -317,7 +349,7 @@ def create_app(
         for index, query in enumerate(request.queries):
             if isinstance(query, EventQuery):
                 try:
-                    results[index] = service.event(snapshot, query.event_id, now)
+                    results[index] = service.event(snapshot, query.event_id, now, query.markets)
                 except ProblemError as error:
                     results[index] = error
             else:

@@ -20,7 +20,7 @@ from betpipe.clock import Clock
 from betpipe.config import Settings
 from betpipe.db.schema_registry import model_aliases
 from betpipe.logs import get_logger
-from betpipe.predict import SportPredictor, latest_build_id, load_feature_snapshot
+from betpipe.predict import SportPredictor, latest_build_id, load_anchors, load_feature_snapshot
 from betpipe.registry import CHALLENGER, CHAMPION, ModelCache
 from betpipe.sports import SPORTS
 
@@ -128,7 +128,8 @@ class ServingState:
                 continue
             champion = self.cache.get(champion_id)
             challenger = self.cache.get(challenger_id) if challenger_id is not None and share > 0 else None
-            predictors[sport] = SportPredictor.build(features, champion, challenger, share)
+            anchors = load_anchors(self.engine, features, now=self.clock.now()) if sport == "soccer" else None
+            predictors[sport] = SportPredictor.build(features, champion, challenger, share, anchors=anchors)
             served[sport] = (champion_id, challenger_id, features.build_id)
         sport_of_event = {event: sport for sport, p in predictors.items() for event in p.features.row_of_event}
         sport_of_competition = {code: sport for sport, p in predictors.items() for code in p.features.competitions}
@@ -154,24 +155,38 @@ class ServingState:
 
     def start(self, interval: float) -> None:
         """Load now (in the background: an unreachable database must not hold up start-up) and then poll."""
-        if self._thread is not None:
+        if self._thread is not None and self._thread.is_alive():
             return
         self._stop.clear()
         self._thread = threading.Thread(target=self._poll, args=(interval,), name="betpipe-alias-poll", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    @property
+    def polling(self) -> bool:
+        """True while the poller thread is alive (False before ``start`` and once ``stop`` returned)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop the poller and wait for it: the app's lifespan calls this on shutdown, before the engine is disposed,
+        so no refresh runs against a database that is gone (a test's, once it is torn down)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+        thread = self._thread
+        if thread is None:
+            return
+        thread.join(timeout=timeout)
+        if thread.is_alive():  # a refresh stuck in the database: it stops at its next check, and says nothing then
+            log.warning("serving poller still in a refresh after stop", seconds=timeout)
+            return
+        self._thread = None
 
     def _poll(self, interval: float) -> None:
-        while True:
+        while not self._stop.is_set():
             try:
                 self.refresh()
                 self.health.refresh_error = None
             except Exception as error:
+                if self._stop.is_set():  # shutting down: the engine may be disposed under us; not news
+                    return
                 self.health.refresh_error = _one_line(error)
                 log.warning("serving refresh failed", error=self.health.refresh_error)
             if self._stop.wait(interval):
