@@ -11,8 +11,16 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Protocol
 
-from betpipe.config import ComputeSettings
+
+class ThreadSetting(Protocol):
+    """What ``configure_threads`` reads: ``config.ComputeSettings``, or the CLI's quick settings (``cli._settings``),
+    so a light command sizes the pools without importing the settings classes."""
+
+    @property
+    def threads(self) -> int: ...
+
 
 _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "POLARS_MAX_THREADS")
 _configured: list[int] = []  # the size set at the edge; empty until configure_threads is called
@@ -31,7 +39,7 @@ def configured_threads() -> int:
     return _configured[-1] if _configured else available_cpus()
 
 
-def configure_threads(compute: ComputeSettings) -> int:
+def configure_threads(compute: ThreadSetting) -> int:
     """Size every pool to ``compute.threads`` (0: all available CPUs) and return the size; idempotent.
 
     Pools already loaded are resized (threadpoolctl for OpenMP/BLAS, numba's own setter); the environment is set

@@ -2,7 +2,10 @@
 
 Start-up stays cheap (docs/benchmarks.md, CLI start-up): registering a command imports its typer shell
 only; the libraries behind it (scikit-learn, LightGBM, Dask, Streamlit, FastAPI, polars) load inside the command body
-that uses them. tests/test_cli_startup.py keeps them out of ``import betpipe.cli``.
+that uses them. tests/test_cli_startup.py keeps them out of ``import betpipe.cli``. A command that reads only the
+store (``bets list``) needs no pydantic either: plain option values are coerced without it (``_params``) and, when
+nothing but the store and the log level is configured, its settings are read without it (``_settings``);
+tests/test_cli_startup_bets.py keeps it so.
 
 Expected failures are handled once, in ``_errors.ErrorHandlingGroup``: one line that says what to do, exit 1 or 2.
 A command never prints a traceback for an input or state problem, and never prints a secret.
@@ -14,14 +17,17 @@ import json
 
 import typer
 
+from betpipe.cli import _params
 from betpipe.cli import betting as betting_commands
 from betpipe.cli import data as data_commands
 from betpipe.cli import features as feature_commands
 from betpipe.cli import ingest as ingest_commands
 from betpipe.cli import modeling as modeling_commands
 from betpipe.cli import models as model_commands
-from betpipe.cli._common import console, open_engine, settings
+from betpipe.cli._common import console, open_engine, settings, store_settings
 from betpipe.cli._errors import USAGE, CliError, ErrorHandlingGroup
+
+_params.install()  # options coerced without importing pydantic where typer's answer needs none (start-up CPU)
 
 app = typer.Typer(
     help="betpipe: sports data and odds to calibrated predictions and disciplined bets.",
@@ -63,7 +69,7 @@ def _configure(
     from betpipe.logs import configure_logging
     from betpipe.threads import configure_threads
 
-    config = settings()
+    config = store_settings()  # the full Settings, checked, unless only the store and log level are configured
     level = config.log_level if "log_level" in config.model_fields_set else ("INFO" if verbose else "WARNING")
     configure_logging(level, verbose=verbose)
     configure_threads(config.compute)  # thread pools sized once, before any command loads LightGBM

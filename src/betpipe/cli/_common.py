@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
     from sqlalchemy import Engine
 
+    from betpipe.cli._settings import QuickSettings
     from betpipe.config import Settings
     from betpipe.ingest.store import IngestReport
 
@@ -81,6 +82,14 @@ def settings() -> Settings:
     return load_settings()
 
 
+def store_settings() -> QuickSettings | Settings:
+    """What a command that reads only the store, the log level and the thread count needs: read without pydantic
+    when nothing else is configured (``_settings``, the same values and checks), else the full ``Settings``."""
+    from betpipe.cli._settings import quick_settings
+
+    return quick_settings() or settings()
+
+
 UPGRADE_HINT = "run `betpipe db upgrade`"
 
 
@@ -90,7 +99,7 @@ def format_clv(clv: float | None, missing: str = "") -> str:
 
 
 @contextmanager
-def open_engine(config: Settings | None = None, *, require_schema: bool = True) -> Iterator[Engine]:
+def open_engine(config: Settings | QuickSettings | None = None, *, require_schema: bool = True) -> Iterator[Engine]:
     """The configured database; unless ``require_schema`` is off, refused unless migrated to this code's head."""
     from betpipe.db.engine import make_engine
 
@@ -136,7 +145,7 @@ def plain_sqlite_file(url: str) -> Path | None:
 
 
 @contextmanager
-def light_sqlite(config: Settings | None = None) -> Iterator[sqlite3.Connection | None]:
+def light_sqlite(config: Settings | QuickSettings | None = None) -> Iterator[sqlite3.Connection | None]:
     """A stdlib connection to the configured store when it is a plain SQLite file at this code's schema head, else
     None (the caller then uses ``open_engine``, whose checks say what is wrong). For read-only commands that must
     start fast (``bets list``): SQLAlchemy alone costs more CPU than the rest of such a command."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 import sys
-import tomllib
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TypeVar
 
@@ -82,6 +81,7 @@ def classify(error: BaseException) -> tuple[int, str] | None:
     UnknownMarketError, UnknownSportError = (
         _loaded("betpipe.sports", name) for name in ("UnknownMarketError", "UnknownSportError")
     )
+    TOMLDecodeError = _loaded("tomllib", "TOMLDecodeError")
 
     if isinstance(error, NoArgsIsHelpError):
         return None  # the help text is the answer
@@ -93,7 +93,7 @@ def classify(error: BaseException) -> tuple[int, str] | None:
         return error.exit_code, one_line(str(error))
     if isinstance(error, ValidationError):
         return USAGE, one_line(_config_message(error))
-    if isinstance(error, tomllib.TOMLDecodeError):
+    if isinstance(error, TOMLDecodeError):
         return (
             USAGE,
             f"the configuration file is not valid TOML ({one_line(str(error))}): fix betpipe.toml or BETPIPE_CONFIG",
