@@ -7,10 +7,16 @@ prices (each book's pre-match quotes captured at or before the decision instant;
 strategy with ``model="close_model"`` decides live as it did in its backtest. Never trains on a match that had not
 kicked off by the cut-off, never reads a closing price as an input, never loads an artifact from outside the
 registry, and never falls back to the pre-match price for an event it cannot price (NaN: the decision counts it).
+
+One ``ModelCache`` per database and artifact directory serves every call in the process (``shared_close_cache``): the
+live run and ``/opportunities`` verify and deserialise the champion's artifact once, and the cache's per-call alias
+lookup hot-swaps it the first call after a promotion (the scheduler's ``close_retrain`` job or a hand promote).
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -26,13 +32,42 @@ from betpipe.modeling._base import FloatArray
 from betpipe.modeling.close_model import MIN_TRAIN_ROWS, CloseModel, design_for
 from betpipe.registry import CHAMPION, ModelCache, ModelVersion, TrainingLineage, promote, register_model
 
-__all__ = ["CLOSE_MARKET", "CLOSE_MODEL", "DEFAULT_L2", "live_close_probabilities", "train_close_model"]
+__all__ = [
+    "CLOSE_MARKET",
+    "CLOSE_MODEL",
+    "DEFAULT_L2",
+    "close_loss_difference",
+    "live_close_probabilities",
+    "shared_close_cache",
+    "train_close_model",
+]
 
 CLOSE_MARKET = "close_1x2"
 """The registry market of the model of the close: apart from ``1x2`` so it never becomes the results champion."""
 CLOSE_MODEL = CloseModel.name
 """A strategy's ``model`` naming the model of the close (``StrategySpec(source="model", model="close_model")``)."""
 DEFAULT_L2 = 0.1  # frozen on the tuning seasons 2013-14 .. 2015-16 (backtest.close_judge.DEFAULT_L2)
+_SHARED_DATABASES = 4  # caches kept per process: one in the live run and the service; a test process makes many
+_SHARED: OrderedDict[tuple[str, str], tuple[Engine, ModelCache]] = OrderedDict()
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_close_cache(engine: Engine, settings: Settings) -> ModelCache:
+    """The process's one ``ModelCache`` for this database and artifact directory, so a champion is verified and
+    loaded once, not on every betting run or ``/opportunities`` request. Keyed by the engine's URL; a new engine for
+    the same URL (a disposed one replaced) gets a new cache rather than queries through the old engine's pool."""
+    key = (str(engine.url), str(settings.artifact_dir.resolve()))
+    with _SHARED_LOCK:
+        found = _SHARED.get(key)
+        if found is not None and found[0] is engine:
+            _SHARED.move_to_end(key)
+            return found[1]
+        cache = ModelCache(engine, settings, max_models=2)  # the champion and the one it replaced (a rollback)
+        _SHARED[key] = (engine, cache)
+        _SHARED.move_to_end(key)
+        while len(_SHARED) > _SHARED_DATABASES:
+            _SHARED.popitem(last=False)
+        return cache
 
 
 def train_close_model(
@@ -84,10 +119,11 @@ def live_close_probabilities(
 ) -> tuple[FloatArray, int]:
     """(predicted close per row of ``frame``, the registered version's id): ``frame`` has event_id, competition,
     kickoff_utc and decided_at (the price's capture instant, the decision instant). A row without a sharp pre-match
-    price at its decision is NaN. No registered close model: ``RegistryError`` (the caller says so in one line)."""
+    price at its decision is NaN. No registered close model: ``RegistryError`` (the caller says so in one line).
+    Without ``cache``, the process's ``shared_close_cache``: the artifact is verified and loaded once per champion."""
     from betpipe.features.decision import decision_features  # the feature store's as-of Elo at a decision instant
 
-    loaded = (cache or ModelCache(engine, settings)).get_champion("soccer", CLOSE_MARKET)
+    loaded = (cache if cache is not None else shared_close_cache(engine, settings)).get_champion("soccer", CLOSE_MARKET)
     if frame.height == 0:
         return np.empty((0, 3)), loaded.version.id
     keys = frame.select("event_id", "competition", "kickoff_utc", "decided_at")
@@ -102,3 +138,35 @@ def live_close_probabilities(
     p = np.array(model.predict_proba(target), dtype=np.float64)
     p[~has_sharp_price(target).to_numpy()] = np.nan
     return p, loaded.version.id
+
+
+def close_loss_difference(
+    engine: Engine,
+    settings: Settings,
+    champion: ModelVersion,
+    challenger: ModelVersion,
+    *,
+    after: datetime,
+    before: datetime,
+) -> tuple[int, float, float] | None:
+    """(matches, mean paired cross-entropy challenger − champion against the margin-free close, its standard error)
+    on every match kicked off in (``after``, ``before``) with a sharp pre-match price and a close; None for fewer than
+    two. The close model's own target plays the part log loss plays for an outcome model in the retrain's gate."""
+    history = history_frame(engine, settings, None, load_prematch_quotes(engine, "soccer"))
+    kickoff = pl.col("kickoff_utc")
+    window = history.select((kickoff > pl.lit(as_utc_instant(after))) & (kickoff < pl.lit(as_utc_instant(before))))
+    rows = history.filter(labelled_rows(history) & window.to_series() & has_sharp_price(history))
+    if rows.height < 2:
+        return None
+    cache = shared_close_cache(engine, settings)
+    models = [cache.get(version.id).model for version in (champion, challenger)]
+    if not all(isinstance(model, CloseModel) for model in models):
+        raise ValueError(f"soccer/{CLOSE_MARKET}: versions {champion.id} and {challenger.id} must both be close models")
+    method = str(getattr(models[1], "method", "multiplicative"))
+    close = design_for(rows, method, with_target=True).target
+    losses = [-(close * np.log(np.clip(model.predict_proba(rows), 1e-15, 1.0))).sum(axis=1) for model in models]
+    paired = losses[1] - losses[0]
+    paired = paired[np.isfinite(paired)]
+    if paired.size < 2:
+        return None
+    return int(paired.size), float(paired.mean()), float(paired.std(ddof=1) / np.sqrt(paired.size))

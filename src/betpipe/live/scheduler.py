@@ -63,6 +63,7 @@ def intervals(settings: Settings) -> dict[str, timedelta]:
         "predictions": timedelta(hours=s.predictions_hours),
         "betting": timedelta(minutes=s.betting_minutes),
         "retrain": timedelta(days=s.retrain_days),
+        "close_retrain": timedelta(days=s.close_retrain_days),
         "monitoring": timedelta(minutes=s.monitoring_minutes),
     }
 

@@ -1,6 +1,7 @@
 """The live pipeline's stages as idempotent library functions, each ``(engine, settings, clock) -> StageResult``:
-refresh odds, results + settlement, feature update, predictions for upcoming events, the betting run, and the
-weekly retrain that promotes a challenger only when it beats the champion on recent data with a CI.
+refresh odds, results + settlement, feature update, predictions for upcoming events, the betting run, the weekly
+retrain that promotes a challenger only when it beats the champion on recent data with a CI, and the model of the
+close's retrain behind the same gate.
 
 ``live.scheduler`` runs them on intervals and records every run; ``betpipe run --once`` runs each once. Running a
 stage twice on the same input changes nothing: ingest upserts, features rebuild only when the source tables moved,
@@ -10,8 +11,9 @@ read the wall clock (the caller's clock decides "now") and never place a bet out
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -26,6 +28,7 @@ from betpipe.ingest.store import IngestReport
 from betpipe.live.betting_run import betting_run
 from betpipe.live.opportunities import live_strategy_spec
 from betpipe.logs import get_logger
+from betpipe.registry import ModelVersion
 from betpipe.sports import sport_rules
 
 __all__ = [
@@ -36,6 +39,7 @@ __all__ = [
     "refresh_odds",
     "refresh_results",
     "retrain",
+    "retrain_close_model",
     "settle",
     "update_features",
 ]
@@ -245,47 +249,101 @@ def place_bets_stage(engine: Engine, settings: Settings, clock: Clock) -> StageR
     )
 
 
+Comparison = Callable[[ModelVersion, datetime], tuple[int, float, float] | None]
+"""(champion, after) -> (rows, mean paired loss difference candidate − champion, its standard error) on played
+events after ``after``, or None when there are too few."""
+
+
+def _gate(
+    engine: Engine,
+    clock: Clock,
+    candidate: ModelVersion,
+    compare: Comparison,
+    *,
+    job: str,
+    measure: tuple[str, str],
+    details: dict[str, Any],
+) -> StageResult:
+    """The champion/challenger gate every retrain job shares: a freshly registered ``candidate`` becomes champion
+    when there is none, else challenger, and champion only if its paired ``measure`` (details key, words) difference
+    to the champion, on played events after both versions' training data, has a 95 % CI below 0."""
+    from betpipe.registry import CHALLENGER, CHAMPION, alias_version, promote
+
+    sport, market = candidate.sport, candidate.market
+    champion = alias_version(engine, sport, market, CHAMPION)
+    if champion is None:
+        promote(engine, candidate.id, CHAMPION, reason=f"{job}: no champion yet", actor="scheduler", clock=clock)
+        return StageResult(1, details | {"promoted": True, "why": "no champion yet"})
+    if champion.id == candidate.id:
+        return StageResult(0, details | {"promoted": False, "why": "the champion is this very version"})
+    current = alias_version(engine, sport, market, CHALLENGER)
+    if current is None or current.id != candidate.id:
+        promote(engine, candidate.id, CHALLENGER, reason=f"{job}: new challenger", actor="scheduler", clock=clock)
+    compared = compare(champion, max(champion.lineage.end, candidate.lineage.end))
+    if compared is None:
+        return StageResult(1, details | {"promoted": False, "why": "no played events after both training ranges"})
+    rows, diff, se = compared
+    high = diff + CI_Z * se
+    key, words = measure
+    details |= {"rows": rows, f"{key}_diff": diff, "ci_high": high}
+    if high < 0:
+        reason = f"{job}: {words} {diff:+.4f}, CI < 0"
+        promote(engine, candidate.id, CHAMPION, reason=reason, actor="scheduler", clock=clock)
+        return StageResult(1, details | {"promoted": True})
+    why = f"CI of the {key.replace('_', '-')} difference includes 0"
+    return StageResult(1, details | {"promoted": False, "why": why})
+
+
 def retrain(engine: Engine, settings: Settings, clock: Clock) -> StageResult:
     """Register a challenger trained up to ``retrain_holdout_days`` ago and promote it only if, on played events
     after both versions' training data, its paired log-loss difference to the champion has a 95 % CI below 0."""
     from betpipe.live.training import comparison_rows, train_model
-    from betpipe.registry import CHALLENGER, CHAMPION, alias_version, compare_versions, promote
+    from betpipe.registry import compare_versions
 
     p = settings.pipeline
-    market = sport_rules(p.sport).prediction_market
-    now = as_utc_instant(clock.now())
-    end = now - timedelta(days=p.retrain_holdout_days)
+    end = as_utc_instant(clock.now()) - timedelta(days=p.retrain_holdout_days)
     trained = train_model(engine, sport=p.sport, model=p.retrain_model, settings=settings, end=end)
-    challenger_id = trained.version.id
-    champion = alias_version(engine, p.sport, market, CHAMPION)
-    details: dict[str, Any] = {"challenger": challenger_id, "trained_to": end.isoformat()}
-    if champion is None:
-        promote(engine, challenger_id, CHAMPION, reason="retrain: no champion yet", actor="scheduler", clock=clock)
-        return StageResult(1, details | {"promoted": True, "why": "no champion yet"})
-    if champion.id == challenger_id:
-        return StageResult(0, details | {"promoted": False, "why": "the champion is this very version"})
-    current = alias_version(engine, p.sport, market, CHALLENGER)
-    if current is None or current.id != challenger_id:
-        promote(engine, challenger_id, CHALLENGER, reason="retrain: new challenger", actor="scheduler", clock=clock)
-    after = max(champion.lineage.end, trained.version.lineage.end)
-    frame, labels, out_of_sample = comparison_rows(engine, sport=p.sport, after=after, settings=settings)
-    if not out_of_sample or frame.height < 2:
-        return StageResult(1, details | {"promoted": False, "why": "no played events after both training ranges"})
-    report = compare_versions(engine, champion.id, challenger_id, frame, labels, settings=settings)
-    diff = report.differences["log_loss"]
-    high = diff + CI_Z * report.log_loss_difference_se
-    details |= {"rows": report.rows, "log_loss_diff": diff, "ci_high": high}
-    if high < 0:
-        promote(
-            engine,
-            challenger_id,
-            CHAMPION,
-            reason=f"retrain: log loss {diff:+.4f}, CI < 0",
-            actor="scheduler",
-            clock=clock,
-        )
-        return StageResult(1, details | {"promoted": True})
-    return StageResult(1, details | {"promoted": False, "why": "CI of the log-loss difference includes 0"})
+
+    def compare(champion: ModelVersion, after: datetime) -> tuple[int, float, float] | None:
+        frame, labels, out_of_sample = comparison_rows(engine, sport=p.sport, after=after, settings=settings)
+        if not out_of_sample or frame.height < 2:
+            return None
+        report = compare_versions(engine, champion.id, trained.version.id, frame, labels, settings=settings)
+        return report.rows, report.differences["log_loss"], report.log_loss_difference_se
+
+    details: dict[str, Any] = {"challenger": trained.version.id, "trained_to": end.isoformat()}
+    return _gate(
+        engine, clock, trained.version, compare, job="retrain", measure=("log_loss", "log loss"), details=details
+    )
+
+
+def retrain_close_model(engine: Engine, settings: Settings, clock: Clock) -> StageResult:
+    """Refit the model of the close on matches kicked off up to ``retrain_holdout_days`` ago and register it; it
+    replaces the champion by ``_gate`` alone, on cross-entropy against the close (the model's own target). Runs only
+    while the live strategy prices with it, or always / never as ``scheduler.close_retrain`` says; skipped, it
+    touches nothing. A store that cannot train it (too few closes) fails the job, and the failure is alerted."""
+    from betpipe.live.close_source import CLOSE_MARKET, CLOSE_MODEL, close_loss_difference, train_close_model
+    from betpipe.registry import CHAMPION, alias_version
+
+    mode = settings.scheduler.close_retrain
+    if mode == "off":
+        return StageResult(0, {"skipped": "scheduler.close_retrain is off"})
+    if mode == "auto":
+        spec = live_strategy_spec(settings, engine)
+        if spec.source == "market" or spec.model != CLOSE_MODEL:
+            return StageResult(0, {"skipped": f"the live strategy does not price with {CLOSE_MODEL}"})
+    now = as_utc_instant(clock.now())
+    end = now - timedelta(days=settings.pipeline.retrain_holdout_days)
+    champion = alias_version(engine, "soccer", CLOSE_MARKET, CHAMPION)
+    method = str(champion.params.get("method", "multiplicative")) if champion is not None else "multiplicative"
+    trained = train_close_model(engine, settings, until=end, method=method, make_champion=False, clock=clock)
+
+    def compare(current: ModelVersion, after: datetime) -> tuple[int, float, float] | None:
+        return close_loss_difference(engine, settings, current, trained, after=after, before=now)
+
+    details: dict[str, Any] = {"challenger": trained.id, "trained_to": end.isoformat(), "method": method}
+    measure = ("cross_entropy", "cross-entropy vs the close")
+    return _gate(engine, clock, trained, compare, job="close_retrain", measure=measure, details=details)
 
 
 STAGES = {
@@ -295,5 +353,6 @@ STAGES = {
     "predictions": record_predictions,
     "betting": place_bets_stage,
     "retrain": retrain,
+    "close_retrain": retrain_close_model,
 }
 """Job name -> stage, in the order one ``betpipe run --once`` cycle runs them."""
