@@ -53,9 +53,9 @@ def run(quick: bool = False) -> list[Row]:
     competitions = ("E0",) if quick else LEAGUES
     specs = [BacktestSpec.of(s, competitions, "2013-2014", "2022-2023", refit_days=30.0) for s in strategies]
     load_before, cpu_before, started = _load(), _cpu_seconds(), time.perf_counter()
-    results = run_many(specs, settings=settings, out_dir=OUT, executor="local", workers=2)
+    results = run_many(specs, settings=settings, out_dir=OUT, executor="local", workers=2, reports=True)
     run_seconds = time.perf_counter() - started
-    reports = write_reports(results, out_dir=OUT)
+    reports = write_reports(results, out_dir=OUT, paired=False)  # as `--grid`: built on the workers, written here
     by_name = {s.name: s for s in specs}
     document = grid_document(
         {r.name: r.bets for r in reports}, {r.name: by_name[r.name] for r in reports}, untouched_from="2016-2017"

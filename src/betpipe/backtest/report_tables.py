@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
@@ -27,6 +28,8 @@ __all__ = [
     "market_clv_sentence",
     "period_frame",
     "refusals_by_rule",
+    "restriction_frame",
+    "restriction_limits",
     "rule_of",
     "spec_books",
     "verdict_paragraph",
@@ -162,6 +165,69 @@ def refusals_by_rule(reasons: Mapping[str, int]) -> pl.DataFrame:
         .agg(pl.col("n").sum().alias("bets"), pl.col("reason").sort().first().alias("example"))
         .sort(["bets", "rule"], descending=[True, False])
     )
+
+
+def restriction_limits(spec: Mapping[str, Any]) -> tuple[int, str, str]:
+    """The spec's account restriction (``limits``): CLV wins before a book is restricted (0 = off), max stake and
+    stake fraction as written."""
+    limits = spec.get("limits")
+    limits = limits if isinstance(limits, Mapping) else {}
+    try:
+        after = int(str(limits.get("restrict_after_clv_wins", "0")))
+    except ValueError:
+        after = 0
+    return after, str(limits.get("restricted_max_stake", "0")), str(limits.get("restricted_stake_fraction", "0"))
+
+
+def restriction_frame(runs: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
+    """Account restriction per book over a strategy's runs (the report JSON's ``runs[].books``, from
+    ``betting.restriction.book_summary``): bets and stake placed, CLV wins, the day the book was restricted (its
+    N-th CLV win settled; the earliest over the runs), the bets it cut, the stake asked on them and what they
+    staked, the stake the restriction kept off (asked - staked), and the bets it refused. Amounts are summed exactly
+    (the ledger's decimal text), then shown as floats. Empty when the runs recorded no per-book summary."""
+    counts = ("bets", "clv_wins", "bets_restricted", "refused_restricted")
+    per: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        for row in run.get("books") or []:
+            fresh = dict.fromkeys(counts, 0) | {"stake": Decimal(0), "asked": Decimal(0), "taken": Decimal(0)}
+            entry = per.setdefault(str(row["book"]), fresh | {"at": []})
+            for key in counts:
+                entry[key] += int(row.get(key) or 0)
+            entry["stake"] += Decimal(str(row.get("stake") or 0))
+            entry["asked"] += Decimal(str(row.get("stake_asked_restricted") or 0))
+            entry["taken"] += Decimal(str(row.get("stake_restricted") or 0))
+            if row.get("restricted_at"):
+                entry["at"].append(str(row["restricted_at"]))
+    rows = [
+        {
+            "book": book,
+            "bets": e["bets"],
+            "staked": float(e["stake"]),
+            "CLV wins": e["clv_wins"],
+            "restricted from": min(e["at"])[:10] if e["at"] else None,
+            "bets cut": e["bets_restricted"],
+            "asked on cut bets": float(e["asked"]),
+            "staked on cut bets": float(e["taken"]),
+            "not staked": float(e["asked"] - e["taken"]),
+            "refused": e["refused_restricted"],
+        }
+        for book, e in sorted(per.items())
+    ]
+    return pl.DataFrame(rows, schema=_RESTRICTION_SCHEMA)
+
+
+_RESTRICTION_SCHEMA = {
+    "book": pl.Utf8,
+    "bets": pl.Int64,
+    "staked": pl.Float64,
+    "CLV wins": pl.Int64,
+    "restricted from": pl.Utf8,
+    "bets cut": pl.Int64,
+    "asked on cut bets": pl.Float64,
+    "staked on cut bets": pl.Float64,
+    "not staked": pl.Float64,
+    "refused": pl.Int64,
+}
 
 
 def calibration_bins(bets: pl.DataFrame, *, bins: int = 10) -> pl.DataFrame:

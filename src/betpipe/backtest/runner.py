@@ -8,7 +8,6 @@ merged sorted by run id, never by completion order. Never writes outside ``out_d
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -21,11 +20,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import polars as pl
 
 from betpipe.backtest.checks import check_inputs, why_no_bets
-from betpipe.backtest.html import render_html
-from betpipe.backtest.report import BETS_SCHEMA, equal_count_clv_difference, paired_clv_difference, summarise
+from betpipe.backtest.report import BETS_SCHEMA, equal_count_clv_difference, paired_clv_difference
+from betpipe.backtest.report_files import ReportText, report_text
 from betpipe.backtest.simulate import run
 from betpipe.backtest.spec import BacktestSpec
-from betpipe.backtest.verdict import verdict
 from betpipe.config import Settings
 from betpipe.db import make_engine
 
@@ -104,6 +102,7 @@ def run_one_json(
     settings_json: dict[str, Any],
     ledger_dir: str,
     progress_to_worker_log: bool = False,
+    report: bool = False,
     *,
     on_step: StepCallback | None = None,
 ) -> dict[str, Any]:
@@ -111,7 +110,9 @@ def run_one_json(
 
     The caller's settings travel with the task, so a worker never falls back to its own environment's; secrets are
     masked in transit (a backtest needs none). Progress goes to ``on_step`` in this process, or to the worker's
-    event log (``progress_to_worker_log``) on Dask, where the client's bar subscribes to it."""
+    event log (``progress_to_worker_log``) on Dask, where the client's bar subscribes to it. ``report``: the run is
+    its strategy's only run (a grid's) and the task also builds its report (``report_files.report_text``, no
+    paired differences), so N reports are built on the workers in parallel, not one after another in the client."""
     spec = BacktestSpec.from_json(spec_json)
     settings = Settings.model_validate(settings_json)
     send = _to_worker_log if progress_to_worker_log else on_step
@@ -128,16 +129,20 @@ def run_one_json(
     bets = result.bets.with_columns(
         [pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ") for c, t in BETS_SCHEMA.items() if isinstance(t, pl.Datetime)]
     ).join(seasons, on="event_id", how="left", maintain_order="left")
-    return {
+    rows = bets.to_dicts()
+    out: dict[str, Any] = {
         "spec": spec.to_json(),
         "run_id": spec.run_id,
         "account": result.account,
-        "bets": bets.to_dicts(),
+        "bets": rows,
         "no_bet": result.no_bet,
         "refits": result.refits,
         "seconds": result.seconds,
         "books": result.books,
     }
+    if report:
+        out["report"] = report_text([out], bets_frame(rows)).to_json()
+    return out
 
 
 def bets_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
@@ -168,12 +173,15 @@ def run_many(
     workers: int = 2,
     on_step: StepCallback | None = None,
     on_result: ResultCallback | None = None,
+    reports: bool = False,
 ) -> list[dict[str, Any]]:
     """Every spec run once, as one account over all its competitions; results sorted by run id (order-independent).
 
     The specs are checked against the store first (``check_inputs``) and an existing scheduler must answer within
     ``SCHEDULER_CONNECT_SECONDS``: either failure raises before anything is written under ``out_dir``. ``on_step``
     hears each run's steps and ``on_result`` each finished run, in completion order (progress bars only).
+    ``reports``: each task also builds its strategy's report (a grid: one run per strategy, no paired differences;
+    ``write_reports(..., paired=False)`` then only writes them).
     """
     engine = make_engine(settings.effective_database_url)
     try:
@@ -183,12 +191,14 @@ def run_many(
     runs = sorted({spec.run_id: spec for spec in specs}.items())
     ledger_dir = out_dir / "ledgers"
     settings_json = settings.model_dump(mode="json") | {"database_url": settings.effective_database_url}
+    if reports and len({spec.name for _, spec in runs}) != len(runs):
+        raise ValueError("a report per task needs one run per strategy (two specs share a strategy name)")
     args = [(spec.to_json(), settings_json, str(ledger_dir)) for _, spec in runs]
     results = []
     if scheduler is None and executor == "inprocess":
         ledger_dir.mkdir(parents=True, exist_ok=True)
         for a in args:
-            results.append(run_one_json(*a, on_step=on_step))
+            results.append(run_one_json(*a, False, reports, on_step=on_step))
             if on_result is not None:
                 on_result(results[-1])
     else:
@@ -218,7 +228,7 @@ def run_many(
                     step(str(message["run_id"]), int(message["done"]), int(message["total"]))
 
                 client.subscribe_topic(ProgressTopic, heard)  # type: ignore[no-untyped-call]
-            futures = [client.submit(run_one_json, *a, on_step is not None, pure=False) for a in args]
+            futures = [client.submit(run_one_json, *a, on_step is not None, reports, pure=False) for a in args]
             for future in as_completed(futures):  # type: ignore[no-untyped-call]
                 results.append(future.result())
                 if on_result is not None:
@@ -281,62 +291,35 @@ def _slug(name: str) -> str:
 
 
 def write_reports(
-    results: list[dict[str, Any]], *, out_dir: Path, reference: str | None = None
+    results: list[dict[str, Any]], *, out_dir: Path, reference: str | None = None, paired: bool = True
 ) -> list[StrategyReport]:
     """One JSON and one HTML per strategy (its runs' bets pooled); CLV differences paired against ``reference``.
 
     Two differences per pair: at the strategies' own thresholds (``paired_clv_difference``) and against the other
     strategy cut to as many bets (``equal_count_clv_difference``), since a stricter strategy wins the first by
-    selectivity alone.
+    selectivity alone. ``paired=False`` (a grid, whose one table compares the strategies: N x (N - 1) pairs of
+    event bootstraps cost more than the runs) pairs none, and a report its task already built is written as it is.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     groups = _group(results)
     frames = {name: bets_frame([b for r in runs for b in r["bets"]]) for name, runs in groups.items()}
     reports = []
     for name, runs in groups.items():
-        specs = [BacktestSpec.from_json(r["spec"]) for r in runs]
-        bankroll = float(specs[0].bankroll)  # one account: one bankroll, whatever the competitions
-        no_bet: dict[str, int] = {}
-        for r in runs:
-            for reason, n in r["no_bet"].items():
-                no_bet[reason] = no_bet.get(reason, 0) + int(n)
         bets = frames[name]
-        rejected = bets.filter(pl.col("state") == "rejected").get_column("reason").value_counts()
-        rejections = {str(row[0]): int(row[1]) for row in rejected.iter_rows()}
-        summary = summarise(bets, starting_bankroll=bankroll, rejections=rejections).to_json()
-        comparisons, equal_count = {}, {}
-        for other, frame in frames.items():
-            if other != name and (reference is None or other == reference):
-                diff = paired_clv_difference(bets, frame)
-                comparisons[other] = None if diff is None else diff.__dict__
-                same_size = equal_count_clv_difference(bets, frame)
-                equal_count[other] = None if same_size is None else same_size.__dict__
-        first = specs[0].to_json()
-        first["competitions"] = sorted({c for s in specs for c in s.competitions})
-        document = {
-            "strategy": name,
-            "spec": first,
-            "summary": summary,
-            "no_bet": dict(sorted(no_bet.items())),
-            "paired_clv_difference": comparisons,
-            "equal_count_clv_difference": equal_count,
-            "verdict": verdict(bets),
-            "runs": [
-                {"run_id": r["run_id"], "refits": r["refits"], "bets": len(r["bets"]), "books": r.get("books", [])}
-                for r in runs
-            ],
-        }
+        built = runs[0].get("report") if len(runs) == 1 else None
+        if not paired and built is not None:
+            text = ReportText.from_json(built)
+        else:
+            comparisons, equal_count = {}, {}
+            for other, frame in frames.items():
+                if paired and other != name and (reference is None or other == reference):
+                    diff = paired_clv_difference(bets, frame)
+                    comparisons[other] = None if diff is None else diff.__dict__
+                    same_size = equal_count_clv_difference(bets, frame)
+                    equal_count[other] = None if same_size is None else same_size.__dict__
+            text = report_text(runs, bets, comparisons=comparisons, equal_count=equal_count)
         json_path, html_path = out_dir / f"{_slug(name)}.json", out_dir / f"{_slug(name)}.html"
-        json_path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
-        page = render_html(
-            title=f"betpipe backtest: {name}",
-            spec=first,
-            summary=summary,
-            bets=bets,
-            starting_bankroll=bankroll,
-            comparisons=comparisons,
-            document=document,
-        )
-        html_path.write_text(page)
-        reports.append(StrategyReport(name, summary, bets, json_path, html_path))
+        json_path.write_text(text.json)
+        html_path.write_text(text.html)
+        reports.append(StrategyReport(name, text.summary, bets, json_path, html_path))
     return reports

@@ -153,7 +153,7 @@ def backtest(
         with run_progress(specs) as (on_step, on_result):
             results = run_many(
                 specs, settings=config, out_dir=out, executor="inprocess" if in_process else "local",
-                scheduler=scheduler, on_step=on_step, on_result=on_result,
+                scheduler=scheduler, on_step=on_step, on_result=on_result, reports=grid is not None,
             )  # fmt: skip
     except BacktestInputError as error:  # a competition, season range or book the store does not have
         raise CliError(str(error), exit_code=USAGE) from None
@@ -163,7 +163,7 @@ def backtest(
     if verdict is not None and not verdict[1]:  # nothing could be priced: no report of an empty run
         raise CliError(verdict[0], exit_code=STATE)
     with fail_clearly(ValueError, LookupError):
-        reports = write_reports(results, out_dir=out)
+        reports = write_reports(results, out_dir=out, paired=grid is None)  # a grid's reports come built
     if store:
         _store(reports, specs, config, each=grid is None)
     if grid is not None:
