@@ -128,6 +128,12 @@ def bet_run(
             f"{(candidate.edge or 0):+.2%}", f"{candidate.stake}", text,
         )  # fmt: skip
     console.print(table)
+    for book in getattr(result.checks, "restricted", []):  # a dry run's account restriction (DryRunChecks)
+        console.print(
+            f"restricted: {book['book']} (after {book['clv_wins']} CLV wins): {book['bets_cut']} stake(s) cut, "
+            f"{book['stake_asked']} asked -> {book['stake_allowed']} ({book['stake_cut']} not staked), "
+            f"{book['refused']} refused"
+        )
     for reason, count in sorted(found.decision.no_bet.items()):
         console.print(f"no bet: {count} x {reason}")
     for note in found.notes:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,8 @@ from betpipe.betting.ledger import BetCandidate, precheck, recorded_decisions
 from betpipe.betting.market_leg import fair_market
 from betpipe.betting.markets import best_line_prices, implied_grid, two_way_fair
 from betpipe.betting.policy import StakingPolicy
-from betpipe.betting.risk import RiskLimits
+from betpipe.betting.restriction import restricted_books
+from betpipe.betting.risk import RESTRICTION, RiskLimits
 from betpipe.betting.shopping import best_prices
 from betpipe.betting.strategy import (
     PRICE_TIME_COLUMN,
@@ -44,6 +46,7 @@ from betpipe.registry import ModelCache, RegistryError
 from betpipe.sports import sport_rules
 
 __all__ = [
+    "DryRunChecks",
     "Opportunities",
     "dry_run_checks",
     "live_limits",
@@ -285,15 +288,42 @@ def _line_inputs(
     return lines, implied_grid(market_p, p_over)
 
 
+class DryRunChecks(list[str | None]):
+    """``dry_run_checks``' answer: per candidate why ``place_bets`` would reject it (None: placed), a plain list for
+    every caller; plus ``restricted``, per restricted book what account restriction would do to this run's stakes
+    (issue 15: what could really be staked)."""
+
+    def __init__(self, reasons: Sequence[str | None] = (), restricted: Sequence[dict[str, Any]] = ()) -> None:
+        super().__init__(reasons)
+        self.restricted: list[dict[str, Any]] = list(restricted)
+
+
+def _restriction_rows(
+    restricted: dict[str, int], cuts: dict[str, list[tuple[Decimal, Decimal]]], refused: dict[str, int]
+) -> list[dict[str, Any]]:
+    """Per restricted book: the CLV wins that restricted it, the candidates cut, the stake asked on them, the stake
+    they would place, what the restriction keeps off, and the candidates it refuses (money as exact text)."""
+    rows = []
+    for book in sorted(restricted):
+        pairs = cuts.get(book, [])
+        asked, allowed = sum((a for a, _ in pairs), Decimal(0)), sum((b for _, b in pairs), Decimal(0))
+        rows.append({
+            "book": book, "clv_wins": restricted[book], "bets_cut": len(pairs), "stake_asked": str(asked),
+            "stake_allowed": str(allowed), "stake_cut": str(asked - allowed), "refused": refused.get(book, 0),
+        })  # fmt: skip
+    return rows
+
+
 def dry_run_checks(
     engine: Engine, candidates: Sequence[BetCandidate], *, account: str, limits: RiskLimits, clock: Clock
-) -> list[str | None]:
-    """Per candidate: why ``place_bets`` would reject it now (input, risk control, already in the ledger), or None.
+) -> DryRunChecks:
+    """Per candidate: why ``place_bets`` would reject it now (input, risk control, already in the ledger), or None;
+    and per restricted book, the stakes account restriction cuts (``DryRunChecks.restricted``).
 
     The same checks as ``place_bets`` (``ledger.precheck``: a stake above a limit's headroom is cut, not rejected,
-    and a decision a lifted control rejected is checked again) against the same running exposure, read without the
-    account lock and without writing: an answer for display, not a reservation (``place_bets`` re-checks under the
-    lock).
+    and a decision a lifted control rejected is checked again) against the same running exposure and the same
+    book restriction (``betting.restriction``), read without the account lock and without writing: an answer for
+    display, not a reservation (``place_bets`` re-checks under the lock).
     """
     status = account_status(engine, account, limits=limits, clock=clock)
     row = RiskRow(account, status.halted, status.halted_reason, status.halted_at)
@@ -302,14 +332,22 @@ def dry_run_checks(
     out: list[str | None] = []
     with engine.connect() as conn:
         state = load_exposure(conn, row, now)
+        state.restricted = restricted_books(conn, account, limits)
         recorded = recorded_decisions(conn, keys)
+    cuts: dict[str, list[tuple[Decimal, Decimal]]] = {}
+    refused: dict[str, int] = {}
     for candidate, key in zip(candidates, keys, strict=True):
         prior = recorded.get(key)
         if prior is not None and not prior.retryable:
             out.append("already in the ledger (same decision)")
             continue
         verdict = precheck(candidate, state, limits)
+        book = str(candidate.book)
         if verdict.violation is None:
             state.add(candidate.event_id, candidate.competition, verdict.stake)
+            if verdict.cut is not None and verdict.cut.control == RESTRICTION:
+                cuts.setdefault(book, []).append((verdict.cut.before, verdict.cut.after))
+        elif verdict.violation.control == RESTRICTION:
+            refused[book] = refused.get(book, 0) + 1
         out.append(None if verdict.violation is None else verdict.violation.reason)
-    return out
+    return DryRunChecks(out, _restriction_rows(state.restricted, cuts, refused))
