@@ -19,7 +19,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "betpipe"
 
-BOTTOM = frozenset({"odds", "config", "clock", "sports", "logs", "threads", "db"})
+BOTTOM = frozenset({"odds", "config", "accounts", "clock", "sports", "logs", "threads", "db"})
 """Plain values, settings, the clock and the database: everything above may use them; they use nothing above."""
 TOP = frozenset({"live", "serving", "backtest", "cli", "monitoring"})
 """Runners and readers: the live run, the service, the backtest, the CLI and monitoring."""

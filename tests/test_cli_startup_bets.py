@@ -95,7 +95,9 @@ def _loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
     return sorted(name for name in names if any(m == name or m.startswith(name + ".") for m in modules))
 
 
-@pytest.mark.parametrize("options", [(), ("--limit", "2"), ("--state", "open", "--limit", "10")])
+@pytest.mark.parametrize(
+    "options", [(), ("--limit", "2"), ("--state", "open", "--limit", "10"), ("--account", "paper")]
+)
 def test_bets_list_with_bets_loads_no_heavy_module(
     env: dict[str, str], tmp_path: Path, options: tuple[str, ...]
 ) -> None:

@@ -20,22 +20,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from betpipe.accounts import account_problem  # the one account-name rule, also the CLI options'; loads no pydantic
+
 DEFAULT_DATA_DIR = Path("betpipe-data")
 CONFIG_FILE_ENV = "BETPIPE_CONFIG"
-ACCOUNT_MAX_LENGTH = 100  # the ledger's ``account`` columns are VARCHAR(100)
-
-
-def account_problem(name: str) -> str | None:
-    """Why ``name`` cannot be a ledger account, or None: the one rule the settings and the CLI options share.
-
-    '' or ' paper' is a typo, not an account; more than the column holds fails on PostgreSQL mid-transaction."""
-    if not name.strip():
-        return "an account name cannot be empty"
-    if len(name) > ACCOUNT_MAX_LENGTH:
-        return f"an account name has at most {ACCOUNT_MAX_LENGTH} characters (got {len(name)})"
-    if name != name.strip():
-        return f"account {name!r} has leading or trailing blanks"
-    return None
 
 
 def _valid_account(name: str) -> str:
@@ -186,13 +174,7 @@ class MonitoringSettings(BaseModel):
 
 
 class SchedulerSettings(BaseModel):
-    """``betpipe run``: how often each job of the live pipeline runs; the job store lives in the database.
-
-    ``close_retrain`` decides whether the ``close_retrain`` job (every ``close_retrain_days``) refits the model of the
-    close: ``auto`` only while the live strategy prices with it (``model = "close_model"``), so a store without
-    closing prices is never asked to; ``on`` always (a close-model strategy about to be promoted); ``off`` never
-    (``betpipe close-model train`` by hand). A refit becomes champion only by the outcome retrain's gate.
-    """
+    """``betpipe run``: how often each job of the live pipeline runs; the job store lives in the database."""
 
     odds_minutes: float = Field(default=30.0, gt=0)
     results_hours: float = Field(default=24.0, gt=0)
@@ -201,8 +183,6 @@ class SchedulerSettings(BaseModel):
     betting_minutes: float = Field(default=60.0, gt=0)
     retrain_days: float = Field(default=7.0, gt=0)
     monitoring_minutes: float = Field(default=15.0, gt=0)  # the monitoring cycle (metrics, drift, checks, alerts)
-    close_retrain: str = Field(default="auto", pattern="^(auto|on|off)$")  # the model of the close's refit job
-    close_retrain_days: float = Field(default=7.0, gt=0)
     misfire_grace_seconds: int = Field(default=3600, ge=1)
 
 

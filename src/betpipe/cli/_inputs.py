@@ -77,7 +77,7 @@ def known_account(engine: Engine, account: str, config: Settings, *, option: str
 
 
 def _account_problem(account: str) -> str | None:
-    from betpipe.config import account_problem
+    from betpipe.accounts import account_problem
 
     return account_problem(account)
 
