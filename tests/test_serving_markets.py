@@ -189,3 +189,30 @@ def test_the_poller_stops_when_the_app_shuts_down(store: Store, capfd: pytest.Ca
     time.sleep(5 * store.settings.serving.alias_poll_seconds)  # several poll intervals: a live poller would fail
     assert state.health.polls == polls
     assert "serving refresh failed" not in capfd.readouterr().err
+
+
+def test_a_store_that_stays_broken_is_reported_once_not_every_poll(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """An empty SQLite file (no tables: what the body-cap tests serve) fails every poll the same way; the warning is
+    written once, /ready says why, and the poller still stops with the app."""
+    from betpipe.config import Settings
+
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=f"sqlite:///{tmp_path / 'empty.sqlite'}",
+        serving={"alias_poll_seconds": 0.05},  # type: ignore[arg-type]
+    )
+    app = create_app(settings)
+    state = app.state.serving_state
+    with background_server(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        deadline = time.monotonic() + 30
+        while state.health.refresh_error is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.5)  # ten more polls, each failing
+        ready = client.get("/ready")
+        assert ready.status_code == 503
+        assert "model_aliases" in ready.json()["detail"]
+    assert not state.polling
+    assert capfd.readouterr().err.count("serving refresh failed") == 1

@@ -187,8 +187,10 @@ class ServingState:
             except Exception as error:
                 if self._stop.is_set():  # shutting down: the engine may be disposed under us; not news
                     return
-                self.health.refresh_error = _one_line(error)
-                log.warning("serving refresh failed", error=self.health.refresh_error)
+                line = _one_line(error)
+                if line != self.health.refresh_error:  # once per distinct error, not every poll of a store that stays
+                    log.warning("serving refresh failed", error=line)  # unmigrated or down
+                self.health.refresh_error = line
             if self._stop.wait(interval):
                 return
 
