@@ -1,5 +1,6 @@
 """Backtest of line-market strategies on the shared data (issue 18 item 3): the CLV per market of strategies that
-list O/U 2.5 and Asian handicap, priced from the market-implied grid (Pinnacle pre-match 1X2 + O/U 2.5) and taken at
+list O/U 2.5 and Asian handicap, priced from the market-implied grid (Pinnacle pre-match 1X2 + O/U 2.5 + its main
+whole- or half-line AH where quoted) and taken at
 the best of the five soft books' prices where football-data has them (O/U and AH: Bet365 alone from 2019-20).
 
 Protocol: 6 leagues, 2019-20..2022-23 (P>2.5 exists from 2019-20), flat stakes of 10, limits lifted
