@@ -32,7 +32,7 @@ from fakes.betting import DECIDED, KICKOFF, candidate
 NOT_LOADED = (
     "sklearn", "lightgbm", "dask", "distributed", "streamlit", "scipy", "numba", "fastapi", "uvicorn", "apscheduler",
     "pandas", "polars", "numpy", "pyarrow", "alembic", "sqlalchemy", "pydantic", "pydantic_core", "pydantic_settings",
-    "structlog", "httpx", "betpipe.betting", "betpipe.config", "betpipe.db",
+    "structlog", "httpx", "threadpoolctl", "betpipe.betting", "betpipe.config", "betpipe.db",
 )  # fmt: skip
 TEAMS = ("Wolverhampton Wanderers", "Brighton & Hove Albion", "Nottingham Forest", "Sheffield United")
 

@@ -51,9 +51,10 @@ def configure_threads(compute: ThreadSetting) -> int:
             continue  # polars sized its pool at import; changing the variable now would only mislead children
         os.environ[name] = str(threads)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from threadpoolctl import threadpool_limits
+    if "numpy" in sys.modules:  # every OpenMP/BLAS pool betpipe loads comes with numpy; none yet at CLI start-up
+        from threadpoolctl import threadpool_limits
 
-    threadpool_limits(limits=threads)
+        threadpool_limits(limits=threads)
     if "numba" in sys.modules:
         import numba
 
