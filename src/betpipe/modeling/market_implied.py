@@ -196,6 +196,7 @@ def fit_market_goals(
     ou_line: npt.ArrayLike = 2.5,
     ah_line: npt.ArrayLike | None = None,
     p_ah_home: npt.ArrayLike | None = None,
+    max_iter: int = 60,
 ) -> ImpliedGoals:
     """The market-implied goals per event: expectations and rho fitted to the fair 1X2 plus whichever of P(over) and
     the home side's no-push AH probability a row has (NaN: absent). The one fit the backtest, the live run and the
@@ -203,7 +204,8 @@ def fit_market_goals(
 
     1X2 + O/U: three prices, three unknowns, exact where the Dixon-Coles bound on rho allows; + AH (whole or half
     line only: ``main_handicap``): four prices, a least-squares compromise in probability. A row with neither total
-    nor handicap is fitted from its 1X2 alone with rho = 0; one without a usable 1X2 is NaN.
+    nor handicap is fitted from its 1X2 alone with rho = 0; one without a usable 1X2 is NaN. ``max_iter`` bounds
+    the Levenberg-Marquardt steps (rows that can be met converge within about 10; the rest run to the bound).
     """
     p = np.asarray(p1x2, dtype=np.float64).reshape(-1, 3)
     n = p.shape[0]
@@ -234,9 +236,10 @@ def fit_market_goals(
             part = fit_goal_expectations(
                 p1x2=safe[rows], p_over=over[rows], ou_line=lines[rows],
                 ah_line=np.where(np.isfinite(ah), ah, 0.0)[rows], p_ah_home=p_ah[rows], fit_rho=True,
+                max_iter=max_iter,
             )  # fmt: skip
         else:  # 1X2 alone, rho held at 0
-            part = fit_goal_expectations(p1x2=safe[rows])
+            part = fit_goal_expectations(p1x2=safe[rows], max_iter=max_iter)
         home[rows], away[rows], rho[rows], rmse[rows] = part.home_goals, part.away_goals, part.rho, part.rmse
         converged[rows] = part.converged
         iterations = max(iterations, part.iterations)

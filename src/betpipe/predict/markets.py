@@ -53,6 +53,8 @@ MAIN_TOTAL = 2.5
 CORRECT_SCORE_MAX = 5  # 0-0 .. 5-5 listed one by one; the rest of the grid is ``other``
 BASE_RATE_MATCHES, BASE_RATE_MIN = 380, 50
 EXACT_1X2 = 1e-9
+FIT_ITERATIONS = 20  # a row the anchor allows converges within ~10 steps; one it does not (rho at its bound) would
+# spend the fit's default 60 on the snapshot's time before falling back to the 1X2 alone
 ANCHOR_SHARP, ANCHOR_BASE_RATE, ANCHOR_NONE = "sharp_ou_2.5", "competition_ou_2.5_rate", "none"
 GRADES = ("won", "half_won", "push", "half_lost", "lost")
 DEPTHS = frozenset({"main", "all"})
@@ -148,12 +150,12 @@ def load_anchors(
 def _fit(p1x2: FloatArray, p_over: FloatArray, source: tuple[str, ...]) -> tuple[ScoreGrid, FloatArray, list[str]]:
     """The anchored grid, refitted from the 1X2 alone on rows where the anchor would move the 1X2."""
     anchors = list(source)
-    goals = fit_market_goals(p1x2, p_over)
+    goals = fit_market_goals(p1x2, p_over, max_iter=FIT_ITERATIONS)
     lam, mu, rho = goals.home_goals.copy(), goals.away_goals.copy(), goals.rho.copy()
     off = np.abs(goals.grid().one_x_two() - p1x2).max(axis=1) > EXACT_1X2
     off &= np.isfinite(p_over)
     if off.any():
-        alone = fit_market_goals(p1x2[off], np.full(int(off.sum()), np.nan))
+        alone = fit_market_goals(p1x2[off], np.full(int(off.sum()), np.nan), max_iter=FIT_ITERATIONS)
         lam[off], mu[off], rho[off] = alone.home_goals, alone.away_goals, alone.rho
         for i in np.flatnonzero(off):
             anchors[int(i)] = ANCHOR_NONE
