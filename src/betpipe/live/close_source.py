@@ -36,6 +36,7 @@ __all__ = [
     "CLOSE_MARKET",
     "CLOSE_MODEL",
     "DEFAULT_L2",
+    "close_history",
     "close_loss_difference",
     "live_close_probabilities",
     "shared_close_cache",
@@ -70,6 +71,12 @@ def shared_close_cache(engine: Engine, settings: Settings) -> ModelCache:
         return cache
 
 
+def close_history(engine: Engine, settings: Settings, competitions: Sequence[str] | None = None) -> pl.DataFrame:
+    """Every soccer match with its close labels and its inputs at its first sharp pre-match quote: what the model
+    trains on and what a refit is compared on (``features.close_rows.history_frame``); the slow read of the store."""
+    return history_frame(engine, settings, competitions, load_prematch_quotes(engine, "soccer"))
+
+
 def train_close_model(
     engine: Engine,
     settings: Settings,
@@ -80,13 +87,16 @@ def train_close_model(
     l2: float = DEFAULT_L2,
     make_champion: bool = True,
     clock: Clock = SYSTEM_CLOCK,
+    history: pl.DataFrame | None = None,
 ) -> ModelVersion:
     """Fit on every labelled match that kicked off before ``until`` (default: now) and register it; champion of
-    soccer / ``close_1x2`` unless ``make_champion`` is off. ValueError (one line) when there is too little to fit."""
+    soccer / ``close_1x2`` unless ``make_champion`` is off. ValueError (one line) when there is too little to fit.
+    ``history``: ``close_history`` already read for ``competitions`` (the retrain job reads the store once)."""
     from betpipe.live.training import data_hash
 
     cutoff = as_utc_instant(until if until is not None else clock.now())
-    history = history_frame(engine, settings, competitions, load_prematch_quotes(engine, "soccer"))
+    if history is None:
+        history = close_history(engine, settings, competitions)
     before = history.select(pl.col("kickoff_utc") < pl.lit(cutoff)).to_series().to_numpy()
     rows = np.flatnonzero(labelled_rows(history).to_numpy() & before)
     if rows.size < MIN_TRAIN_ROWS:
@@ -148,11 +158,14 @@ def close_loss_difference(
     *,
     after: datetime,
     before: datetime,
+    history: pl.DataFrame | None = None,
 ) -> tuple[int, float, float] | None:
     """(matches, mean paired cross-entropy challenger − champion against the margin-free close, its standard error)
     on every match kicked off in (``after``, ``before``) with a sharp pre-match price and a close; None for fewer than
-    two. The close model's own target plays the part log loss plays for an outcome model in the retrain's gate."""
-    history = history_frame(engine, settings, None, load_prematch_quotes(engine, "soccer"))
+    two. The close model's own target plays the part log loss plays for an outcome model in the retrain's gate.
+    ``history``: ``close_history`` of every competition, when the caller has read it already."""
+    if history is None:
+        history = close_history(engine, settings)
     kickoff = pl.col("kickoff_utc")
     window = history.select((kickoff > pl.lit(as_utc_instant(after))) & (kickoff < pl.lit(as_utc_instant(before))))
     rows = history.filter(labelled_rows(history) & window.to_series() & has_sharp_price(history))

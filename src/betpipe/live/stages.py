@@ -322,7 +322,13 @@ def retrain_close_model(engine: Engine, settings: Settings, clock: Clock) -> Sta
     replaces the champion by ``_gate`` alone, on cross-entropy against the close (the model's own target). Runs only
     while the live strategy prices with it, or always / never as ``scheduler.close_retrain`` says; skipped, it
     touches nothing. A store that cannot train it (too few closes) fails the job, and the failure is alerted."""
-    from betpipe.live.close_source import CLOSE_MARKET, CLOSE_MODEL, close_loss_difference, train_close_model
+    from betpipe.live.close_source import (
+        CLOSE_MARKET,
+        CLOSE_MODEL,
+        close_history,
+        close_loss_difference,
+        train_close_model,
+    )
     from betpipe.registry import CHAMPION, alias_version
 
     mode = settings.scheduler.close_retrain
@@ -336,10 +342,13 @@ def retrain_close_model(engine: Engine, settings: Settings, clock: Clock) -> Sta
     end = now - timedelta(days=settings.pipeline.retrain_holdout_days)
     champion = alias_version(engine, "soccer", CLOSE_MARKET, CHAMPION)
     method = str(champion.params.get("method", "multiplicative")) if champion is not None else "multiplicative"
-    trained = train_close_model(engine, settings, until=end, method=method, make_champion=False, clock=clock)
+    history = close_history(engine, settings)  # read once: the refit's rows and the later closes it is judged on
+    trained = train_close_model(
+        engine, settings, until=end, method=method, make_champion=False, clock=clock, history=history
+    )
 
     def compare(current: ModelVersion, after: datetime) -> tuple[int, float, float] | None:
-        return close_loss_difference(engine, settings, current, trained, after=after, before=now)
+        return close_loss_difference(engine, settings, current, trained, after=after, before=now, history=history)
 
     details: dict[str, Any] = {"challenger": trained.id, "trained_to": end.isoformat(), "method": method}
     measure = ("cross_entropy", "cross-entropy vs the close")
