@@ -101,20 +101,34 @@ def team_games(played: pl.DataFrame, stats: tuple[str, ...], draws: bool) -> pl.
 
 
 def form_states(games: pl.DataFrame, definition: Form) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(team timeline, venue timeline); columns ``<stat>_r<w>`` / ``<stat>_e<w>`` and ``<stat>_v<w>``."""
+    """(team timeline, venue timeline); columns ``<stat>_r<w>`` / ``<stat>_e<w>`` and ``<stat>_v<w>``.
+
+    Rows are put in (team, kickoff, event_id) and (team, venue, kickoff, event_id) order by a numpy sort of integer
+    keys and one gather per column, not by sorting the whole frame twice; a stat the source never has (no value in
+    any game) skips the loop and comes back null, which is what the loop gives it."""
     windows = np.asarray(definition.windows, dtype=np.int64)
     stats = definition.stats
-    team = games.sort("team_idx", "kickoff_utc", "event_id")
-    values = team.select(stats).to_numpy().astype(np.float64)
-    out = _form_loop(team["team_idx"].to_numpy().astype(np.int64), values, windows, True)
-    names = [f"{s}_{kind}{w}" for s in stats for kind in ("r", "e") for w in definition.windows]
-    team_state = team.select("team_idx", "event_id", _known_after_earlier("team_idx")).hstack(_columns(out, names))
-    venue = games.sort("team_idx", "is_home", "kickoff_utc", "event_id")
-    group = venue["team_idx"].to_numpy().astype(np.int64) * 2 + venue["is_home"].to_numpy().astype(np.int64)
-    out = _form_loop(group, venue.select(stats).to_numpy().astype(np.float64), windows, False)
-    names = [f"{s}_v{w}" for s in stats for w in definition.windows]
-    known = _known_after_earlier("team_idx", "is_home")
-    venue_state = venue.select("team_idx", "is_home", "event_id", known).hstack(_columns(out, names))
+    team_idx = games["team_idx"].to_numpy().astype(np.int64)
+    is_home = games["is_home"].to_numpy().astype(np.int64)
+    kickoff = games["kickoff_utc"].dt.epoch("us").fill_null(np.iinfo(np.int64).min).to_numpy()  # nulls first
+    team_order = np.lexsort((games["event_id"].to_numpy(), kickoff, team_idx))
+    venue_group = team_idx * 2 + is_home
+    # A stable sort by venue of rows already in (team, kickoff, event_id) order is the (team, venue, ...) order.
+    venue_order = team_order[np.argsort(venue_group[team_order], kind="stable")]
+    present = [s for s in stats if games[s].null_count() < games.height]
+    values = games.select(present).to_numpy().astype(np.float64) if present else np.empty((games.height, 0))
+    out = _form_loop(team_idx[team_order], values[team_order], windows, True)
+    names = [f"{s}_{kind}{w}" for s in present for kind in ("r", "e") for w in definition.windows]
+    team = games.select("team_idx", "event_id", "known_at")[team_order]
+    team_state = team.with_columns(_known_after_earlier("team_idx")).hstack(
+        _columns(out, names, [f"{s}_{kind}{w}" for s in stats for kind in ("r", "e") for w in definition.windows])
+    )
+    out = _form_loop(venue_group[venue_order], values[venue_order], windows, False)
+    names = [f"{s}_v{w}" for s in present for w in definition.windows]
+    venue = games.select("team_idx", "is_home", "event_id", "known_at")[venue_order]
+    venue_state = venue.with_columns(_known_after_earlier("team_idx", "is_home")).hstack(
+        _columns(out, names, [f"{s}_v{w}" for s in stats for w in definition.windows])
+    )
     return team_state, venue_state
 
 
@@ -124,8 +138,16 @@ def _known_after_earlier(*group: str) -> pl.Expr:
     return pl.col("known_at").cum_max().over(list(group))
 
 
-def _columns(matrix: NDArray[np.float64], names: list[str]) -> list[pl.Series]:
-    return [pl.Series(name, matrix[i], nan_to_null=True) for i, name in enumerate(names)]
+def _columns(matrix: NDArray[np.float64], names: list[str], every: list[str]) -> list[pl.Series]:
+    """The loop's rows as columns, in the order ``every`` names them; a name the loop did not compute is null."""
+    computed = {name: i for i, name in enumerate(names)}
+    n = matrix.shape[1]
+    return [
+        pl.Series(name, matrix[computed[name]], nan_to_null=True)
+        if name in computed
+        else pl.repeat(None, n, dtype=pl.Float64, eager=True).alias(name)
+        for name in every
+    ]
 
 
 def warm_up() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+import numpy as np
 import polars as pl
 
 from betpipe.db.bulk import as_utc
@@ -80,3 +81,32 @@ def prematch_prices(
         .last()
         .select("event_id", "bookmaker", pl.col("captured_at").alias("known_at"), *[pl.col(s) for s in selections])
     )
+
+
+def lexical_code(column: pl.Expr, values: pl.Series) -> pl.Expr:
+    """``column`` (text) as integers in the byte order of its values (``values``: the column's contents), so an
+    integer sort is the text sort; nulls stay null."""
+    categories = sorted(values.drop_nulls().unique().to_list())
+    return column.cast(pl.Enum(categories)).to_physical()
+
+
+def with_kickoffs(quotes: pl.DataFrame, kickoffs: pl.DataFrame) -> pl.DataFrame:
+    """``quotes.join(kickoffs.select("event_id", "kickoff_utc"), on="event_id", how="inner")`` for events with
+    one kickoff each, by a binary search on the sorted ids instead of a hash join; quote order is kept (every caller
+    sorts afterwards). Anything else (repeated ids, a quote frame that has a kickoff already) takes the join."""
+    ids = kickoffs["event_id"].to_numpy()
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    if (
+        "kickoff_utc" in quotes.columns
+        or kickoffs["event_id"].null_count()
+        or quotes["event_id"].null_count()
+        or bool(np.any(sorted_ids[1:] == sorted_ids[:-1]))
+    ):
+        return quotes.join(kickoffs.select("event_id", "kickoff_utc"), on="event_id", how="inner")
+    wanted = quotes["event_id"].to_numpy()
+    position = np.searchsorted(sorted_ids, wanted)
+    safe = np.minimum(position, max(sorted_ids.size - 1, 0))
+    found = (position < sorted_ids.size) & (sorted_ids[safe] == wanted) if sorted_ids.size else position < 0
+    kickoff = kickoffs["kickoff_utc"].gather(order[safe[found]])
+    return quotes.filter(pl.Series(found)).with_columns(kickoff)

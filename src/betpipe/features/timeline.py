@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from numba import njit
 from numpy.typing import NDArray
 
 _EPOCH_1900_MS = -2_208_988_800_000
@@ -29,9 +30,14 @@ def to_ms(times: pl.Series | pl.Expr) -> IntArray:
 
 
 def keys(group: IntArray, ms: IntArray) -> IntArray:
-    if group.size and (group.max() >= MAX_GROUPS or group.min() < 0):
+    if group.size <= 4:  # single lookups: Python's min/max of a few items, not four array reductions
+        low_group, high_group = min(group.tolist(), default=0), max(group.tolist(), default=0)
+        low_ms, high_ms = min(ms.tolist(), default=0), max(ms.tolist(), default=0)
+    else:
+        low_group, high_group, low_ms, high_ms = group.min(), group.max(), ms.min(), ms.max()
+    if high_group >= MAX_GROUPS or low_group < 0:
         raise ValueError(f"group index out of range for a timeline key (max {MAX_GROUPS - 1})")
-    if ms.size and (ms.min() < 0 or ms.max() >= 1 << _TIME_BITS):
+    if low_ms < 0 or high_ms >= 1 << _TIME_BITS:
         raise ValueError("timestamps before 1900 or after 2457 cannot be indexed")
     return (group.astype(np.int64, copy=False) << _TIME_BITS) | ms.astype(np.int64, copy=False)
 
@@ -62,7 +68,7 @@ class Timeline:
             needles = query_order(group, ms)
         if needles is not None:
             position = np.empty_like(query)
-            position[needles] = np.searchsorted(self.sorted_keys, query[needles], side="left") - 1
+            position[needles] = search_sorted(self.sorted_keys, query[needles]) - 1
         else:
             position = np.searchsorted(self.sorted_keys, query, side="left") - 1
         found = position >= 0
@@ -82,7 +88,7 @@ class Timeline:
         if needles is None:
             return (np.searchsorted(self.sorted_keys, hi) - np.searchsorted(self.sorted_keys, lo)).astype(np.int64)
         count = np.empty_like(hi)
-        count[needles] = np.searchsorted(self.sorted_keys, hi[needles]) - np.searchsorted(self.sorted_keys, lo[needles])
+        count[needles] = search_sorted(self.sorted_keys, hi[needles]) - search_sorted(self.sorted_keys, lo[needles])
         return count
 
 
@@ -90,3 +96,28 @@ def query_order(group: IntArray, ms: IntArray) -> IntArray:
     """The order sorting queries by (group, time): binary searches in that order are about 6x faster. It also
     sorts (2 * group + c, time) for a constant c, so one order serves a team's and its venue's timelines."""
     return np.argsort(keys(group, ms), kind="stable").astype(np.int64)
+
+
+def search_sorted(sorted_keys: IntArray, queries: IntArray) -> IntArray:
+    """``np.searchsorted(sorted_keys, queries, side="left")``; when the queries are ascending too (the batch paths
+    pass them in ``query_order``) and not far fewer than the keys, one compiled merge pass over both instead of a
+    binary search per query: the same positions for a fraction of the time."""
+    if queries.size > 4096 and sorted_keys.size < 64 * queries.size and bool(np.all(queries[1:] >= queries[:-1])):
+        return _merge_positions(sorted_keys, queries)
+    return np.searchsorted(sorted_keys, queries, side="left").astype(np.int64)
+
+
+@njit(cache=True)
+def _merge_positions(sorted_keys: IntArray, queries: IntArray) -> IntArray:  # pragma: no cover - compiled
+    out = np.empty(queries.shape[0], dtype=np.int64)
+    j = 0
+    for i in range(queries.shape[0]):
+        while j < sorted_keys.shape[0] and sorted_keys[j] < queries[i]:
+            j += 1
+        out[i] = j
+    return out
+
+
+def warm_up() -> None:
+    """Compile (or load from the on-disk cache) the merge, so timings can separate JIT cost from the run."""
+    _merge_positions(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
