@@ -33,7 +33,7 @@ from betpipe.ingest.sample_league import SampleLeagueConfig, ingest_sample
 from betpipe.live.betting_run import betting_run
 from betpipe.live.close_source import CLOSE_MARKET, shared_close_cache, train_close_model
 from betpipe.live.prices import next_matchday_eve
-from betpipe.live.scheduler import build_scheduler, intervals, run_once
+from betpipe.live.scheduler import JOBS, build_scheduler, intervals, run_once
 from betpipe.monitoring.alerts import list_alerts
 from betpipe.registry import CHALLENGER, CHAMPION, alias_version, list_versions, promote
 from betpipe.registry.artifacts import FILES_DIR
@@ -134,7 +134,7 @@ def test_the_close_retrain_job_registers_a_version_is_recorded_and_is_quiet(stor
 
 def test_a_refit_without_out_of_sample_evidence_stays_challenger(store: Store) -> None:
     """Fails if the job replaces a champion with no played matches after both training ranges (the outcome
-    retrain's rule), or does not make the refit the challenger."""
+    retrain's rule), or does not make the refit the challenger; the monitoring cycle then checks it cleanly."""
     _live_close_strategy(store.engine)
     by_hand = train_close_model(store.engine, store.settings, until=store.eve)  # `close-model train`: up to now
     (run,) = run_once(store.engine, store.settings, FixedClock(store.eve), jobs=["close_retrain"])
@@ -146,6 +146,10 @@ def test_a_refit_without_out_of_sample_evidence_stays_challenger(store: Store) -
     assert _close_versions(store.engine) == [refit, by_hand.id]  # newest first
     assert alias_version(store.engine, "soccer", CLOSE_MARKET, CHAMPION).id == by_hand.id  # type: ignore[union-attr]
     assert alias_version(store.engine, "soccer", CLOSE_MARKET, CHALLENGER).id == refit  # type: ignore[union-attr]
+    monitored = run_once(store.engine, store.settings, FixedClock(store.eve), jobs=["monitoring"], stages=JOBS)[0]
+    assert monitored.status == "succeeded", monitored.error
+    assert monitored.details is not None
+    assert monitored.details["step_errors"] == 0, monitored.details  # drift of a close challenger is checked too
 
 
 def test_a_refit_that_beats_the_champion_on_later_closes_with_a_ci_below_zero_is_promoted(store: Store) -> None:
@@ -254,3 +258,20 @@ def test_the_live_run_loads_the_close_champion_once_and_again_only_after_a_promo
     assert not refused.decision.candidates
     assert "was modified" in refused.reason
     assert cache.loads == 2
+
+
+def test_the_job_refits_registers_and_gates_on_each_backend(engine: Engine, database_url: str, tmp_path: Path) -> None:
+    """PostgreSQL is the deployed store: the job, the registry writes and the gate's comparison run on it too."""
+    settings = live_settings(database_url, tmp_path)
+    ingest_sample(engine, LEAGUE)
+    build_features(engine, sport="soccer", settings=settings)
+    eve = next_matchday_eve(engine, "soccer")
+    assert eve is not None
+    _live_close_strategy(engine)
+    old = train_close_model(engine, settings, until=eve - timedelta(days=90), l2=1e6)
+    (run,) = run_once(engine, settings, FixedClock(eve), jobs=["close_retrain"])
+    assert run.status == "succeeded", run.error
+    assert run.details is not None
+    assert run.details["promoted"] is True, run.details
+    assert _close_versions(engine) == [run.details["challenger"], old.id]
+    assert _recorded(engine) == [("close_retrain", "succeeded", 1)]
