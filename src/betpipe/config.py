@@ -174,7 +174,13 @@ class MonitoringSettings(BaseModel):
 
 
 class SchedulerSettings(BaseModel):
-    """``betpipe run``: how often each job of the live pipeline runs; the job store lives in the database."""
+    """``betpipe run``: how often each job of the live pipeline runs; the job store lives in the database.
+
+    ``close_retrain`` decides whether the ``close_retrain`` job (every ``close_retrain_days``) refits the model of the
+    close: ``auto`` only while the live strategy prices with it (``model = "close_model"``), so a store without
+    closing prices is never asked to; ``on`` always (a close-model strategy about to be promoted); ``off`` never
+    (``betpipe close-model train`` by hand). A refit becomes champion only by the outcome retrain's gate.
+    """
 
     odds_minutes: float = Field(default=30.0, gt=0)
     results_hours: float = Field(default=24.0, gt=0)
@@ -183,6 +189,8 @@ class SchedulerSettings(BaseModel):
     betting_minutes: float = Field(default=60.0, gt=0)
     retrain_days: float = Field(default=7.0, gt=0)
     monitoring_minutes: float = Field(default=15.0, gt=0)  # the monitoring cycle (metrics, drift, checks, alerts)
+    close_retrain: str = Field(default="auto", pattern="^(auto|on|off)$")  # the model of the close's refit job
+    close_retrain_days: float = Field(default=7.0, gt=0)
     misfire_grace_seconds: int = Field(default=3600, ge=1)
 
 
