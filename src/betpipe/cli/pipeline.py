@@ -62,10 +62,16 @@ def _clock(as_of: str | None, engine: Engine, config: Settings) -> Clock:
 
 def run(
     once: bool = typer.Option(False, "--once", help="Run one cycle of every job and exit."),
-    job: list[str] = typer.Option([], "--job", help="With --once: only these jobs (repeat)."),
+    job: list[str] = typer.Option(
+        [],
+        "--job",
+        help="With --once: only these jobs (repeat): odds, results, features, predictions, betting, retrain, "
+        "close_retrain (monitoring is `betpipe monitor run`).",
+    ),
     as_of: str | None = typer.Option(None, "--as-of", help=AS_OF_HELP + " Only with --once."),
 ) -> None:
-    """The live pipeline: odds, results + settlement, features, predictions, betting, weekly retrain."""
+    """The live pipeline: odds, results + settlement, features, predictions, betting, weekly retrain, the close
+    model's retrain (while a strategy prices with it) and monitoring; --job names one of them."""
     from betpipe.live.scheduler import run_forever, run_once
     from betpipe.live.stages import STAGES
 
