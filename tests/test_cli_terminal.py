@@ -150,6 +150,31 @@ def test_bets_list_shows_kickoff_and_teams_and_clv_in_the_same_unit_as_bets_show
     assert "+0.1000" not in shown
 
 
+def test_bets_of_several_accounts_list_in_full_at_100_columns(store: tuple[Engine, dict[str, str]]) -> None:
+    """An account column ("backtest:<run id>") squeezed the match out of 100 columns and cut price and stake: each
+    account gets its own table, every cell in full."""
+    engine, env = store
+    settings = load_settings()
+    other = "backtest:20261206-grid-strategy-17"
+    bet = candidate(1, selection="draw", price=Decimal("3.75"))
+    place_bets(
+        engine,
+        [bet],
+        account=other,
+        book=PaperBook(),
+        clock=FixedClock(DECIDED),
+        limits=RiskLimits.from_settings(settings),
+    )
+    listed = _cli(env, "bets", "list")
+    _assert_fits(listed)
+    assert "3 bet(s) in 2 accounts" in listed
+    assert "2 bet(s) of 'paper'" in listed
+    assert f"1 bet(s) of '{other}'" in listed
+    for cell in ("3.75", "2.2", "4.5", KICKOFF.strftime("%Y-%m-%d %H:%M"), "Wolverhampton"):
+        assert cell in listed, cell
+    assert _cli(env, "bets", "list", "--account", other).count("3.75") == 1
+
+
 def test_the_light_ledger_view_agrees_with_the_ledger(store: tuple[Engine, dict[str, str]]) -> None:
     """bets list reads the ledger without betpipe.betting; its filters and money must be the ledger's own."""
     engine, env = store

@@ -24,6 +24,7 @@ from betpipe.cli._inputs import MAX_ID, STATE_FILTERS, check_account_text, check
 
 if TYPE_CHECKING:
     from betpipe.betting.risk import RiskLimits
+    from betpipe.ledger_view import BetLine
 
 bets_app = typer.Typer(help="The ledger: bets, their states and settlement.", no_args_is_help=True)
 risk_app = typer.Typer(help="Risk state: the kill switch (halt/resume) and current exposure.", no_args_is_help=True)
@@ -63,18 +64,29 @@ def bets_list(
     if records is None:
         with open_engine(config) as engine:
             records = bet_lines(engine, account=account, state=state, limit=limit)
-    accounts = {bet.account for bet in records}
-    title = f"{len(records)} bet(s)" + (f" of {next(iter(accounts))!r}" if len(accounts) == 1 else "")
+    by_account: dict[str, list[BetLine]] = {}
+    for bet in records:
+        by_account.setdefault(bet.account, []).append(bet)
+    if len(by_account) <= 1:
+        title = f"{len(records)} bet(s)" + (f" of {records[0].account!r}" if records else "")
+        console.print(_bets_table(title, records))
+        return
+    # One table per account, each newest first: an account column ("backtest:<run id>") would squeeze the match out
+    # of 100 columns, and one account's bets read together.
+    console.print(Text(f"{len(records)} bet(s) in {len(by_account)} accounts"))
+    for name, lines in by_account.items():
+        console.print(_bets_table(f"{len(lines)} bet(s) of {name!r}", lines))
+
+
+def _bets_table(title: str, records: list[BetLine]) -> Table:
     table = Table(title=title)
-    columns = ["id", *(["account"] if len(accounts) > 1 else []), "kickoff (UTC)", "match", "bet", "price"]
-    for column in (*columns, "stake", "state", "P&L", "CLV"):
+    for column in ("id", "kickoff (UTC)", "match", "bet", "price", "stake", "state", "P&L", "CLV"):
         right = column in {"id", "price", "stake", "P&L", "CLV"}
         table.add_column(column, justify="right" if right else "left", no_wrap=column != "match")
     for bet in records:
         line = f" {bet.line:+g}" if bet.line else ""
         cells = (
             str(bet.id),
-            *([bet.account] if len(accounts) > 1 else []),
             bet.kickoff.strftime("%Y-%m-%d %H:%M"),
             f"{bet.home} – {bet.away} ({bet.competition})",
             f"{bet.market} {bet.selection}{line}",
@@ -86,7 +98,7 @@ def bets_list(
         )
         # Text, not str: shown as written (a "[" in a team or account name is not markup), and a fifth cheaper to draw.
         table.add_row(*(Text(cell) for cell in cells))
-    console.print(table)
+    return table
 
 
 @bets_app.command("show")
