@@ -132,7 +132,7 @@ class AsOfIndex:
         out: dict[str, float | None] = {}
         for side in ("home", "away"):
             for kind in ("team", "venue"):
-                names = self._form_names[kind, side]
+                names = self.form_names[kind, side]
                 row = int(rows[kind, side][0])
                 if row < 0:
                     out.update(dict.fromkeys(names))
@@ -161,7 +161,8 @@ class AsOfIndex:
         return reader
 
     @cached_property
-    def _form_names(self) -> dict[tuple[str, str], list[str]]:
+    def form_names(self) -> dict[tuple[str, str], list[str]]:
+        """The form columns a (timeline kind, side) reads, in ``form_values``' order."""
         return {
             (kind, side): [f"f_form_{n}_{side}" for n in values.columns]
             for kind, values in (("team", self.team_values), ("venue", self.venue_values))

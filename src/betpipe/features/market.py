@@ -11,6 +11,7 @@ as a feature; those only fill the ``bench_`` label columns. When a pre-match pri
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -279,7 +280,7 @@ def single_event_market(
             or market != definition.market
             or kind not in definition.kinds
             or not captured < cutoff
-            or any(p is None or not (np.isfinite(p) and p > 1.0) for p in chosen)
+            or any(p is None or not (math.isfinite(p) and p > 1.0) for p in chosen)
         ):
             continue
         if book not in latest or (latest[book][0], latest[book][1]) < (captured, kind):

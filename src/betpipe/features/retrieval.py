@@ -124,7 +124,9 @@ def event_features(
     form = index.form_values(rows)
     values.update(form)
     form_known = {side: _from_ms(_row_known(index.team_known, rows["team", side])) for side in ("home", "away")}
-    known_at.update({name: form_known["home" if name.endswith("_home") else "away"] for name in form})
+    for side in ("home", "away"):  # form_values' order: each side's team then venue columns
+        for kind in ("team", "venue"):
+            known_at.update(dict.fromkeys(index.form_names[kind, side], form_known[side]))
     schedule_def = next(d for d in tables.definitions if isinstance(d, Schedule))
     fixtures, fixture_ms = index.fixtures
     schedule, schedule_known = schedule_values(

@@ -64,6 +64,10 @@ class Timeline:
         ``needles`` (an order that sorts the queries; see ``query_order``) makes large batches cache-friendly.
         """
         query = keys(group, ms)
+        if query.size == 1:  # a single lookup: the same search and checks on Python integers
+            at = int(np.searchsorted(self.sorted_keys, query[0], side="left")) - 1
+            hit = at >= 0 and int(self.sorted_keys[at]) >> _TIME_BITS == int(group[0])
+            return np.array([int(self.order[at]) if hit else -1], dtype=np.int64)
         if needles is None and query.size > 4096:
             needles = query_order(group, ms)
         if needles is not None:
