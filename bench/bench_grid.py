@@ -1,6 +1,8 @@
 """Grid benchmark (issue 15 item 6): a grid of 50 market-leg strategies over the six leagues, 2013-14 .. 2022-23, on
 a 2-worker local Dask cluster, as ``betpipe backtest --grid`` runs it: wall and CPU time (this process and the
 workers it started), the load average before and after, and the grid's adjusted verdict. Goal: < 10 min.
+``run_s`` is the runs with each strategy's report built in its task on the workers, as ``--grid`` does
+(``run_many(reports=True)``); ``wall_s`` adds writing the 50 JSON + HTML files and ``grid.json`` in this process.
 
 ``python -m bench grid`` (``--quick``: 6 strategies on E0 alone). ``BETPIPE_BENCH_GRID_STRATEGIES=N`` runs only the
 first N strategies of the grid when the machine is too busy for all 50 (the row says how many ran). Uses the store
