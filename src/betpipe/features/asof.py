@@ -182,23 +182,68 @@ def _gather(values: pl.DataFrame, row: IntArray, side: str, order: IntArray | No
     ``order`` is any permutation of the rows that reads them (nearly) in ascending order; the values are the same
     whichever permutation is used, only the memory access pattern changes."""
     present = [name for name in values.columns if values[name].null_count() < values.height]
+    if row.size > 4096 and values.height:
+        taken = _gather_numpy(values, row, present, order)
+    else:
+        taken = _gather_polars(values, row, present, order)
+    return [
+        (taken[name] if name in taken else pl.repeat(None, row.size, dtype=pl.Float64, eager=True)).alias(
+            f"f_form_{name}_{side}"
+        )
+        for name in values.columns
+    ]
+
+
+def _gather_polars(
+    values: pl.DataFrame, row: IntArray, names: list[str], order: IntArray | None = None
+) -> dict[str, pl.Series]:
+    """``names`` of ``values`` at ``row`` by polars gathers (-1 = null): single lookups, non-float columns, and the
+    reference ``_gather_numpy`` is tested against."""
+    if not names:
+        return {}
     if row.size > 4096:  # read in ascending row order (sequential memory), then put rows back in event order
         ascending = np.argsort(row, kind="stable") if order is None else order
         back = np.empty_like(ascending)
         back[ascending] = np.arange(ascending.size)
         sorted_rows = pl.Series("row", row[ascending], dtype=pl.Int64)
         sorted_rows = pl.select(pl.when(sorted_rows >= 0).then(sorted_rows)).to_series()
-        taken = values.select(pl.col(present).gather(sorted_rows)).select(pl.all().gather(pl.Series(back)))
+        taken = values.select(pl.col(names).gather(sorted_rows)).select(pl.all().gather(pl.Series(back)))
     else:
         index = pl.Series("row", row, dtype=pl.Int64)
         index = pl.select(pl.when(index >= 0).then(index)).to_series()
-        taken = values.select(pl.col(present).gather(index))
-    return [
-        (taken[name] if name in present else pl.repeat(None, row.size, dtype=pl.Float64, eager=True)).alias(
-            f"f_form_{name}_{side}"
-        )
-        for name in values.columns
-    ]
+        taken = values.select(pl.col(names).gather(index))
+    return {name: taken[name] for name in names}
+
+
+def _gather_numpy(
+    values: pl.DataFrame, row: IntArray, names: list[str], order: IntArray | None = None
+) -> dict[str, pl.Series]:
+    """``_gather_polars`` for large batches (the training matrix), the same values at about a third of the CPU:
+    each Float64 column is read as a numpy array in ascending row order and scattered back to event order, and the
+    nulls (rows -1, null inputs) are put back by masks in one polars select, instead of two polars gathers per
+    column with a null-aware index. NaN stays NaN and null stays null (the mask, not the float, carries nulls)."""
+    floats = [name for name in names if values[name].dtype == pl.Float64]
+    taken = _gather_polars(values, row, [name for name in names if name not in floats], order)
+    ascending = np.argsort(row, kind="stable") if order is None else order
+    sorted_rows = np.maximum(row, 0)[ascending]
+    columns: list[pl.Series] = [pl.Series("__row_found", row >= 0)]
+    masked: list[pl.Expr] = []
+    for name in floats:
+        column = values[name]
+        has_nulls = column.null_count() > 0
+        out = np.empty(row.size, dtype=np.float64)
+        out[ascending] = (column.fill_null(0.0) if has_nulls else column).to_numpy()[sorted_rows]
+        columns.append(pl.Series(name, out))
+        valid = pl.col("__row_found")
+        if has_nulls:
+            known = np.empty(row.size, dtype=np.bool_)
+            known[ascending] = column.is_not_null().to_numpy()[sorted_rows]
+            columns.append(pl.Series(f"__known_{name}", known))
+            valid = valid & pl.col(f"__known_{name}")
+        masked.append(pl.when(valid).then(pl.col(name)).alias(name))
+    frame = pl.DataFrame(columns).select(masked)
+    taken.update({name: frame[name] for name in floats})
+    return {name: taken[name] for name in names}
 
 
 def _left_join_sorted(left: pl.DataFrame, right: pl.DataFrame, right_ids: IntArray) -> pl.DataFrame:
