@@ -21,7 +21,7 @@ from betpipe.features.definitions import Elo, has_draws
 from betpipe.features.elo import elo_features, pre_game
 from betpipe.features.market import SNAPSHOT_COLUMNS, bench_column_names
 from betpipe.features.schedule import NOT_HELD, fixture_timeline
-from betpipe.features.timeline import Timeline, query_order, to_ms
+from betpipe.features.timeline import Timeline, query_order, scatter_take, to_ms
 
 IntArray = NDArray[np.int64]
 SCHEDULE_PREFIXES = ("f_rest_", "f_back_to_back_", "f_short_rest_", "f_games_")
@@ -121,10 +121,13 @@ class AsOfIndex:
         """Form columns at ``rows``; ``orders`` (per side, the query order that found them) reads the timelines in
         nearly ascending row order without sorting the rows again."""
         columns: list[pl.Series] = []
+        large = next(iter(rows.values())).size > 4096
+        team = _float_columns(self.team_values) if large else None
+        venue = _float_columns(self.venue_values) if large else None
         for side in ("home", "away"):
             order = None if orders is None else orders[side]
-            columns.extend(_gather(self.team_values, rows["team", side], side, order))
-            columns.extend(_gather(self.venue_values, rows["venue", side], side, order))
+            columns.extend(_gather(self.team_values, rows["team", side], side, order, team))
+            columns.extend(_gather(self.venue_values, rows["venue", side], side, order, venue))
         return columns
 
     def form_values(self, rows: dict[tuple[str, str], IntArray]) -> dict[str, float | None]:
@@ -175,7 +178,13 @@ class AsOfIndex:
         return schedule_columns(self.tables.events)
 
 
-def _gather(values: pl.DataFrame, row: IntArray, side: str, order: IntArray | None = None) -> list[pl.Series]:
+def _gather(
+    values: pl.DataFrame,
+    row: IntArray,
+    side: str,
+    order: IntArray | None = None,
+    arrays: dict[str, tuple[NDArray[np.float64], NDArray[np.bool_] | None]] | None = None,
+) -> list[pl.Series]:
     """Columns of ``values`` at ``row`` (-1 = null). Columns with no value at all (a stat the source never has)
     come back as nulls without a gather, which is most of the work when a source lacks shots and corners.
 
@@ -183,7 +192,7 @@ def _gather(values: pl.DataFrame, row: IntArray, side: str, order: IntArray | No
     whichever permutation is used, only the memory access pattern changes."""
     present = [name for name in values.columns if values[name].null_count() < values.height]
     if row.size > 4096 and values.height:
-        taken = _gather_numpy(values, row, present, order)
+        taken = _gather_numpy(values, row, present, order, arrays)
     else:
         taken = _gather_polars(values, row, present, order)
     return [
@@ -215,29 +224,48 @@ def _gather_polars(
     return {name: taken[name] for name in names}
 
 
+def _float_columns(values: pl.DataFrame) -> dict[str, tuple[NDArray[np.float64], NDArray[np.bool_] | None]]:
+    """Each Float64 column with any value as a contiguous numpy array (nulls as 0.0) and, if it has nulls, its
+    validity: built once per timeline and shared by the home and away gathers."""
+    arrays: dict[str, tuple[NDArray[np.float64], NDArray[np.bool_] | None]] = {}
+    for name in values.columns:
+        column = values[name]
+        if column.dtype != pl.Float64 or column.null_count() == column.len():
+            continue
+        if column.null_count():
+            arrays[name] = (column.fill_null(0.0).to_numpy(), column.is_not_null().to_numpy())
+        else:
+            arrays[name] = (column.to_numpy(), None)
+    return arrays
+
+
 def _gather_numpy(
-    values: pl.DataFrame, row: IntArray, names: list[str], order: IntArray | None = None
+    values: pl.DataFrame,
+    row: IntArray,
+    names: list[str],
+    order: IntArray | None = None,
+    arrays: dict[str, tuple[NDArray[np.float64], NDArray[np.bool_] | None]] | None = None,
 ) -> dict[str, pl.Series]:
-    """``_gather_polars`` for large batches (the training matrix), the same values at about a third of the CPU:
-    each Float64 column is read as a numpy array in ascending row order and scattered back to event order, and the
-    nulls (rows -1, null inputs) are put back by masks in one polars select, instead of two polars gathers per
-    column with a null-aware index. NaN stays NaN and null stays null (the mask, not the float, carries nulls)."""
-    floats = [name for name in names if values[name].dtype == pl.Float64]
-    taken = _gather_polars(values, row, [name for name in names if name not in floats], order)
+    """``_gather_polars`` for large batches (the training matrix), the same values at under half of the CPU: each
+    Float64 column (``arrays``, from ``_float_columns``) is read in ascending row order and scattered back to event
+    order in one compiled pass, and the nulls (rows -1, null inputs) are put back by masks in one polars select,
+    instead of two polars gathers per column with a null-aware index. NaN stays NaN and null stays null (the mask,
+    not the float, carries nulls)."""
+    arrays = _float_columns(values) if arrays is None else arrays
+    floats = [name for name in names if name in arrays]
+    taken = _gather_polars(values, row, [name for name in names if name not in arrays], order)
     ascending = np.argsort(row, kind="stable") if order is None else order
+    ascending = ascending.astype(np.int64, copy=False)
     sorted_rows = np.maximum(row, 0)[ascending]
     columns: list[pl.Series] = [pl.Series("__row_found", row >= 0)]
     masked: list[pl.Expr] = []
     for name in floats:
-        column = values[name]
-        has_nulls = column.null_count() > 0
-        out = np.empty(row.size, dtype=np.float64)
-        out[ascending] = (column.fill_null(0.0) if has_nulls else column).to_numpy()[sorted_rows]
-        columns.append(pl.Series(name, out))
+        data, valid_input = arrays[name]
+        columns.append(pl.Series(name, scatter_take(data, sorted_rows, ascending)))
         valid = pl.col("__row_found")
-        if has_nulls:
+        if valid_input is not None:
             known = np.empty(row.size, dtype=np.bool_)
-            known[ascending] = column.is_not_null().to_numpy()[sorted_rows]
+            known[ascending] = valid_input[sorted_rows]
             columns.append(pl.Series(f"__known_{name}", known))
             valid = valid & pl.col(f"__known_{name}")
         masked.append(pl.when(valid).then(pl.col(name)).alias(name))
