@@ -279,9 +279,10 @@ def _restriction(document: Mapping[str, Any], spec: Mapping[str, Any], currency:
     caps = [f"{_money(float(cap), currency)} at most"] if float(cap) > 0 else []
     caps += [f"{_pct(float(fraction), signed=False)} of the stake asked"] if float(fraction) > 0 else []
     asked, kept = (float(frame.get_column(c).sum()) for c in ("asked on cut bets", "not staked"))
+    takes = " or ".join(caps) + (", whichever is less" if len(caps) > 1 else "") or "a smaller stake"
     lead = (
         f"A book is restricted once it has lost {after:,} settled bets to the account by CLV; from then on it takes "
-        f"{' or '.join(caps) or 'a smaller stake'}. The restriction cut {frame.get_column('bets cut').sum():,} bets "
+        f"{takes}. The restriction cut {frame.get_column('bets cut').sum():,} bets "
         f"and refused {frame.get_column('refused').sum():,}: of {_money(asked, currency)} asked on the cut bets, "
         f"{_money(kept, currency)} could not really have been staked."
     )
