@@ -9,12 +9,19 @@ a non-float column, and more rows than the single-lookup path handles.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 import pytest
 
-from betpipe.features.asof import _gather, _gather_numpy, _gather_polars
-from betpipe.features.timeline import query_order
+from betpipe.features.asof import AsOfIndex, _gather, _gather_numpy, _gather_polars, training_frame
+from betpipe.features.compute import compute_tables
+from betpipe.features.definitions import default_feature_set
+from betpipe.features.timeline import Timeline, keys, query_order, to_ms
+from test_features_speed import source
+
+__all__ = ["source"]  # the fixture (a generated league with the hard cases), shared with test_features_speed
 
 
 def _values(rows: int, rng: np.random.Generator) -> pl.DataFrame:
@@ -78,3 +85,38 @@ def test_empty_timeline_gives_nulls() -> None:
     row = np.full(5_000, -1, dtype=np.int64)
     (column,) = _gather(values, row, "away")
     assert column.null_count() == row.size
+
+
+def test_query_order_of_time_ordered_queries_is_the_key_sort() -> None:
+    rng = np.random.default_rng(3)
+    for size in (5_000, 200_000):
+        team = rng.integers(0, 9_000, size=size)
+        ms = np.sort(rng.integers(0, 10**6, size=size))  # many equal instants: ties must keep their order
+        expected = np.argsort(keys(team, ms), kind="stable")
+        assert np.array_equal(query_order(team, ms), expected)
+        shuffled = rng.permutation(ms)  # not in time order: the key sort itself
+        assert np.array_equal(query_order(team, shuffled), np.argsort(keys(team, shuffled), kind="stable"))
+
+
+def test_training_frame_with_a_shared_search_equals_separate_searches(
+    source: tuple[pl.DataFrame, pl.DataFrame],
+) -> None:
+    """The team-form timeline shares the Elo timeline's keys, so the matrix searches once for both; an index
+    whose team timeline is built apart (the code before) gives the same matrix, and the market join by merge the
+    same as a hash join."""
+    events, quotes = source
+    tables = compute_tables(events, quotes, "soccer", default_feature_set("soccer"))
+    index = AsOfIndex.build(tables)
+    assert index.team is index.elo
+    team = tables.form_team
+    apart = replace(
+        index, team=Timeline.build(team["team_idx"].to_numpy(), to_ms(team["known_at"]), team["event_id"].to_numpy())
+    )
+    assert apart.team is not apart.elo
+    frame = training_frame(index)
+    assert frame.height > 4096  # the batch paths, not the single-lookup ones
+    assert frame.equals(training_frame(apart))
+    latest = tables.market.sort("event_id", "known_at").unique("event_id", keep="last")
+    joined = frame.select("event_id").join(latest, on="event_id", how="left", maintain_order="left")
+    for name in ("f_market_p_home", "f_market_overround", "f_market_n_books"):
+        assert frame[name].equals(joined[name])

@@ -21,7 +21,7 @@ from betpipe.features.definitions import Elo, has_draws
 from betpipe.features.elo import elo_features, pre_game
 from betpipe.features.market import SNAPSHOT_COLUMNS, bench_column_names
 from betpipe.features.schedule import NOT_HELD, fixture_timeline
-from betpipe.features.timeline import Timeline, query_order, scatter_take, to_ms
+from betpipe.features.timeline import Timeline, query_order, scatter_take, search_sorted, to_ms
 
 IntArray = NDArray[np.int64]
 SCHEDULE_PREFIXES = ("f_rest_", "f_back_to_back_", "f_short_rest_", "f_games_")
@@ -57,10 +57,20 @@ class AsOfIndex:
         elo, team, venue = tables.elo, tables.form_team, tables.form_venue
         elo_ms, team_ms, venue_ms = to_ms(elo["known_at"]), to_ms(team["known_at"]), to_ms(venue["known_at"])
         venue_group = venue["team_idx"].to_numpy().astype(np.int64) * 2 + venue["is_home"].to_numpy().astype(np.int64)
+        elo_line = Timeline.build(elo["team_idx"].to_numpy(), elo_ms, elo["event_id"].to_numpy())
+        same_keys = (
+            elo.height == team.height
+            and np.array_equal(elo_ms, team_ms)
+            and elo["team_idx"].equals(team["team_idx"])
+            and elo["event_id"].equals(team["event_id"])
+        )
         return cls(
             tables=tables,
-            elo=Timeline.build(elo["team_idx"].to_numpy(), elo_ms, elo["event_id"].to_numpy()),
-            team=Timeline.build(team["team_idx"].to_numpy(), team_ms, team["event_id"].to_numpy()),
+            elo=elo_line,
+            # The builds write both timelines in the same (team, known_at, event) order: one search serves both.
+            team=elo_line
+            if same_keys
+            else Timeline.build(team["team_idx"].to_numpy(), team_ms, team["event_id"].to_numpy()),
             venue=Timeline.build(venue_group, venue_ms, venue["event_id"].to_numpy()),
             elo_rating=elo["rating"].to_numpy(),
             elo_season=elo["season_year"].to_numpy().astype(np.int64),
@@ -84,17 +94,18 @@ class AsOfIndex:
         season: IntArray,
         neutral: NDArray[np.bool_],
         orders: dict[str, IntArray] | None = None,
+        found: dict[str, IntArray] | None = None,
     ) -> tuple[dict[str, NDArray[np.float64]], dict[str, IntArray]]:
         """Elo columns for events whose sides are ``home``/``away`` (dense index, -1 = unknown team), and per side
-        the instant (ms, -1 = none) of the newest rating used."""
+        the instant (ms, -1 = none) of the newest rating used. ``found`` (per side, the Elo rows ``elo_rows`` gave
+        for the same queries) saves the search."""
         definition = self.tables.definition(Elo)
         assert isinstance(definition, Elo)
         ratings = {}
         known: dict[str, IntArray] = {}
-        for side, team in (("home", home), ("away", away)):
-            safe_team = np.maximum(team, 0)
-            order = None if orders is None else orders[side]
-            row = np.where(team >= 0, self.elo.last_before(safe_team, as_of_ms, order), -1)
+        rows = self.elo_rows(home, away, as_of_ms, orders) if found is None else found
+        for side in ("home", "away"):
+            row = rows[side]
             has = row >= 0
             safe = np.maximum(row, 0)
             ratings[side] = pre_game(self.elo_rating[safe], self.elo_season[safe], has, season, definition)
@@ -102,15 +113,34 @@ class AsOfIndex:
         columns = elo_features(ratings["home"], ratings["away"], neutral, definition, has_draws(self.tables.sport))
         return columns, known
 
-    def form_rows(
+    def elo_rows(
         self, home: IntArray, away: IntArray, as_of_ms: IntArray, orders: dict[str, IntArray] | None = None
+    ) -> dict[str, IntArray]:
+        """Rows of the Elo timeline to read per side (-1 = none)."""
+        rows = {}
+        for side, team in (("home", home), ("away", away)):
+            order = None if orders is None else orders[side]
+            rows[side] = np.where(team >= 0, self.elo.last_before(np.maximum(team, 0), as_of_ms, order), -1)
+        return rows
+
+    def form_rows(
+        self,
+        home: IntArray,
+        away: IntArray,
+        as_of_ms: IntArray,
+        orders: dict[str, IntArray] | None = None,
+        elo_rows: dict[str, IntArray] | None = None,
     ) -> dict[tuple[str, str], IntArray]:
-        """Rows of the team and venue form timelines to read per side ((kind, side) -> row, -1 = none)."""
+        """Rows of the team and venue form timelines to read per side ((kind, side) -> row, -1 = none);
+        ``elo_rows`` of the same queries stand for the team rows when both timelines share their keys."""
         rows = {}
         for side, team, is_home in (("home", home, 1), ("away", away, 0)):
             safe_team = np.maximum(team, 0)
             order = None if orders is None else orders[side]
-            rows["team", side] = np.where(team >= 0, self.team.last_before(safe_team, as_of_ms, order), -1)
+            if elo_rows is not None and self.team is self.elo:
+                rows["team", side] = elo_rows[side]
+            else:
+                rows["team", side] = np.where(team >= 0, self.team.last_before(safe_team, as_of_ms, order), -1)
             venue = self.venue.last_before(safe_team * 2 + is_home, as_of_ms, order)
             rows["venue", side] = np.where(team >= 0, venue, -1)
         return rows
@@ -278,7 +308,7 @@ def _left_join_sorted(left: pl.DataFrame, right: pl.DataFrame, right_ids: IntArr
     """``left.join(right, on="event_id", how="left", maintain_order="left")`` for a ``right`` whose event ids
     (``right_ids``) are unique and ascending: a binary search and one gather instead of a hash join."""
     ids = left["event_id"].to_numpy()
-    position = np.searchsorted(right_ids, ids)
+    position = search_sorted(right_ids, ids.astype(np.int64, copy=False))  # a merge when ids come ascending
     safe = np.minimum(position, max(right_ids.size - 1, 0))
     found = (position < right_ids.size) & (right_ids[safe] == ids) if right_ids.size else np.zeros(ids.size, bool)
     index = pl.Series("row", np.where(found, safe, -1), dtype=pl.Int64)
@@ -300,9 +330,10 @@ def training_frame(index: AsOfIndex, events: pl.DataFrame | None = None) -> pl.D
     # One sort order per side serves the Elo, team-form and venue-form timelines alike.
     orders = {side: query_order(np.maximum(team, 0), kickoff_ms) for side, team in (("home", home), ("away", away))}
     season, neutral = events["season_year"].to_numpy(), events["neutral_site"].to_numpy()
-    elo, _ = index.elo_columns(home, away, kickoff_ms, season, neutral, orders)
+    elo_rows = index.elo_rows(home, away, kickoff_ms, orders)
+    elo, _ = index.elo_columns(home, away, kickoff_ms, season, neutral, orders, elo_rows)
     columns = [pl.Series(name, values) for name, values in elo.items()]
-    columns += index.form_columns(index.form_rows(home, away, kickoff_ms, orders), orders)
+    columns += index.form_columns(index.form_rows(home, away, kickoff_ms, orders, elo_rows), orders)
     # The market table is stored sorted by (event_id, known_at): an event's newest snapshot is its last row.
     market = tables.market
     ids = market["event_id"].to_numpy()

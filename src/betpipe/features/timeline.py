@@ -98,8 +98,15 @@ class Timeline:
 
 def query_order(group: IntArray, ms: IntArray) -> IntArray:
     """The order sorting queries by (group, time): binary searches in that order are about 6x faster. It also
-    sorts (2 * group + c, time) for a constant c, so one order serves a team's and its venue's timelines."""
-    return np.argsort(keys(group, ms), kind="stable").astype(np.int64)
+    sorts (2 * group + c, time) for a constant c, so one order serves a team's and its venue's timelines.
+
+    Queries already in time order (the training matrix's events, sorted by kickoff) are ordered by a stable sort of
+    the group alone, a radix sort when groups fit 15 bits: the same permutation, as ties keep their order either
+    way, for a fraction of the time."""
+    key = keys(group, ms)
+    if key.size > 4096 and int(group.max()) < 1 << 15 and bool(np.all(ms[1:] >= ms[:-1])):
+        return np.argsort(group.astype(np.int16), kind="stable").astype(np.int64)
+    return np.argsort(key, kind="stable").astype(np.int64)
 
 
 def search_sorted(sorted_keys: IntArray, queries: IntArray) -> IntArray:
@@ -130,7 +137,7 @@ def scatter_take(data: NDArray[np.float64], rows: IntArray, to: IntArray) -> NDA
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _scatter_take(
     data: NDArray[np.float64], rows: IntArray, to: IntArray, out: NDArray[np.float64]
 ) -> None:  # pragma: no cover - compiled
