@@ -12,7 +12,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -234,11 +234,31 @@ def run_many(
                 if on_result is not None:
                     on_result(results[-1])
         finally:
+            if cluster is not None:
+                _quiet_workers_for_shutdown(client)
             client.close()  # type: ignore[no-untyped-call]
             if cluster is not None:
                 with _closing_quietly():
                     cluster.close()
     return sorted(results, key=lambda r: str(r["run_id"]))
+
+
+def _silence_shutdown_noise() -> None:
+    """Run on each worker of our own cluster before it is closed (see ``_quiet_workers_for_shutdown``)."""
+    for name in ("distributed.worker", "distributed.core", "distributed.comm", "distributed.batched"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _quiet_workers_for_shutdown(client: Any) -> None:
+    """On a loaded machine a worker's heartbeat can reach the scheduler as it closes, and the worker process logs
+    "Failed to communicate with scheduler during heartbeat" with a traceback on its own stderr after a successful
+    run; the client's log filter cannot reach another process, so the workers are told directly. ``-v`` keeps it."""
+    from betpipe.logs import is_verbose
+
+    if is_verbose():
+        return
+    with suppress(Exception):  # a cluster that is already failing: its own error is the one that matters
+        client.run(_silence_shutdown_noise)
 
 
 @contextmanager
