@@ -9,6 +9,7 @@ as-of instant, and never past kickoff: these are pre-game features.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -22,6 +23,7 @@ from betpipe.features.elo import elo_features, pre_game
 from betpipe.features.market import SNAPSHOT_COLUMNS, bench_column_names
 from betpipe.features.schedule import NOT_HELD, fixture_timeline
 from betpipe.features.timeline import Timeline, query_order, scatter_take, search_sorted, to_ms
+from betpipe.threads import configured_threads
 
 IntArray = NDArray[np.int64]
 SCHEDULE_PREFIXES = ("f_rest_", "f_back_to_back_", "f_short_rest_", "f_games_")
@@ -289,9 +291,12 @@ def _gather_numpy(
     sorted_rows = np.maximum(row, 0)[ascending]
     columns: list[pl.Series] = [pl.Series("__row_found", row >= 0)]
     masked: list[pl.Expr] = []
-    for name in floats:
-        data, valid_input = arrays[name]
-        columns.append(pl.Series(name, scatter_take(data, sorted_rows, ascending)))
+    workers = min(configured_threads(), len(floats), 4)
+    with ThreadPoolExecutor(max(workers, 1)) as pool:  # the compiled scatter releases the GIL
+        scattered = list(pool.map(lambda name: scatter_take(arrays[name][0], sorted_rows, ascending), floats))
+    for name, out in zip(floats, scattered, strict=True):
+        valid_input = arrays[name][1]
+        columns.append(pl.Series(name, out))
         valid = pl.col("__row_found")
         if valid_input is not None:
             known = np.empty(row.size, dtype=np.bool_)
@@ -308,7 +313,13 @@ def _left_join_sorted(left: pl.DataFrame, right: pl.DataFrame, right_ids: IntArr
     """``left.join(right, on="event_id", how="left", maintain_order="left")`` for a ``right`` whose event ids
     (``right_ids``) are unique and ascending: a binary search and one gather instead of a hash join."""
     ids = left["event_id"].to_numpy()
-    position = search_sorted(right_ids, ids.astype(np.int64, copy=False))  # a merge when ids come ascending
+    ids = ids.astype(np.int64, copy=False)
+    if ids.size > 4096:  # kickoff order is nearly id order: a stable sort of it and a merge beat a binary search
+        ascending = np.argsort(ids, kind="stable")
+        position = np.empty_like(ids)
+        position[ascending] = search_sorted(right_ids, ids[ascending])
+    else:
+        position = np.searchsorted(right_ids, ids)
     safe = np.minimum(position, max(right_ids.size - 1, 0))
     found = (position < right_ids.size) & (right_ids[safe] == ids) if right_ids.size else np.zeros(ids.size, bool)
     index = pl.Series("row", np.where(found, safe, -1), dtype=pl.Int64)
