@@ -293,10 +293,14 @@ def _gather_numpy(
     masked: list[pl.Expr] = []
     workers = min(configured_threads(), len(floats), 4)
     with ThreadPoolExecutor(max(workers, 1)) as pool:  # the compiled scatter releases the GIL
-        scattered = list(pool.map(lambda name: scatter_take(arrays[name][0], sorted_rows, ascending), floats))
-    for name, out in zip(floats, scattered, strict=True):
+        # Each array becomes its Series at once (pl.Series copies it), so no column is held twice.
+        scattered = pool.map(
+            lambda name: pl.Series(name, scatter_take(arrays[name][0], sorted_rows, ascending)), floats
+        )
+        series = list(scattered)
+    for name, column in zip(floats, series, strict=True):
         valid_input = arrays[name][1]
-        columns.append(pl.Series(name, out))
+        columns.append(column)
         valid = pl.col("__row_found")
         if valid_input is not None:
             known = np.empty(row.size, dtype=np.bool_)
