@@ -9,6 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, insert, select
 
 from betpipe.betting import list_bets
@@ -16,6 +17,7 @@ from betpipe.betting.strategy_spec import StrategySpec
 from betpipe.clock import FixedClock
 from betpipe.db.schema import bookmakers, events, odds_snapshots, results
 from betpipe.live.betting_run import betting_run
+from betpipe.live.opportunities import opportunities
 from betpipe.live.scheduler import run_once
 from betpipe.registry.strategies import promote_strategy, store_strategy
 from betpipe.sports import grade_selection, profit_per_unit
@@ -89,3 +91,50 @@ def test_a_paper_over_under_bet_goes_from_the_live_run_to_settlement(
         grade = grade_selection("total", bet.selection, bet.line, *scores[bet.event_id])
         assert bet.pnl == (bet.stake * profit_per_unit(grade, bet.price)).quantize(Decimal("0.01"))
         assert bet.clv is not None, bet.clv_reason  # against the sharp book's margin-free close of O/U 2.5
+
+
+def _sharp_handicaps(engine: Engine, events_: set[int]) -> None:
+    """The sharp book's main AH line for ``events_``, quoted when its O/U 2.5 was: home -0.5 at 1.50 / away 2.60, a
+    far stronger home side than its 1X2 says, so a grid fitted to it as well cannot stay where it was."""
+    with engine.begin() as conn:
+        ids = dict(conn.execute(select(bookmakers.c.key, bookmakers.c.id)).all())
+        overs = conn.execute(
+            select(odds_snapshots).where(
+                odds_snapshots.c.bookmaker_id == ids["sample_sharp"], odds_snapshots.c.market == "total",
+                odds_snapshots.c.selection == "over", odds_snapshots.c.kind != "closing",
+                odds_snapshots.c.event_id.in_(sorted(events_)),
+            )
+        ).mappings().all()  # fmt: skip
+        rows = [
+            {k: v for k, v in row.items() if k != "id"}
+            | {"market": "asian_handicap", "selection": side, "line": line, "price": price, "source": "test"}
+            for row in overs
+            for side, line, price in (("home", -0.5, 1.50), ("away", -0.5, 2.60))  # line: the home handicap
+        ]
+        conn.execute(insert(odds_snapshots), rows)
+
+
+def test_the_live_grid_is_fitted_to_the_sharp_main_handicap_as_the_backtests_is(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    """live.opportunities gives decide the grid of the sharp 1X2, O/U 2.5 and main AH known at the decision instant
+    (live.prices.sharp_grid_inputs, the backtest's inputs): an AH quote moves exactly its events' line prices."""
+    settings = live_settings(database_url, tmp_path)
+    eve = prepare_store(engine, settings)
+    assert _soft_totals(engine) > 0
+    promote_strategy(engine, store_strategy(engine, TOTALS).version, reason="test", actor="test")
+
+    def over_probabilities() -> dict[int, float]:
+        found = opportunities(engine, settings, FixedClock(eve))
+        return {c.event_id: c.probability for c in found.decision.candidates if c.market == "total"}
+
+    before = over_probabilities()
+    assert len(before) >= 2, before
+    moved = set(sorted(before)[: len(before) // 2])
+    _sharp_handicaps(engine, moved)
+    after = over_probabilities()
+    for event_id, p in before.items():
+        if event_id in moved:
+            assert event_id not in after or abs(after[event_id] - p) > 1e-6, event_id
+        else:
+            assert after.get(event_id) == pytest.approx(p, abs=1e-12), event_id

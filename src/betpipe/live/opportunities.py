@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from betpipe.betting.accounts import RiskRow, account_status, load_exposure
 from betpipe.betting.ledger import BetCandidate, precheck, recorded_decisions
 from betpipe.betting.market_leg import fair_market
-from betpipe.betting.markets import best_line_prices, implied_grid, two_way_fair
+from betpipe.betting.markets import best_line_prices, implied_grid
 from betpipe.betting.policy import StakingPolicy
 from betpipe.betting.restriction import restricted_books
 from betpipe.betting.risk import RESTRICTION, RiskLimits
@@ -39,7 +39,15 @@ from betpipe.betting.strategy_spec import DEFAULT_STRATEGY, StrategySpec
 from betpipe.clock import Clock, as_utc_instant
 from betpipe.config import Settings
 from betpipe.live.close_source import CLOSE_MODEL, live_close_probabilities
-from betpipe.live.prices import first_per_event, joined_inputs, latest_line_prices, latest_prices, scheduled_events
+from betpipe.live.prices import (
+    GRID_MARKETS,
+    first_per_event,
+    joined_inputs,
+    latest_line_prices,
+    latest_prices,
+    scheduled_events,
+    sharp_grid_inputs,
+)
 from betpipe.modeling.score_grid import ScoreGrid
 from betpipe.predict import SportPredictor, load_feature_snapshot
 from betpipe.registry import ModelCache, RegistryError
@@ -265,27 +273,27 @@ def _line_inputs(
     max_age: timedelta,
 ) -> tuple[pl.DataFrame, ScoreGrid]:
     """The strategy's line markets at its books (best price per line and side) and, per row of ``frame``, the
-    market-implied score grid of the fair 1X2 (``market_p``) and the sharp book's margin-free O/U 2.5 known at the
-    row's decision instant (stale or future: the grid is fitted from the 1X2 alone)."""
-    markets = sorted({*runtime_strategy(spec).line_markets, "total"})
+    market-implied score grid of the fair 1X2 (``market_p``), the sharp book's margin-free O/U 2.5 and its main AH
+    line known at the row's decision instant (``live.prices.sharp_grid_inputs``, the backtest's inputs; stale or
+    future quotes are not used, and a row without them is fitted from what it has)."""
+    line_markets = runtime_strategy(spec).line_markets
     sport = spec.sport
     quotes = latest_line_prices(
-        engine, sport=sport, books=[*spec.books, spec.sharp_book], markets=markets, now=now, competitions_=competitions_
+        engine,
+        sport=sport,
+        books=[*spec.books, spec.sharp_book],
+        markets=sorted({*line_markets, *GRID_MARKETS}),
+        now=now,
+        competitions_=competitions_,
     )
-    wanted = pl.col("market").is_in(list(runtime_strategy(spec).line_markets))
+    wanted = pl.col("market").is_in(list(line_markets))
     lines = best_line_prices(
         quotes.filter(pl.col("book") != spec.sharp_book, wanted), spec.books, now=now, max_age=max_age
     )
-    sharp = quotes.filter(pl.col("book") == spec.sharp_book, pl.col("market") == "total", pl.col("line") == 2.5)
-    ou = ("over", "under")
-    if sharp.height:
-        wide = sharp.pivot(on="selection", index=["event_id", "decided_at"], values="price")
-        wide = wide.sort("event_id", "decided_at").group_by("event_id", maintain_order=True).last()
-        joined = joined_inputs(frame.select("event_id", PRICE_TIME_COLUMN), wide, "ou", ou, max_age)
-        p_over = two_way_fair(joined.select("ou_over", "ou_under").to_numpy(), spec.market_method)[:, 0]
-    else:
-        p_over = np.full(frame.height, np.nan)
-    return lines, implied_grid(market_p, p_over)
+    p_over, ah_line, p_ah = sharp_grid_inputs(
+        quotes, frame, sharp_book=spec.sharp_book, method=spec.market_method, max_age=max_age
+    )
+    return lines, implied_grid(market_p, p_over, ah_line=ah_line, p_ah_home=p_ah)
 
 
 class DryRunChecks(list[str | None]):
