@@ -106,21 +106,11 @@ def two_way_fair(prices: npt.ArrayLike, method: str = "multiplicative") -> Float
     return market_fair_probabilities(np.asarray(prices, dtype=np.float64).reshape(-1, 2), method=method)
 
 
-def implied_grid(
-    p1x2: npt.ArrayLike,
-    p_over: npt.ArrayLike,
-    *,
-    ou_line: npt.ArrayLike = 2.5,
-    ah_line: npt.ArrayLike | None = None,
-    p_ah_home: npt.ArrayLike | None = None,
-) -> ScoreGrid:
-    """The market-implied score grid per event: goal expectations and rho that reproduce the fair 1X2 and P(over),
-    and the sharp book's main AH line where given (``modeling.market_implied.fit_market_grid``, the one fit).
-
-    Three prices, three unknowns (rho within the Dixon-Coles bound): exact where the market allows; with the AH
-    price, a least-squares compromise. An event without an O/U or AH price (NaN) is fitted from its 1X2 alone with
-    rho = 0; one without a usable 1X2 cannot be fitted and prices as NaN."""
-    return fit_market_grid(p1x2, p_over, ou_line=ou_line, ah_line=ah_line, p_ah_home=p_ah_home)
+implied_grid = fit_market_grid
+"""The market-implied score grid per event (``modeling.market_implied.fit_market_grid``, the one fit, under the name
+the betting code uses): goal expectations and rho that reproduce the fair 1X2 and P(over), and the sharp book's main
+AH line where given; three prices exactly, four by least squares; an event without an O/U or AH price is fitted from
+its 1X2 alone with rho = 0, one without a usable 1X2 prices as NaN."""
 
 
 def best_line_prices(
