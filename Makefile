@@ -60,7 +60,7 @@ ci-tools:
 CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/betpipe
 test: $(STAMP)
 	PYTHONPYCACHEPREFIX=$(CACHE_DIR)/pycache NUMBA_CACHE_DIR=$(CACHE_DIR)/numba HYPOTHESIS_STORAGE_DIRECTORY=$(CACHE_DIR)/hypothesis \
-		HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n 2 --dist loadfile -q -o cache_dir=$(CACHE_DIR)/pytest tests
+		HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q -o cache_dir=$(CACHE_DIR)/pytest tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

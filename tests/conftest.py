@@ -153,3 +153,27 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "football-data").is_dir():
         pytest.skip(f"shared real data not found at {SHARED_DATA} (set BETPIPE_SHARED_DATA)")
     return SHARED_DATA
+
+
+# Test files of a minute or more (`pytest --durations`), started first. `make test` runs `-n 2 --dist loadfile
+# --no-loadscope-reorder`, so files are handed out in collection order (by default pytest-xdist orders them by test
+# count, and the longest one, every shared football-data file ingested twice per backend in two tests, ~6 min, went
+# last and ran alone on one worker while the other sat idle).
+LONGEST_FILES_FIRST = (
+    "test_football_data_shared.py",
+    "test_backtest_grid.py",
+    "test_cli_startup.py",
+    "test_scheduler.py",
+    "test_cli_terminal.py",
+    "test_strategy_shared.py",
+    "test_evaluate_speed.py",
+    "test_dashboard_browser.py",
+    "test_backtest.py",
+    "test_training_cli.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A stable reorder of whole files only: the tests inside a file keep their order."""
+    rank = {name: i for i, name in enumerate(LONGEST_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
