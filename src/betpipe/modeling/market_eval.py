@@ -21,7 +21,7 @@ from betpipe.modeling._base import FloatArray
 from betpipe.modeling.bivariate_poisson import BivariatePoissonModel
 from betpipe.modeling.dixon_coles import DixonColesModel
 from betpipe.modeling.market_implied import fit_goal_expectations
-from betpipe.modeling.metrics import bootstrap_mean_ci
+from betpipe.modeling.metrics import binary_score_table
 from betpipe.modeling.score_grid import ScoreGrid
 from betpipe.sports import sport_rules
 
@@ -104,30 +104,7 @@ class MarketEvaluation:
 
 
 def _table(predictions: dict[str, FloatArray], y: FloatArray) -> pl.DataFrame:
-    names = list(predictions)
-    p = {n: np.clip(predictions[n], 1e-15, 1 - 1e-15) for n in names}
-    brier = {n: (p[n] - y) ** 2 for n in names}
-    logl = {n: -(y * np.log(p[n]) + (1 - y) * np.log(1 - p[n])) for n in names}
-    diffs = np.column_stack(
-        [brier[n] - brier[a] for a in (CLOSE, PRE) for n in names]
-        + [logl[n] - logl[a] for a in (CLOSE, PRE) for n in names]
-    )
-    cis = bootstrap_mean_ci(diffs)
-    k = len(names)
-    out: dict[str, list[Any]] = {
-        "model": names,
-        "rows": [int(y.size)] * k,
-        "brier": [float(brier[n].mean()) for n in names],
-        "log_loss": [float(logl[n].mean()) for n in names],
-    }
-    for i, (metric, anchor) in enumerate(
-        [("brier", "close"), ("brier", "pre"), ("log_loss", "close"), ("log_loss", "pre")]
-    ):
-        chosen = cis[i * k : (i + 1) * k]
-        out[f"d_{metric}_{anchor}"] = [c.mean for c in chosen]
-        out[f"d_{metric}_{anchor}_low"] = [c.low for c in chosen]
-        out[f"d_{metric}_{anchor}_high"] = [c.high for c in chosen]
-    return pl.DataFrame(out)
+    return binary_score_table(predictions, y, {"close": CLOSE, "pre": PRE})
 
 
 def evaluate_markets(

@@ -207,3 +207,32 @@ def reliability_svg(table: pl.DataFrame, *, title: str, labels: tuple[str, ...] 
         parts.append(f'<text x="{pad + 8}" y="{pad + 14 + 14 * outcome}" fill="{colour}">{name}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
+
+
+def binary_score_table(
+    predictions: dict[str, NDArray[np.float64]], y: NDArray[np.float64], anchors: dict[str, str]
+) -> pl.DataFrame:
+    """Brier and log loss per predictor of a yes/no outcome on the same rows, and paired bootstrap 95% CIs of each
+    predictor's difference to every anchor (one resampling of rows for all, seed 0). ``anchors`` maps a column
+    suffix to the predictor it names: ``{"close": ..., "pre": ...}`` gives ``d_brier_close``, ``d_brier_pre``...;
+    the suffix ``""`` gives ``d_brier``."""
+    names = list(predictions)
+    p = {n: np.clip(predictions[n], 1e-15, 1 - 1e-15) for n in names}
+    scores = {
+        "brier": {n: (p[n] - y) ** 2 for n in names},
+        "log_loss": {n: -(y * np.log(p[n]) + (1 - y) * np.log(1 - p[n])) for n in names},
+    }
+    columns = [(metric, suffix) for metric in scores for suffix in anchors]
+    cis = bootstrap_mean_ci(
+        np.column_stack([scores[m][n] - scores[m][anchors[suffix]] for m, suffix in columns for n in names])
+    )
+    k = len(names)
+    out: dict[str, list[object]] = {"model": list(names), "rows": [int(y.size)] * k}
+    out |= {metric: [float(values[n].mean()) for n in names] for metric, values in scores.items()}
+    for i, (metric, suffix) in enumerate(columns):
+        chosen = cis[i * k : (i + 1) * k]
+        key = f"d_{metric}_{suffix}" if suffix else f"d_{metric}"
+        out[key] = [c.mean for c in chosen]
+        out[f"{key}_low"] = [c.low for c in chosen]
+        out[f"{key}_high"] = [c.high for c in chosen]
+    return pl.DataFrame(out)

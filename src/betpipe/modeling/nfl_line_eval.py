@@ -23,7 +23,7 @@ import polars as pl
 
 from betpipe.ingest.nflverse import read_nflverse
 from betpipe.modeling._base import FloatArray
-from betpipe.modeling.metrics import bootstrap_mean_ci
+from betpipe.modeling.metrics import binary_score_table, bootstrap_mean_ci
 from betpipe.modeling.nfl_lines import (
     MARGIN_FIRST,
     MARGIN_SIZE,
@@ -174,26 +174,7 @@ def _two_way(frame: pl.DataFrame, a: str, b: str, method: str) -> FloatArray:
 def score_table(predictions: dict[str, FloatArray], y: FloatArray, anchor: str = CLOSE) -> pl.DataFrame:
     """Brier and log loss per predictor on the same rows, and paired bootstrap 95% CIs of the differences to
     ``anchor`` (2,000 resamples, seed 0)."""
-    names = list(predictions)
-    p = {n: np.clip(predictions[n], 1e-15, 1 - 1e-15) for n in names}
-    brier = {n: (p[n] - y) ** 2 for n in names}
-    logl = {n: -(y * np.log(p[n]) + (1 - y) * np.log(1 - p[n])) for n in names}
-    cis = bootstrap_mean_ci(
-        np.column_stack([brier[n] - brier[anchor] for n in names] + [logl[n] - logl[anchor] for n in names])
-    )
-    k = len(names)
-    out: dict[str, list[Any]] = {
-        "model": names,
-        "rows": [int(y.size)] * k,
-        "brier": [float(brier[n].mean()) for n in names],
-        "log_loss": [float(logl[n].mean()) for n in names],
-    }
-    for i, metric in enumerate(("brier", "log_loss")):
-        chosen = cis[i * k : (i + 1) * k]
-        out[f"d_{metric}"] = [c.mean for c in chosen]
-        out[f"d_{metric}_low"] = [c.low for c in chosen]
-        out[f"d_{metric}_high"] = [c.high for c in chosen]
-    return pl.DataFrame(out)
+    return binary_score_table(predictions, y, {"": anchor})
 
 
 def _push_rows(
