@@ -274,3 +274,78 @@ def test_a_missing_build_directory_is_a_one_line_error_naming_the_fix(sqlite_eng
     assert code == 1
     assert message.startswith(f"feature build {build.build_id} missing")
     assert "run `betpipe features build`" in message
+
+
+def test_a_reader_whose_build_is_pruned_between_lookup_and_read_reads_the_newer_build(
+    sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The grid failure on CI: worker A looked up build 1, worker B's build 2 pruned it while A read its files."""
+    from betpipe.features import store
+
+    load_league(sqlite_engine)
+    settings = Settings(data_dir=tmp_path / "data")
+    first = build_features(sqlite_engine, settings=settings).builds[0]
+    real_read = store.read_tables
+    calls: list[int | None] = []
+
+    def read_while_another_process_rebuilds(directory: Path, *args: object, **kwargs: object) -> object:
+        calls.append(kwargs.get("build_id"))  # type: ignore[arg-type]
+        if len(calls) == 1:
+            build_features(sqlite_engine, settings=settings)  # prunes build 1 under our feet
+        return real_read(directory, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "read_tables", read_while_another_process_rebuilds)
+    store._INDEXES.clear()
+    store._CATALOGUE.clear()
+    _, entry = store.current_index(sqlite_engine, "soccer", settings, check_source=True)
+    assert calls == [first.build_id, first.build_id + 1]
+    assert entry.build_id == first.build_id + 1
+    assert not first.path.exists()
+
+
+def _blocked_on(lock: Path) -> bool:
+    """Whether some process waits for ``lock`` (Linux lists waiting flock requests in /proc/locks with "->")."""
+    inode = f":{lock.stat().st_ino} "
+    return any("->" in line and inode in line for line in Path("/proc/locks").read_text().splitlines())
+
+
+@pytest.mark.skipif(not Path("/proc/locks").is_file(), reason="needs Linux /proc/locks to see a waiting process")
+def test_processes_that_find_a_store_stale_together_build_it_once(sqlite_engine: Engine, tmp_path: Path) -> None:
+    """A second process that found the store stale waits for the build lock and then reuses the build it waited
+    for, instead of building (and pruning) again."""
+    import os
+    import subprocess
+    import sys
+    import time as _time
+
+    from betpipe.features import store
+
+    load_league(sqlite_engine)
+    data_dir = tmp_path / "data"
+    settings = Settings(data_dir=data_dir)
+    url = sqlite_engine.url.render_as_string(hide_password=False)
+    script = (
+        "from sqlalchemy import create_engine\n"
+        "from betpipe.config import Settings\n"
+        "from betpipe.features.store import current_index\n"
+        f"e = create_engine({url!r})\n"
+        f"_, entry = current_index(e, 'soccer', Settings(data_dir={str(data_dir)!r}), check_source=True)\n"
+        "print(entry.build_id)\n"
+    )
+    with store._build_lock(sqlite_engine, "soccer", settings):
+        lock = next((data_dir / "features" / "soccer").glob(".*.lock"))
+        waiter = subprocess.Popen(
+            [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "BETPIPE_DATA_DIR": str(data_dir)},
+        )  # fmt: skip
+        deadline = _time.monotonic() + 120
+        while not _blocked_on(lock):
+            assert waiter.poll() is None, waiter.communicate()
+            assert _time.monotonic() < deadline, "the second process never waited for the build lock"
+            _time.sleep(0.05)
+        built = store._build_sport(sqlite_engine, "soccer", settings, None, store.SYSTEM_CLOCK)
+    out, err = waiter.communicate(timeout=300)
+    assert waiter.returncode == 0, err
+    assert int(out.strip()) == built.build_id
+    with sqlite_engine.connect() as conn:
+        assert conn.execute(select(feature_builds.c.id)).scalars().all() == [built.build_id]

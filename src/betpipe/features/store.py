@@ -18,10 +18,12 @@ fingerprint moved. Never writes events, results or odds; never serves a value kn
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -108,9 +110,22 @@ def build_features(
     chosen = [sport] if sport else sports(engine, competition)
     if competition is not None and not chosen:
         raise LookupError(f"no events for competition {competition!r}")
-    builds = [_build_sport(engine, s, settings, on_progress, clock) for s in chosen]
+    builds = []
+    for name in chosen:
+        with _build_lock(engine, name, settings):
+            builds.append(_build_sport(engine, name, settings, on_progress, clock))
     _CATALOGUE.clear()  # lookups in this process see the new build at once
     return BuildReport(builds=builds, competition=competition)
+
+
+@contextmanager
+def _build_lock(engine: Engine, sport: str, settings: Settings) -> Iterator[None]:
+    """One build of a store's sport at a time, across processes: a grid's Dask workers all find a fresh store stale
+    at once, and without the lock each built, and each build pruned the one another worker was still reading."""
+    directory = private_dir(_root(settings) / sport)
+    with open(directory / f".{store_key(engine)}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, even if the build raises
+        yield
 
 
 def _build_sport(
@@ -286,27 +301,50 @@ def current_index(
     """The as-of index of the newest build, rebuilding first when there is none (or, with ``check_source``, when
     the source tables changed since). Loaded indexes are cached per build; without ``check_source`` (single-event
     lookups) the catalogue itself is re-read at most every ``CATALOGUE_TTL_SECONDS``, and at once after a build in
-    this process."""
+    this process.
+
+    Concurrent callers (a grid's workers, the scheduler beside a CLI build) are safe: a stale store is rebuilt by one
+    of them under the build lock while the others wait and then find it fresh, and a reader whose build was pruned
+    by a newer one between lookup and read reads the newer one."""
     key = (engine.url.render_as_string(hide_password=False), sport, str(settings.data_dir))
     cached = _CATALOGUE.get(key)
     if not check_source and cached is not None and time.monotonic() - cached[0] < CATALOGUE_TTL_SECONDS:
         entry: CatalogueEntry | None = cached[1]
     else:
         entry = latest_build(engine, sport, settings)
-    stale = entry is None or not (entry.path / "events.parquet").is_file()
-    if not stale and check_source and entry is not None:
-        stale = entry.source_fingerprint != fingerprint(engine)
-    if stale:
-        build_features(engine, sport=sport, settings=settings, clock=clock)
-        entry = latest_build(engine, sport, settings)
-    assert entry is not None
-    _CATALOGUE[key] = (time.monotonic(), entry)
+    while True:
+        if _is_stale(entry, engine, check_source):
+            with _build_lock(engine, sport, settings):
+                entry = latest_build(engine, sport, settings)  # another process may have built while we waited
+                if _is_stale(entry, engine, check_source):
+                    _build_sport(engine, sport, settings, None, clock)
+                    entry = latest_build(engine, sport, settings)
+        assert entry is not None
+        try:
+            index = _load_index(entry, sport)
+        except (MissingBuildError, FileNotFoundError):
+            newest = latest_build(engine, sport, settings)
+            if newest is None or newest.build_id == entry.build_id:
+                raise  # gone by hand, not replaced: the one-line error naming the fix
+            entry = newest  # pruned by a newer build after we looked it up
+            continue
+        _CATALOGUE[key] = (time.monotonic(), entry)
+        return index, entry
+
+
+def _is_stale(entry: CatalogueEntry | None, engine: Engine, check_source: bool) -> bool:
+    if entry is None or not (entry.path / "events.parquet").is_file():
+        return True
+    return check_source and entry.source_fingerprint != fingerprint(engine)
+
+
+def _load_index(entry: CatalogueEntry, sport: str) -> AsOfIndex:
     index_key = (str(entry.path), entry.build_id)
     if index_key not in _INDEXES:
-        _INDEXES.clear()  # one build per process at a time is plenty; keeps memory bounded
         tables = read_tables(entry.path, sport, default_feature_set(sport), build_id=entry.build_id)
+        _INDEXES.clear()  # one build per process at a time is plenty; keeps memory bounded
         _INDEXES[index_key] = AsOfIndex.build(tables)
-    return _INDEXES[index_key], entry
+    return _INDEXES[index_key]
 
 
 def catalogue(engine: Engine) -> list[dict[str, Any]]:
