@@ -1,7 +1,8 @@
 """Backtest of line-market strategies on the shared data (issue 18 item 3): the CLV per market of strategies that
 list O/U 2.5 and Asian handicap, priced from the market-implied grid (Pinnacle pre-match 1X2 + O/U 2.5 + its main
-whole- or half-line AH where quoted) and taken at
-the best of the five soft books' prices where football-data has them (O/U and AH: Bet365 alone from 2019-20).
+AH line where quoted, quarter lines included) and taken at the best of the five soft books' prices where
+football-data has them (O/U and AH: Bet365 alone from 2019-20). AH rows are also split by the bet's line: whole or
+half (``asian_handicap: whole/half``) and quarter (``asian_handicap: quarter``).
 
 Protocol: 6 leagues, 2019-20..2022-23 (P>2.5 exists from 2019-20), flat stakes of 10, limits lifted
 (``UNCAPPED_LIMITS``), CLV against the margin-free (multiplicative) Pinnacle close of the same line, 2,000-resample
@@ -71,7 +72,15 @@ def main() -> None:
         result = run(spec, engine=engine, settings=settings, ledger_path=scratch / f"{spec.run_id}.sqlite")
         seconds, cpu = time.perf_counter() - wall, _cpu() - cpu
         bets = result.bets.filter(pl.col("clv").is_not_null())
-        for (market,), group in sorted(bets.group_by("market"), key=lambda g: str(g[0][0])):
+        quarter = ((pl.col("line") * 2).round(0) != pl.col("line") * 2).fill_null(False)
+        split = bets.filter(pl.col("market") == "asian_handicap").with_columns(
+            pl.when(quarter)
+            .then(pl.lit("asian_handicap: quarter"))
+            .otherwise(pl.lit("asian_handicap: whole/half"))
+            .alias("market")
+        )
+        groups = sorted([*bets.group_by("market"), *split.group_by("market")], key=lambda g: str(g[0][0]))
+        for (market,), group in groups:
             clv = group.get_column("clv").to_numpy()
             mean, low, high = _ci(clv)
             rows.append(

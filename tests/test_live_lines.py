@@ -37,7 +37,7 @@ def _soft_totals(engine: Engine) -> int:
     """The sample's soft book quotes no totals: copy the sharp book's pre-match O/U 2.5 to it, over 8 % longer and
     under 8 % shorter (a soft book slow to move), so the grid finds value on the over."""
     with engine.begin() as conn:
-        ids = dict(conn.execute(select(bookmakers.c.key, bookmakers.c.id)).all())
+        ids: dict[str, int] = dict(conn.execute(select(bookmakers.c.key, bookmakers.c.id)).all())
         sharp = conn.execute(
             select(odds_snapshots).join(events, events.c.id == odds_snapshots.c.event_id).where(
                 odds_snapshots.c.bookmaker_id == ids["sample_sharp"], odds_snapshots.c.market == "total",
@@ -93,11 +93,11 @@ def test_a_paper_over_under_bet_goes_from_the_live_run_to_settlement(
         assert bet.clv is not None, bet.clv_reason  # against the sharp book's margin-free close of O/U 2.5
 
 
-def _sharp_handicaps(engine: Engine, events_: set[int]) -> None:
-    """The sharp book's main AH line for ``events_``, quoted when its O/U 2.5 was: home -0.5 at 1.50 / away 2.60, a
-    far stronger home side than its 1X2 says, so a grid fitted to it as well cannot stay where it was."""
+def _sharp_handicaps(engine: Engine, events_: set[int], line: float) -> None:
+    """The sharp book's main AH line for ``events_``, quoted when its O/U 2.5 was: home ``line`` at 1.50 / away 2.60,
+    a far stronger home side than its 1X2 says, so a grid fitted to it as well cannot stay where it was."""
     with engine.begin() as conn:
-        ids = dict(conn.execute(select(bookmakers.c.key, bookmakers.c.id)).all())
+        ids: dict[str, int] = dict(conn.execute(select(bookmakers.c.key, bookmakers.c.id)).all())
         overs = conn.execute(
             select(odds_snapshots).where(
                 odds_snapshots.c.bookmaker_id == ids["sample_sharp"], odds_snapshots.c.market == "total",
@@ -109,16 +109,18 @@ def _sharp_handicaps(engine: Engine, events_: set[int]) -> None:
             {k: v for k, v in row.items() if k != "id"}
             | {"market": "asian_handicap", "selection": side, "line": line, "price": price, "source": "test"}
             for row in overs
-            for side, line, price in (("home", -0.5, 1.50), ("away", -0.5, 2.60))  # line: the home handicap
+            for side, price in (("home", 1.50), ("away", 2.60))  # line: the home handicap
         ]
         conn.execute(insert(odds_snapshots), rows)
 
 
+@pytest.mark.parametrize("line", [-0.5, -0.25])
 def test_the_live_grid_is_fitted_to_the_sharp_main_handicap_as_the_backtests_is(
-    engine: Engine, database_url: str, tmp_path: Path
+    engine: Engine, database_url: str, tmp_path: Path, line: float
 ) -> None:
     """live.opportunities gives decide the grid of the sharp 1X2, O/U 2.5 and main AH known at the decision instant
-    (live.prices.sharp_grid_inputs, the backtest's inputs): an AH quote moves exactly its events' line prices."""
+    (live.prices.sharp_grid_inputs, the backtest's inputs): an AH quote, half or quarter line, moves exactly its
+    events' line prices."""
     settings = live_settings(database_url, tmp_path)
     eve = prepare_store(engine, settings)
     assert _soft_totals(engine) > 0
@@ -131,7 +133,7 @@ def test_the_live_grid_is_fitted_to_the_sharp_main_handicap_as_the_backtests_is(
     before = over_probabilities()
     assert len(before) >= 2, before
     moved = set(sorted(before)[: len(before) // 2])
-    _sharp_handicaps(engine, moved)
+    _sharp_handicaps(engine, moved, line)
     after = over_probabilities()
     for event_id, p in before.items():
         if event_id in moved:

@@ -5,8 +5,9 @@ The same rule as the result market: a line quote is usable at an event's decisio
 or before it, before kickoff and no more than the strategy's price age earlier (``features.prematch``); the best
 price per line and side among the strategy's books is ``betting.markets.best_line_prices``, the live run's choice;
 the grid is ``betting.markets.implied_grid`` of the run's fair 1X2, the sharp book's pre-match O/U 2.5 and its main
-whole- or half-line Asian handicap (``modeling.market_implied.main_handicap``) known then. Never an aggregate book,
-and never a closing price as an input (closes feed CLV only).
+Asian handicap known then (``modeling.market_implied.main_handicap``: whole, half or quarter line, the one whose fair
+home probability is nearest 1/2). Never an aggregate book, and never a closing price as an input (closes feed CLV
+only).
 """
 
 from __future__ import annotations

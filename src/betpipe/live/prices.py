@@ -228,8 +228,9 @@ def sharp_grid_inputs(
     quotes: pl.DataFrame, frame: pl.DataFrame, *, sharp_book: str, method: str, max_age: timedelta
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Per row of ``frame`` (event_id, ``PRICE_TIME_COLUMN``): the sharp book's margin-free O/U 2.5, its main AH
-    line and that line's margin-free home probability, from ``quotes`` (``latest_line_prices`` of ``GRID_MARKETS``)
-    captured at or before the row's decision instant and no more than ``max_age`` earlier; NaN where none.
+    line (whole, half or quarter: the one whose fair home probability is nearest 1/2) and that line's margin-free home
+    probability, from ``quotes`` (``latest_line_prices`` of ``GRID_MARKETS``) captured at or before the row's
+    decision instant and no more than ``max_age`` earlier; NaN where none.
 
     The inputs of ``betting.markets.implied_grid`` as the backtest's ``backtest.lines.load_line_inputs`` gives them
     (the same ``main_handicap`` choice), so the live grid is the backtest's grid."""

@@ -202,10 +202,14 @@ def fit_market_goals(
     the home side's no-push AH probability a row has (NaN: absent). The one fit the backtest, the live run and the
     service's markets share.
 
-    1X2 + O/U: three prices, three unknowns, exact where the Dixon-Coles bound on rho allows; + AH (whole or half
-    line only: ``main_handicap``): four prices, a least-squares compromise in probability. A row with neither total
-    nor handicap is fitted from its 1X2 alone with rho = 0; one without a usable 1X2 is NaN. ``max_iter`` bounds
-    the Levenberg-Marquardt steps (rows that can be met converge within about 10; the rest run to the bound).
+    1X2 + O/U: three prices, three unknowns, exact where the Dixon-Coles bound on rho allows; + AH (any line on the
+    quarter grid, ``main_handicap``'s choice): four prices, a least-squares compromise in probability. A quarter line
+    is one equation like any other: the grid's no-push probability there is win weight / (win + loss weight) with
+    half wins and half losses at half weight, whose inverse is the zero-profit price under half-stake settlement, and
+    the home and away probabilities sum to 1 (1/o_home + 1/o_away = 1 at fair prices), so a de-margined two-way
+    quote at a quarter line is that probability. A line off the quarter grid (a typo) is ignored. A row with neither
+    total nor handicap is fitted from its 1X2 alone with rho = 0; one without a usable 1X2 is NaN. ``max_iter``
+    bounds the Levenberg-Marquardt steps (rows that can be met converge within about 10; the rest run to the bound).
     """
     p = np.asarray(p1x2, dtype=np.float64).reshape(-1, 3)
     n = p.shape[0]
@@ -220,7 +224,7 @@ def fit_market_goals(
         ah = np.broadcast_to(np.asarray(ah_line, dtype=np.float64), (n,)).copy()
         p_ah = np.broadcast_to(np.asarray(p_ah_home, dtype=np.float64), (n,)).copy()
         with np.errstate(invalid="ignore"):
-            usable = np.isfinite(ah) & (np.abs(ah * 2.0 - np.round(ah * 2.0)) < 1e-9) & (p_ah > 0) & (p_ah < 1)
+            usable = np.isfinite(ah) & (np.abs(ah * 4.0 - np.round(ah * 4.0)) < 1e-9) & (p_ah > 0) & (p_ah < 1)
         ah, p_ah = np.where(usable, ah, np.nan), np.where(usable, p_ah, np.nan)
     if n == 0:
         empty = np.zeros(0)
@@ -264,15 +268,16 @@ def main_handicap(quotes: pl.DataFrame, event_ids: npt.ArrayLike, method: str) -
     """Per event of ``event_ids``: the book's main Asian handicap line and its margin-free home probability.
 
     ``quotes`` is one book's two-sided AH quotes (event_id, line, selection home/away, price; one quote per side and
-    line). Only whole and half lines count (a quarter line's price mixes two lines' settlements, which the fit's
-    one-equation-per-price reading would blur); of those, the line whose fair home probability is nearest 1/2, the
-    smaller handicap on a tie. NaN where an event has none.
+    line). Every line on the quarter grid counts (whole, half and quarter: a quarter line's de-margined price is the
+    no-push probability the fit reads, see ``fit_market_goals``; lines off the grid are typos and dropped); of
+    those, the line whose fair home probability is nearest 1/2, the smaller handicap on a tie. NaN where an event
+    has none.
     """
     ids = np.asarray(event_ids, dtype=np.int64).reshape(-1)
     line, p_home = np.full(ids.size, np.nan), np.full(ids.size, np.nan)
     if quotes.height == 0 or ids.size == 0:
         return line, p_home
-    wide = quotes.filter((pl.col("line") * 2).round(0) == pl.col("line") * 2).pivot(
+    wide = quotes.filter((pl.col("line") * 4).round(0) == pl.col("line") * 4).pivot(
         on="selection", index=["event_id", "line"], values="price", aggregate_function="last"
     )
     if not {"home", "away"} <= set(wide.columns) or wide.height == 0:
