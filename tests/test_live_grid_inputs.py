@@ -44,8 +44,8 @@ def test_only_quotes_known_and_fresh_at_the_decision_count_and_the_main_line_is_
     assert np.isnan(p_over[0])
     assert np.isnan(ah_line[0])
     assert p_over[1] == (1 / 2.10) / (1 / 2.10 + 1 / 1.80)
-    assert ah_line[1] == -1.0  # nearer even than -0.5; -0.75 is a quarter line
-    assert p_ah[1] == (1 / 2.05) / (1 / 2.05 + 1 / 1.85)
+    assert ah_line[1] == -0.75  # the quarter line at 1.95 / 1.95 is even: nearer 1/2 than -1 (0.474) and -0.5
+    assert p_ah[1] == 0.5
     assert np.isnan([p_over[2], ah_line[2], p_ah[2]]).all()
     p1x2 = np.array([[0.45, 0.27, 0.28]] * 3)
     with_ah = implied_grid(p1x2, p_over, ah_line=ah_line, p_ah_home=p_ah)
