@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -21,7 +20,7 @@ from betpipe.modeling._base import FloatArray
 from betpipe.modeling.bivariate_poisson import BivariatePoissonModel
 from betpipe.modeling.dixon_coles import DixonColesModel
 from betpipe.modeling.market_implied import fit_goal_expectations
-from betpipe.modeling.metrics import binary_score_table
+from betpipe.modeling.metrics import binary_score_table, format_ci
 from betpipe.modeling.score_grid import ScoreGrid
 from betpipe.sports import sport_rules
 
@@ -194,10 +193,6 @@ def subset(result: MarketEvaluation, competitions: Sequence[str]) -> dict[str, p
     return out
 
 
-def _ci(row: dict[str, Any], column: str) -> str:
-    return f"{row[column]:+.4f} [{row[column + '_low']:+.4f}, {row[column + '_high']:+.4f}]"
-
-
 def format_markdown(tables: dict[str, pl.DataFrame], *, title: str) -> str:
     """One Markdown table per market: Brier, log loss and the paired Δ Brier / Δ log loss to close and pre-match."""
     lines = [f"#### {title}", ""]
@@ -211,8 +206,8 @@ def format_markdown(tables: dict[str, pl.DataFrame], *, title: str) -> str:
         ]
         for row in table.iter_rows(named=True):
             lines.append(
-                f"| {row['model']} | {row['brier']:.4f} | {row['log_loss']:.4f} | {_ci(row, 'd_brier_close')} "
-                f"| {_ci(row, 'd_brier_pre')} | {_ci(row, 'd_log_loss_close')} |"
+                f"| {row['model']} | {row['brier']:.4f} | {row['log_loss']:.4f} | {format_ci(row, 'd_brier_close')} "
+                f"| {format_ci(row, 'd_brier_pre')} | {format_ci(row, 'd_log_loss_close')} |"
             )
         lines.append("")
     return "\n".join(lines)

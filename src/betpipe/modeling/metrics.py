@@ -13,6 +13,7 @@ outside 0..k-1 raise ``ValueError``, because a silently skipped row would make t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -236,3 +237,8 @@ def binary_score_table(
         out[f"{key}_low"] = [c.low for c in chosen]
         out[f"{key}_high"] = [c.high for c in chosen]
     return pl.DataFrame(out)
+
+
+def format_ci(row: dict[str, Any], column: str) -> str:
+    """A ``binary_score_table`` difference with its CI, as the Markdown tables print it: ``+0.0012 [+0.0003, ...]``."""
+    return f"{row[column]:+.4f} [{row[column + '_low']:+.4f}, {row[column + '_high']:+.4f}]"

@@ -23,7 +23,7 @@ import polars as pl
 
 from betpipe.ingest.nflverse import read_nflverse
 from betpipe.modeling._base import FloatArray
-from betpipe.modeling.metrics import binary_score_table, bootstrap_mean_ci
+from betpipe.modeling.metrics import binary_score_table, bootstrap_mean_ci, format_ci
 from betpipe.modeling.nfl_lines import (
     MARGIN_FIRST,
     MARGIN_SIZE,
@@ -300,10 +300,6 @@ def push_table(frame: pl.DataFrame, dists: dict[str, LineDistribution], first_se
     return pl.DataFrame(out)
 
 
-def _ci(row: dict[str, Any], column: str) -> str:
-    return f"{row[column]:+.4f} [{row[column + '_low']:+.4f}, {row[column + '_high']:+.4f}]"
-
-
 def format_nfl_markdown(result: NflLineEvaluation) -> str:
     """One Markdown table per market (Brier, log loss, paired Δ to the multiplicative close) and the push check."""
     lines: list[str] = []
@@ -316,8 +312,8 @@ def format_nfl_markdown(result: NflLineEvaluation) -> str:
         ]
         for row in table.iter_rows(named=True):
             lines.append(
-                f"| {row['model']} | {row['brier']:.4f} | {row['log_loss']:.4f} | {_ci(row, 'd_brier')} "
-                f"| {_ci(row, 'd_log_loss')} |"
+                f"| {row['model']} | {row['brier']:.4f} | {row['log_loss']:.4f} | {format_ci(row, 'd_brier')} "
+                f"| {format_ci(row, 'd_log_loss')} |"
             )
         lines.append("")
     predicted = [c for c in result.pushes.columns if c.startswith(("close_", "ratings"))]
@@ -344,6 +340,6 @@ def format_nfl_markdown(result: NflLineEvaluation) -> str:
             f"| {row['market']} | {row['offset']:+g} | {row['games']:,} | {row['share_yes']:.3f} "
             f"| {row['brier_close_centred']:.4f} | {row['brier_close_centred_normal']:.4f} "
             f"| {row['brier_ratings']:.4f} "
-            f"| {_ci(row, 'd_shape')} |"
+            f"| {format_ci(row, 'd_shape')} |"
         )
     return "\n".join([*lines, "", *(f"- {note}" for note in result.notes), ""])
