@@ -8,7 +8,9 @@ price reach a row stamped earlier than the instant it became known.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -26,9 +28,9 @@ from betpipe.features.definitions import (
 )
 from betpipe.features.elo import elo_states
 from betpipe.features.form import form_states, team_games
-from betpipe.features.market import bench_columns, market_snapshots
+from betpipe.features.market import MarketResult, bench_columns, left_join_on_event, market_snapshots
 from betpipe.features.schedule import NOT_HELD, fixture_timeline, schedule_values
-from betpipe.features.timeline import to_ms
+from betpipe.features.timeline import rows_increasing, to_ms
 
 BASE_COLUMNS = (
     "event_id",
@@ -86,7 +88,13 @@ def prepare_events(events: pl.DataFrame, sport: str) -> tuple[pl.DataFrame, NDAr
     timing = result_timing(sport)
     if "kickoff_time_known" not in events.columns:  # frames built by hand: an unvouched kickoff time is unknown
         events = events.with_columns(pl.lit(None, dtype=pl.Boolean).alias("kickoff_time_known"))
-    frame = events.sort("kickoff_utc", "event_id").with_columns(
+    # Events loaded in id order need only a stable sort by kickoff: ties then keep ascending ids, as sorting by
+    # (kickoff_utc, event_id) leaves them, for the cost of a one-key sort.
+    if rows_increasing(events, ("event_id",)):
+        ordered = events.sort("kickoff_utc", maintain_order=True)
+    else:
+        ordered = events.sort("kickoff_utc", "event_id")
+    frame = ordered.with_columns(
         season_year(pl.col("season"), pl.col("kickoff_utc")).alias("season_year"),
         pl.when(pl.col("home_score") > pl.col("away_score"))
         .then(0)
@@ -107,10 +115,35 @@ def prepare_events(events: pl.DataFrame, sport: str) -> tuple[pl.DataFrame, NDAr
     )
     frame = frame.join(instants, on=["kickoff_utc", "kickoff_time_known"], how="left", maintain_order="left")
     return frame.with_columns(
-        pl.Series("home_idx", np.searchsorted(teams, frame["home_team_id"].to_numpy()).astype(np.int64)),
-        pl.Series("away_idx", np.searchsorted(teams, frame["away_team_id"].to_numpy()).astype(np.int64)),
+        pl.Series("home_idx", _dense_index(teams, frame["home_team_id"].to_numpy())),
+        pl.Series("away_idx", _dense_index(teams, frame["away_team_id"].to_numpy())),
         pl.Series("kickoff_ms", to_ms(frame["kickoff_utc"])),
     ), teams
+
+
+def _dense_index(teams: NDArray[np.int64], ids: NDArray[Any]) -> NDArray[np.int64]:
+    """``np.searchsorted(teams, ids)`` as int64; for integer ids spanning a range not much wider than their count, a
+    lookup table indexed by id (every id is one of ``teams``, the sorted unique ids), which is one read per game."""
+    if ids.size and teams.size and np.issubdtype(ids.dtype, np.integer):
+        low, high = int(teams[0]), int(teams[-1])
+        if high - low <= 4 * ids.size:
+            table = np.zeros(high - low + 1, dtype=np.int64)
+            table[teams - low] = np.arange(teams.size, dtype=np.int64)
+            dense: NDArray[np.int64] = table[ids - low]
+            return dense
+    return np.searchsorted(teams, ids).astype(np.int64)
+
+
+def _quote_tables(
+    quotes: pl.DataFrame, kickoffs: pl.DataFrame, definition: Market, draws: bool
+) -> tuple[MarketResult, pl.DataFrame]:
+    """Market snapshots and bench prices (``kickoffs``: event_id, kickoff_utc)."""
+    # Only the rows market_snapshots can use (it applies the same filter again): its join to kickoffs then skips
+    # the closing and aggregate quotes that are there for the bench columns.
+    usable = quotes.filter(
+        pl.col("market") == definition.market, pl.col("kind").is_in(list(definition.kinds)), ~pl.col("is_aggregate")
+    )
+    return market_snapshots(usable, kickoffs, definition), bench_columns(quotes, draws, kickoffs)
 
 
 def compute_tables(
@@ -127,35 +160,35 @@ def compute_tables(
     schedule_def = next(d for d in definitions if isinstance(d, Schedule))
     market_def = next(d for d in definitions if isinstance(d, Market))
 
-    elo = elo_states(played, len(teams), elo_def)
-    form_team, form_venue = form_states(team_games(played, form_def.stats, draws), form_def)
-
-    timeline, entry_ms = fixture_timeline(frame.filter(~pl.col("status").is_in(NOT_HELD)))
-    values, known_ms = schedule_values(
-        timeline,
-        entry_ms,
-        frame["home_idx"].to_numpy(),
-        frame["away_idx"].to_numpy(),
-        frame["kickoff_ms"].to_numpy(),
-        schedule_def,
-    )
-    frame = frame.with_columns(
-        *[pl.Series(name, column, nan_to_null=True) for name, column in values.items()],
-        pl.Series("schedule_known_ms", known_ms),
-    )
-    # Only the rows market_snapshots can use (it applies the same filter again): its join to kickoffs then skips
-    # the closing and aggregate quotes that are there for the bench columns.
-    usable = quotes.filter(
-        pl.col("market") == market_def.market, pl.col("kind").is_in(list(market_def.kinds)), ~pl.col("is_aggregate")
-    )
-    market = market_snapshots(usable, frame.select("event_id", "kickoff_utc"), market_def)
+    kickoffs = frame.select("event_id", "kickoff_utc")
+    # The quote side (market snapshots, bench prices) and the result side (Elo, form, schedule) share nothing but
+    # the events: the quote side runs on a second thread while this one does the rest. Both are polars, numpy and
+    # numba kernels that release the GIL, so on two cores the build takes about the longer side, not the sum; each
+    # table is the same pure function of its inputs whichever thread computes it.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="features-quotes") as pool:
+        quote_side = pool.submit(_quote_tables, quotes, kickoffs, market_def, draws)
+        elo = elo_states(played, len(teams), elo_def)
+        form_team, form_venue = form_states(team_games(played, form_def.stats, draws), form_def)
+        timeline, entry_ms = fixture_timeline(frame.filter(~pl.col("status").is_in(NOT_HELD)))
+        values, known_ms = schedule_values(
+            timeline,
+            entry_ms,
+            frame["home_idx"].to_numpy(),
+            frame["away_idx"].to_numpy(),
+            frame["kickoff_ms"].to_numpy(),
+            schedule_def,
+        )
+        frame = frame.with_columns(
+            *[pl.Series(name, column, nan_to_null=True) for name, column in values.items()],
+            pl.Series("schedule_known_ms", known_ms),
+        )
+        market, bench = quote_side.result()
     notes = []
     if market.incomplete:
         notes.append(f"{market.incomplete} bookmaker markets skipped: not every selection priced")
     if market.invalid:
         notes.append(f"{market.invalid} bookmaker markets skipped: a price is not a decimal > 1")
-    bench = bench_columns(quotes, draws, frame.select("event_id", "kickoff_utc"))
-    frame = frame.join(bench, on="event_id", how="left", maintain_order="left")
+    frame = left_join_on_event(frame, bench)
     return FeatureTables(
         sport=sport,
         definitions=definitions,

@@ -40,7 +40,7 @@ def fair_probabilities(prices: NDArray[np.float64], method: str) -> NDArray[np.f
     return remove_margin(prices, method) if bool(failed.any()) else fair
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _shin_rows(pi: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:  # pragma: no cover
     """Per row of implied probabilities, Shin's z by ``betpipe.odds._solve_decreasing`` (Newton inside a shrinking
     bracket, bisection when a step leaves it) and the probabilities at that z, with the final residual."""
@@ -76,7 +76,7 @@ def _shin_rows(pi: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np
     return fair, residual
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _shin_residual(a: NDArray[np.float64], z: float) -> tuple[float, float]:  # pragma: no cover - compiled
     total, slope = 0.0, 0.0
     for j in range(a.shape[0]):

@@ -14,11 +14,12 @@ from numba import njit
 from numpy.typing import NDArray
 
 from betpipe.features.definitions import Elo
+from betpipe.features.timeline import group_order, interleave
 
 _MOV_CODES = {"none": 0, "goals": 1, "log": 2}
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _elo_loop(
     home: NDArray[np.int64],
     away: NDArray[np.int64],
@@ -73,7 +74,7 @@ def _elo_loop(
     return post_home, post_away
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _stamp_loop(
     home: NDArray[np.int64], away: NDArray[np.int64], known: NDArray[np.int64], n_teams: int
 ) -> NDArray[np.int64]:  # pragma: no cover - compiled
@@ -128,16 +129,25 @@ def elo_states(played: pl.DataFrame, n_teams: int, definition: Elo) -> pl.DataFr
     )
     known = pl.from_epoch(pl.Series("known_at", stamps), "us").dt.replace_time_zone("UTC")
     base = played.select("event_id", "season_year").with_columns(known.cast(played.schema["known_at"]))
-    return (
-        pl.concat(
-            [
-                base.with_columns(played["home_idx"].alias("team_idx"), pl.Series("rating", post_home)),
-                base.with_columns(played["away_idx"].alias("team_idx"), pl.Series("rating", post_away)),
-            ]
+    states = pl.concat(
+        [
+            base.with_columns(played["home_idx"].alias("team_idx"), pl.Series("rating", post_home)),
+            base.with_columns(played["away_idx"].alias("team_idx"), pl.Series("rating", post_away)),
+        ]
+    ).select("team_idx", "event_id", "known_at", "season_year", "rating")
+    # Each team's stamps rise game by game, so the rows taken game by game and counted by team are usually the
+    # sorted order already; taken only when strictly increasing in (team, known_at, event_id), where the sort has
+    # one answer, else the sort itself runs.
+    stacked = states.select("team_idx", "known_at", "event_id")
+    order = None
+    if not any(stacked[c].null_count() for c in stacked.columns) and stacked["known_at"].dtype == known.dtype:
+        order = group_order(
+            stacked["team_idx"].to_numpy(),
+            np.concatenate([stamps, stamps]),
+            stacked["event_id"].to_numpy(),
+            interleave(states.height),
         )
-        .select("team_idx", "event_id", "known_at", "season_year", "rating")
-        .sort("team_idx", "known_at", "event_id")
-    )
+    return states[order] if order is not None else states.sort("team_idx", "known_at", "event_id")
 
 
 def pre_game(

@@ -15,6 +15,7 @@ from numba import njit
 from numpy.typing import NDArray
 
 from betpipe.features.definitions import Form
+from betpipe.features.timeline import counting_sort, sides_order
 
 # per-team stat -> (expression from the home side's view, expression from the away side's view)
 _STAT_SOURCES: dict[str, tuple[str, str]] = {
@@ -30,7 +31,7 @@ _STAT_SOURCES: dict[str, tuple[str, str]] = {
 RESULT_STATS = tuple(sorted({c for pair in _STAT_SOURCES.values() for c in pair} - {"home_score", "away_score"}))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _form_loop(
     group: NDArray[np.int64], values: NDArray[np.float64], windows: NDArray[np.int64], ewm: bool
 ) -> NDArray[np.float64]:  # pragma: no cover - compiled
@@ -42,6 +43,9 @@ def _form_loop(
     counts = np.zeros((n_stats, n_windows))
     num = np.zeros((n_stats, n_windows))
     den = np.zeros((n_stats, n_windows))
+    decays = np.empty(n_windows)
+    for j in range(n_windows):
+        decays[j] = 1.0 - 2.0 / (windows[j] + 1.0)
     start = 0
     for i in range(n):
         if i == 0 or group[i] != group[i - 1]:
@@ -58,7 +62,7 @@ def _form_loop(
                     sums[s, j] += x
                     counts[s, j] += 1.0
                     if ewm:
-                        decay = 1.0 - 2.0 / (w + 1.0)
+                        decay = decays[j]
                         num[s, j] = x + decay * num[s, j]
                         den[s, j] = 1.0 + decay * den[s, j]
                 if i - w >= start:
@@ -111,22 +115,24 @@ def form_states(games: pl.DataFrame, definition: Form) -> tuple[pl.DataFrame, pl
     team_idx = games["team_idx"].to_numpy().astype(np.int64)
     is_home = games["is_home"].to_numpy().astype(np.int64)
     kickoff = games["kickoff_utc"].dt.epoch("us").fill_null(np.iinfo(np.int64).min).to_numpy()  # nulls first
-    team_order = np.lexsort((games["event_id"].to_numpy(), kickoff, team_idx))
+    team_order = sides_order(team_idx, kickoff, games["event_id"].to_numpy())
     venue_group = team_idx * 2 + is_home
     # A stable sort by venue of rows already in (team, kickoff, event_id) order is the (team, venue, ...) order.
-    venue_order = team_order[np.argsort(venue_group[team_order], kind="stable")]
+    venue_order = counting_sort(team_order, venue_group)
+    if venue_order is None:
+        venue_order = team_order[np.argsort(venue_group[team_order], kind="stable")]
     present = [s for s in stats if games[s].null_count() < games.height]
     values = games.select(present).to_numpy().astype(np.float64) if present else np.empty((games.height, 0))
     out = _form_loop(team_idx[team_order], values[team_order], windows, True)
     names = [f"{s}_{kind}{w}" for s in present for kind in ("r", "e") for w in definition.windows]
     team = games.select("team_idx", "event_id", "known_at")[team_order]
-    team_state = team.with_columns(_known_after_earlier("team_idx")).hstack(
+    team_state = team.with_columns(_known_after_earlier_fast(team, team_idx[team_order])).hstack(
         _columns(out, names, [f"{s}_{kind}{w}" for s in stats for kind in ("r", "e") for w in definition.windows])
     )
     out = _form_loop(venue_group[venue_order], values[venue_order], windows, False)
     names = [f"{s}_v{w}" for s in present for w in definition.windows]
     venue = games.select("team_idx", "is_home", "event_id", "known_at")[venue_order]
-    venue_state = venue.with_columns(_known_after_earlier("team_idx", "is_home")).hstack(
+    venue_state = venue.with_columns(_known_after_earlier_fast(venue, venue_group[venue_order])).hstack(
         _columns(out, names, [f"{s}_v{w}" for s in stats for w in definition.windows])
     )
     return team_state, venue_state
@@ -136,6 +142,27 @@ def _known_after_earlier(*group: str) -> pl.Expr:
     """A state row (rows sorted by kickoff within ``group``) is known no earlier than any earlier row of its group,
     whose result it contains."""
     return pl.col("known_at").cum_max().over(list(group))
+
+
+def _known_after_earlier_fast(rows: pl.DataFrame, group: NDArray[np.int64]) -> pl.Expr | pl.Series:
+    """``_known_after_earlier`` for rows whose groups are contiguous (``group``: each row's group, in row order) by
+    one compiled running maximum of the instants; with a null instant, the polars window itself."""
+    known = rows["known_at"]
+    if known.null_count() or known.dtype.base_type() is not pl.Datetime:
+        return _known_after_earlier("team_idx", *(["is_home"] if "is_home" in rows.columns else []))
+    running = _group_cummax(group, known.to_physical().to_numpy())
+    return pl.Series("known_at", running).cast(known.dtype)
+
+
+@njit(cache=True, nogil=True)
+def _group_cummax(group: NDArray[np.int64], values: NDArray[np.int64]) -> NDArray[np.int64]:  # pragma: no cover
+    out = np.empty_like(values)
+    for i in range(values.shape[0]):
+        if i > 0 and group[i] == group[i - 1] and out[i - 1] > values[i]:
+            out[i] = out[i - 1]
+        else:
+            out[i] = values[i]
+    return out
 
 
 def _columns(matrix: NDArray[np.float64], names: list[str], every: list[str]) -> list[pl.Series]:
@@ -152,3 +179,4 @@ def _columns(matrix: NDArray[np.float64], names: list[str], every: list[str]) ->
 
 def warm_up() -> None:
     _form_loop(np.zeros(2, dtype=np.int64), np.ones((2, 1)), np.ones(1, dtype=np.int64), True)
+    _group_cummax(np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.int64))

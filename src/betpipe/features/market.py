@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from betpipe.features.definitions import Market
 from betpipe.features.demargin import fair_probabilities, shin_warm_up
 from betpipe.features.prematch import complete_prices, lexical_code, prematch_known, with_kickoffs
+from betpipe.features.timeline import rows_increasing
 
 SNAPSHOT_COLUMNS = (
     "f_market_p_home",
@@ -77,11 +78,12 @@ def market_snapshots(quotes: pl.DataFrame, kickoffs: pl.DataFrame, definition: M
         lexical_code(pl.col("bookmaker"), usable["bookmaker"]).alias("_book"),
         lexical_code(pl.col("kind"), usable["kind"]).alias("_kind"),
     )
-    coded = coded.sort("event_id", "_book", "captured_at", "_kind")
+    if not rows_increasing(coded, ("event_id", "_book", "captured_at", "_kind")):  # stored quotes come sorted
+        coded = coded.sort("event_id", "_book", "captured_at", "_kind")
     event, book, instant = (coded[c].to_numpy() for c in ("event_id", "_book", "captured_at"))
     same_pair = (event[1:] == event[:-1]) & (book[1:] == book[:-1])
     last = np.append(~(same_pair & (instant[1:] == instant[:-1])), True) if event.size else np.empty(0, bool)
-    books = coded.filter(pl.Series(last)).drop("_book", "_kind")
+    books = coded.filter(pl.Series(last)).drop("_kind")  # the book's code orders the snapshots too
     # A book quoting an event at two instants sends the event down the re-quoted path.
     requoted = np.unique(event[1:][same_pair & (instant[1:] != instant[:-1])]) if event.size else event
     return MarketResult(_event_snapshots(books, names, definition, requoted), incomplete, invalid)
@@ -96,23 +98,26 @@ def _event_snapshots(
         overround = (1.0 / prices).sum(axis=1) - 1.0
     else:
         fair, overround = np.empty((0, len(names))), np.empty(0)
-    books = books.select("event_id", "bookmaker", "captured_at").with_columns(
-        *[pl.Series(f"p_{n}", fair[:, i]) for i, n in enumerate(names)], pl.Series("overround", overround)
-    )
+    books = books.select(
+        "event_id", "bookmaker", "captured_at", *(["_book"] if "_book" in books.columns else [])
+    ).with_columns(*[pl.Series(f"p_{n}", fair[:, i]) for i, n in enumerate(names)], pl.Series("overround", overround))
     if "draw" not in names:
         books = books.with_columns(pl.lit(None, dtype=pl.Float64).alias("p_draw"))
     again = pl.col("event_id").is_in(pl.Series(requoted, dtype=books.schema["event_id"]).implode())
-    snapshot = pl.concat([_quoted_once(books.filter(~again)), _requoted(books.filter(again))])
+    snapshot = pl.concat(
+        [_quoted_once(books.filter(~again)), _requoted(books.filter(again).drop("_book", strict=False))]
+    )
     total = pl.col("f_market_p_home") + pl.col("f_market_p_away") + pl.col("f_market_p_draw").fill_null(0.0)
     # Means of per-book fair probabilities sum to 1 up to rounding; renormalise so they do exactly.
-    return snapshot.with_columns(
+    snapshot = snapshot.with_columns(
         (pl.col("f_market_p_home") / total).alias("f_market_p_home"),
         (pl.col("f_market_p_draw") / total).alias("f_market_p_draw"),
         (pl.col("f_market_p_away") / total).alias("f_market_p_away"),
-    ).sort("event_id", "known_at")
+    )
+    return snapshot if rows_increasing(snapshot, ("event_id", "known_at")) else snapshot.sort("event_id", "known_at")
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _running(event: NDArray[np.int64], values: NDArray[np.float64]) -> NDArray[np.float64]:  # pragma: no cover
     """Per event (rows sorted by event, then capture), running sums of the value columns, then max, min and count
     of the first column: exact per event, unlike a global cumulative sum minus an offset."""
@@ -136,6 +141,9 @@ def _running(event: NDArray[np.int64], values: NDArray[np.float64]) -> NDArray[n
 
 def warm_up() -> None:
     _running(np.zeros(1, dtype=np.int64), np.ones((1, 1)))
+    _running(np.zeros(2, dtype=np.int64), np.ones((2, 4)))
+    _running(np.zeros(2, dtype=np.int64), np.asfortranarray(np.ones((2, 4))))
+    _run_order(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
     shin_warm_up()
 
 
@@ -143,9 +151,18 @@ def _quoted_once(books: pl.DataFrame) -> pl.DataFrame:
     """Events where every book quoted once: the snapshot at an instant covers every book quoted up to it, so
     running sums in capture order give all snapshots in one pass (the common case, and the fast one)."""
     columns = ("p_home", "p_draw", "p_away", "overround")
-    ordered = books.sort("event_id", "captured_at", "bookmaker")
-    ids, instants = ordered["event_id"].to_numpy(), ordered["captured_at"].to_numpy()
-    values = ordered.select(columns).to_numpy().astype(np.float64)
+    order = _capture_order(books)
+    if order is None:
+        ordered = books.sort("event_id", "captured_at", "bookmaker")
+        ids, instants = ordered["event_id"].to_numpy(), ordered["captured_at"].to_numpy()
+        values = ordered.select(columns).to_numpy().astype(np.float64)
+        captured = ordered["captured_at"]
+    else:
+        ids, instants = books["event_id"].to_numpy()[order], books["captured_at"].to_numpy()[order]
+        values = np.empty((order.size, len(columns)))
+        for j, name in enumerate(columns):  # column by column: a row gather of the whole matrix strides badly
+            values[:, j] = books[name].to_numpy()[order]
+        captured = books["captured_at"].gather(order)
     out = _running(ids.astype(np.int64), values) if ids.size else np.empty((len(columns) + 3, 0))
     last = np.append((ids[1:] != ids[:-1]) | (instants[1:] != instants[:-1]), True) if ids.size else np.empty(0, bool)
     rows = np.flatnonzero(last)
@@ -153,7 +170,7 @@ def _quoted_once(books: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "event_id": ids[rows],
-            "known_at": ordered["captured_at"].gather(rows),
+            "known_at": captured.gather(rows),
             "f_market_p_home": out[0, rows] / n,
             "f_market_p_draw": out[1, rows] / n,
             "f_market_p_away": out[2, rows] / n,
@@ -162,6 +179,55 @@ def _quoted_once(books: pl.DataFrame) -> pl.DataFrame:
             "f_market_n_books": n,
         }
     ).with_columns(pl.col("event_id").cast(pl.Int64), pl.col("f_market_p_draw").fill_nan(None))
+
+
+def _capture_order(books: pl.DataFrame) -> NDArray[np.int64] | None:
+    """The permutation sorting ``books`` by (event_id, captured_at, bookmaker) when its events come in contiguous
+    ascending runs (the rows ``market_snapshots`` hands over): each run put in order on its own, a few rows, by
+    integer keys (``_book``, the bookmaker's lexical code, or computed here). None when any key is null or the
+    result is not strictly increasing, so the frame sort, which then has other answers to choose from, runs."""
+    if not books.height or any(books[c].null_count() for c in ("event_id", "captured_at", "bookmaker")):
+        return None
+    book = (
+        books["_book"]
+        if "_book" in books.columns
+        else books.select(lexical_code(pl.col("bookmaker"), books["bookmaker"]))[:, 0]
+    )
+    keys = [
+        s.to_physical().to_numpy().astype(np.int64, copy=False) for s in (books["event_id"], books["captured_at"], book)
+    ]
+    order, strict = _run_order(*keys)
+    return order if strict else None
+
+
+@njit(cache=True, nogil=True)
+def _run_order(
+    event: NDArray[np.int64], instant: NDArray[np.int64], book: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], bool]:  # pragma: no cover - compiled
+    n = event.shape[0]
+    order = np.arange(n)
+    start = 0
+    for i in range(1, n + 1):
+        if i < n and event[i] == event[start]:
+            continue
+        for j in range(start + 1, i):  # insertion sort of the run by (instant, book)
+            row = order[j]
+            k = j - 1
+            while k >= start and (
+                instant[order[k]] > instant[row] or (instant[order[k]] == instant[row] and book[order[k]] > book[row])
+            ):
+                order[k + 1] = order[k]
+                k -= 1
+            order[k + 1] = row
+        start = i
+    for j in range(1, n):
+        a, b = order[j - 1], order[j]
+        if not (
+            event[a] < event[b]
+            or (event[a] == event[b] and (instant[a] < instant[b] or (instant[a] == instant[b] and book[a] < book[b])))
+        ):
+            return order, False
+    return order, True
 
 
 def _requoted(books: pl.DataFrame) -> pl.DataFrame:
@@ -228,13 +294,11 @@ def bench_columns(quotes: pl.DataFrame, draws: bool, kickoffs: pl.DataFrame) -> 
         else:
             chosen = quotes.filter(
                 pl.col("bookmaker").is_in(list(books)), pl.col("kind") == kind, pl.col("market") == market
-            ).sort("event_id", "captured_at")
-        latest = (
-            chosen.group_by("event_id", maintain_order=True)
-            .last()
-            .select("event_id", *[pl.col(s).alias(f"{prefix}_{s}") for s in sel])
-        )
-        result = result.join(latest, on="event_id", how="left")
+            )
+            if not rows_increasing(chosen, ("event_id", "captured_at")):  # stored quotes come sorted
+                chosen = chosen.sort("event_id", "captured_at")
+        latest = _last_per_event(chosen).select("event_id", *[pl.col(s).alias(f"{prefix}_{s}") for s in sel])
+        result = left_join_on_event(result, latest)
     return result.select("event_id", *[pl.col(n).cast(pl.Float64) for n in bench_column_names(draws)])
 
 
@@ -259,7 +323,44 @@ def _latest_prematch(
         lexical_code(pl.col("bookmaker"), usable["bookmaker"]).alias("_book"),
         lexical_code(pl.col("kind"), usable["kind"]).alias("_kind"),
     )
+    if rows_increasing(coded, ("event_id", "captured_at", "_book", "_kind")):  # stored quotes come sorted
+        return coded.select("event_id", *sel)
     return coded.sort("event_id", "captured_at", "_book", "_kind").select("event_id", *sel)
+
+
+def left_join_on_event(left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
+    """``left.join(right, on="event_id", how="left", maintain_order="left")`` for a ``right`` with one row per event
+    in ascending id order (bench columns): each left id found by a binary search and right's rows gathered, instead
+    of a hash join. Anything else (null ids, repeated or unordered right ids, other id types, a column name in
+    both) takes the join."""
+    ids, key = left["event_id"], right["event_id"]
+    if (
+        ids.null_count()
+        or ids.dtype != key.dtype
+        or not key.dtype.is_integer()
+        or not key.len()
+        or set(left.columns) & (set(right.columns) - {"event_id"})
+        or not rows_increasing(right, ("event_id",))
+    ):
+        return left.join(right, on="event_id", how="left", maintain_order="left")
+    wanted, present = ids.to_numpy(), key.to_numpy()
+    position = np.minimum(np.searchsorted(present, wanted), present.size - 1)
+    found = present[position] == wanted
+    rest = right.drop("event_id")[position]
+    if not bool(found.all()):
+        mask = pl.Series(found)
+        rest = rest.select(pl.when(mask).then(pl.col(c)).alias(c) for c in rest.columns)
+    return left.hstack(rest)
+
+
+def _last_per_event(chosen: pl.DataFrame) -> pl.DataFrame:
+    """``chosen.group_by("event_id", maintain_order=True).last()`` for rows sorted by event: the last row of each
+    run of ids, found by comparing neighbours (with a null id, the group-by itself)."""
+    ids = chosen["event_id"]
+    if ids.null_count():
+        return chosen.group_by("event_id", maintain_order=True).last()
+    values = ids.to_numpy()
+    return chosen.filter(pl.Series(np.append(values[1:] != values[:-1], True) if values.size else np.empty(0, bool)))
 
 
 def single_event_market(

@@ -23,7 +23,7 @@ def fixture_timeline(fixtures: pl.DataFrame) -> tuple[Timeline, NDArray[np.int64
     team = np.concatenate([fixtures["home_idx"].to_numpy(), fixtures["away_idx"].to_numpy()]).astype(np.int64)
     ms = np.concatenate([fixtures["kickoff_ms"].to_numpy()] * 2).astype(np.int64)
     event_id = np.concatenate([fixtures["event_id"].to_numpy()] * 2).astype(np.int64)
-    return Timeline.build(team, ms, event_id), ms
+    return Timeline.build(team, ms, event_id, sides=True), ms
 
 
 def schedule_values(
@@ -40,7 +40,8 @@ def schedule_values(
     rest: dict[str, NDArray[np.float64]] = {}
     for side, team in (("home", home), ("away", away)):
         order = query_order(team, kickoff_ms) if team.size > 4096 else None  # one sort serves every search below
-        previous = timeline.last_before(team, kickoff_ms, order)
+        end = timeline.search(team, kickoff_ms, order)  # shared by the previous game and every count
+        previous = timeline.before(team, end)
         has_previous = previous >= 0
         previous_ms = np.where(has_previous, entry_ms[np.maximum(previous, 0)], -1)
         known = np.maximum(known, previous_ms)
@@ -50,7 +51,7 @@ def schedule_values(
         out[f"f_back_to_back_{side}"] = np.where(has_previous, days <= definition.back_to_back_days, np.nan)
         out[f"f_short_rest_{side}"] = np.where(has_previous, days < definition.short_rest_days, np.nan)
         for span in definition.spans_days:
-            count = timeline.count_between(team, kickoff_ms - span * DAY_MS, kickoff_ms, order)
+            count = end - timeline.search(team, np.maximum(kickoff_ms - span * DAY_MS, 0), order)
             out[f"f_games_{span}d_{side}"] = count.astype(np.float64)
     out["f_rest_diff"] = rest["home"] - rest["away"]
     return out, known

@@ -50,8 +50,14 @@ class Timeline:
     order: IntArray
 
     @classmethod
-    def build(cls, group: IntArray, ms: IntArray, event_id: IntArray) -> Timeline:
+    def build(cls, group: IntArray, ms: IntArray, event_id: IntArray, *, sides: bool = False) -> Timeline:
+        """``sides``: the rows are two halves for the two sides of the same games, usually in (ms, event_id) order,
+        which ``sides_order`` sorts by one counting pass (the lexsort's permutation)."""
         key = keys(group, ms)
+        if sides:
+            order = group_order(group, ms, event_id, interleave(key.size))
+            if order is not None:
+                return cls(sorted_keys=key[order], order=order)
         step, tie = np.diff(key), np.diff(event_id)
         if bool(np.all((step > 0) | ((step == 0) & (tie >= 0)))):  # stored tables come sorted: skip the sort
             return cls(sorted_keys=key, order=np.arange(key.size, dtype=np.int64))
@@ -79,6 +85,26 @@ class Timeline:
         safe = np.where(found, position, 0)
         if self.sorted_keys.size == 0:
             return np.full(query.shape, -1, dtype=np.int64)
+        same_group = (self.sorted_keys[safe] >> _TIME_BITS) == group
+        return np.where(found & same_group, self.order[safe], -1)
+
+    def search(self, group: IntArray, ms: IntArray, needles: IntArray | None = None) -> IntArray:
+        """``np.searchsorted(sorted_keys, keys(group, ms), side="left")`` (``needles`` as in ``last_before``): the
+        first entry at or after each query, from which ``before`` and counts follow without searching again."""
+        query = keys(group, ms)
+        if needles is None:
+            return np.searchsorted(self.sorted_keys, query, side="left").astype(np.int64)
+        position = np.empty_like(query)
+        position[needles] = search_sorted(self.sorted_keys, query[needles])
+        return position
+
+    def before(self, group: IntArray, position: IntArray) -> IntArray:
+        """``last_before`` from ``search``'s positions: the entry just before each, if it is of the same group."""
+        if self.sorted_keys.size == 0:
+            return np.full(position.shape, -1, dtype=np.int64)
+        position = position - 1
+        found = position >= 0
+        safe = np.where(found, position, 0)
         same_group = (self.sorted_keys[safe] >> _TIME_BITS) == group
         return np.where(found & same_group, self.order[safe], -1)
 
@@ -118,7 +144,7 @@ def search_sorted(sorted_keys: IntArray, queries: IntArray) -> IntArray:
     return np.searchsorted(sorted_keys, queries, side="left").astype(np.int64)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _merge_positions(sorted_keys: IntArray, queries: IntArray) -> IntArray:  # pragma: no cover - compiled
     out = np.empty(queries.shape[0], dtype=np.int64)
     j = 0
@@ -145,8 +171,121 @@ def _scatter_take(
         out[to[i]] = data[rows[i]]
 
 
+def sides_order(group: IntArray, time: IntArray, tie: IntArray) -> IntArray:
+    """``np.lexsort((tie, time, group))`` for rows that are two halves, one per side of the same games (home rows,
+    then away rows), as the state timelines stack them.
+
+    When the games come in (time, tie) order, the rows taken game by game (home, away) and stably counted by group
+    are already in that order; that is checked (strictly increasing (group, time, tie), so the sort has one answer)
+    and the lexsort runs only when the check fails: the same permutation for a fraction of the cost."""
+    candidate = group_order(group, time, tie, interleave(group.shape[0]))
+    return candidate if candidate is not None else np.lexsort((tie, time, group)).astype(np.int64)
+
+
+def interleave(n: int) -> IntArray:
+    """Row numbers of two stacked halves taken pairwise: 0, n/2, 1, n/2 + 1, ... (the rows in order if n is odd)."""
+    if n % 2:
+        return np.arange(n, dtype=np.int64)
+    out = np.empty(n, dtype=np.int64)
+    out[0::2] = np.arange(n // 2)
+    out[1::2] = np.arange(n // 2, n)
+    return out
+
+
+def group_order(group: IntArray, time: IntArray, tie: IntArray, sequence: IntArray) -> IntArray | None:
+    """``sequence`` stably sorted by group (``counting_sort``) if that is the order of strictly increasing
+    (group, time, tie); None if it is not, or groups are negative or too many to count."""
+    if not all(np.issubdtype(a.dtype, np.integer) for a in (group, time, tie)):
+        return None  # a float column (nulls as NaN) sorts by numpy's NaN rule: left to the lexsort
+    if sequence.shape[0] == 0:
+        return np.empty(0, dtype=np.int64)
+    order = counting_sort(sequence, group)
+    if order is None:
+        return None
+    strict = _strictly_sorted(order, np.asarray(group, np.int64), np.asarray(time, np.int64), np.asarray(tie, np.int64))
+    return order if strict else None
+
+
+def counting_sort(sequence: IntArray, group: IntArray) -> IntArray | None:
+    """``sequence[np.argsort(group[sequence], kind="stable")]`` by one counting pass (None for negative groups or
+    more groups than four per row, where counting does not pay)."""
+    if sequence.shape[0] == 0:
+        return np.empty(0, dtype=np.int64)
+    low, high = int(group.min()), int(group.max())
+    if low < 0 or high > 4 * group.shape[0] + 1024:
+        return None
+    return _counting_sort(np.asarray(sequence, np.int64), np.asarray(group, np.int64), high + 1)
+
+
+@njit(cache=True, nogil=True)
+def _counting_sort(sequence: IntArray, group: IntArray, n_groups: int) -> IntArray:  # pragma: no cover - compiled
+    start = np.zeros(n_groups + 1, dtype=np.int64)
+    for k in range(sequence.shape[0]):
+        start[group[sequence[k]] + 1] += 1
+    for g in range(n_groups):
+        start[g + 1] += start[g]
+    out = np.empty(sequence.shape[0], dtype=np.int64)
+    for k in range(sequence.shape[0]):
+        i = sequence[k]
+        g = group[i]
+        out[start[g]] = i
+        start[g] += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _strictly_sorted(order: IntArray, group: IntArray, time: IntArray, tie: IntArray) -> bool:  # pragma: no cover
+    for k in range(1, order.shape[0]):
+        a, b = order[k - 1], order[k]
+        if group[a] != group[b]:
+            if group[a] > group[b]:
+                return False
+        elif time[a] != time[b]:
+            if time[a] > time[b]:
+                return False
+        elif tie[a] >= tie[b]:  # equal keys would leave the order to the sort's tie rule: not taken
+            return False
+    return True
+
+
+def rows_increasing(frame: pl.DataFrame, columns: tuple[str, ...]) -> bool:
+    """Whether ``frame`` is strictly increasing in ``columns`` (integer, boolean, temporal or enum; no nulls), so
+    that sorting by them has exactly one answer: the rows as they are. Anything else answers False."""
+    if frame.height < 2:
+        return frame.height == 0 or not any(frame[c].null_count() for c in columns)
+    stacked = np.empty((len(columns), frame.height), dtype=np.int64)
+    for k, name in enumerate(columns):
+        column = frame[name]
+        if column.null_count() or not (
+            column.dtype.is_integer()
+            or column.dtype.is_temporal()
+            or column.dtype in (pl.Boolean,)
+            or isinstance(column.dtype, pl.Enum)
+        ):
+            return False
+        physical = column.to_physical()
+        if physical.dtype == pl.UInt64 and int(physical.max()) > np.iinfo(np.int64).max:  # type: ignore[arg-type]
+            return False
+        stacked[k] = physical.to_numpy()
+    return bool(_rows_increasing(stacked))
+
+
+@njit(cache=True, nogil=True)
+def _rows_increasing(keys: IntArray) -> bool:  # pragma: no cover - compiled
+    for i in range(1, keys.shape[1]):
+        for k in range(keys.shape[0]):
+            if keys[k, i - 1] < keys[k, i]:
+                break
+            if keys[k, i - 1] > keys[k, i] or k == keys.shape[0] - 1:
+                return False
+    return True
+
+
 def warm_up() -> None:
-    """Compile (or load from the on-disk cache) the merge and the scatter, so timings can separate JIT cost from
-    the run."""
+    """Compile (or load from the on-disk cache) the merge, the scatter and the ordering kernels, so timings can
+    separate JIT cost from the run."""
     _merge_positions(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
     scatter_take(np.zeros(1, dtype=np.float64), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
+    one = np.zeros(2, dtype=np.int64)
+    sides_order(one, one, one + np.arange(2))
+    _rows_increasing(np.zeros((1, 2), dtype=np.int64))
