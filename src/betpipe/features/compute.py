@@ -28,9 +28,9 @@ from betpipe.features.definitions import (
 )
 from betpipe.features.elo import elo_states
 from betpipe.features.form import form_states, team_games
-from betpipe.features.market import MarketResult, bench_columns, left_join_on_event, market_snapshots
+from betpipe.features.market import MarketResult, bench_columns, market_snapshots
 from betpipe.features.schedule import NOT_HELD, fixture_timeline, schedule_values
-from betpipe.features.timeline import rows_increasing, to_ms
+from betpipe.features.timeline import left_join_on_event, rows_increasing, to_ms
 
 BASE_COLUMNS = (
     "event_id",

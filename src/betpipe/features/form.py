@@ -122,20 +122,29 @@ def form_states(games: pl.DataFrame, definition: Form) -> tuple[pl.DataFrame, pl
     if venue_order is None:
         venue_order = team_order[np.argsort(venue_group[team_order], kind="stable")]
     present = [s for s in stats if games[s].null_count() < games.height]
-    values = games.select(present).to_numpy().astype(np.float64) if present else np.empty((games.height, 0))
-    out = _form_loop(team_idx[team_order], values[team_order], windows, True)
+    columns = [games[s].cast(pl.Float64).to_numpy() for s in present]
+    out = _form_loop(team_idx[team_order], _rows(columns, team_order), windows, True)
     names = [f"{s}_{kind}{w}" for s in present for kind in ("r", "e") for w in definition.windows]
     team = games.select("team_idx", "event_id", "known_at")[team_order]
     team_state = team.with_columns(_known_after_earlier_fast(team, team_idx[team_order])).hstack(
         _columns(out, names, [f"{s}_{kind}{w}" for s in stats for kind in ("r", "e") for w in definition.windows])
     )
-    out = _form_loop(venue_group[venue_order], values[venue_order], windows, False)
+    out = _form_loop(venue_group[venue_order], _rows(columns, venue_order), windows, False)
     names = [f"{s}_v{w}" for s in present for w in definition.windows]
     venue = games.select("team_idx", "is_home", "event_id", "known_at")[venue_order]
     venue_state = venue.with_columns(_known_after_earlier_fast(venue, venue_group[venue_order])).hstack(
         _columns(out, names, [f"{s}_v{w}" for s in stats for w in definition.windows])
     )
     return team_state, venue_state
+
+
+def _rows(columns: list[NDArray[np.float64]], order: NDArray[np.int64]) -> NDArray[np.float64]:
+    """The stat columns gathered in ``order`` into the loop's (row, stat) matrix, one column at a time (a row
+    gather of a column-major frame export strides across all of it)."""
+    matrix = np.empty((order.size, len(columns)))
+    for j, column in enumerate(columns):
+        matrix[:, j] = column[order]
+    return matrix
 
 
 def _known_after_earlier(*group: str) -> pl.Expr:

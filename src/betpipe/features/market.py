@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from betpipe.features.definitions import Market
 from betpipe.features.demargin import fair_probabilities, shin_warm_up
 from betpipe.features.prematch import complete_prices, lexical_code, prematch_known, with_kickoffs
-from betpipe.features.timeline import rows_increasing
+from betpipe.features.timeline import left_join_on_event, rows_increasing
 
 SNAPSHOT_COLUMNS = (
     "f_market_p_home",
@@ -319,38 +319,13 @@ def _latest_prematch(
     if "is_aggregate" in quotes.columns:
         conditions.append(~pl.col("is_aggregate").fill_null(True))
     usable = with_kickoffs(quotes.filter(*conditions), kickoffs).filter(prematch_known())
+    if rows_increasing(usable, ("event_id", "captured_at")):  # already in order by the leading keys alone
+        return usable.select("event_id", *sel)
     coded = usable.with_columns(
         lexical_code(pl.col("bookmaker"), usable["bookmaker"]).alias("_book"),
         lexical_code(pl.col("kind"), usable["kind"]).alias("_kind"),
     )
-    if rows_increasing(coded, ("event_id", "captured_at", "_book", "_kind")):  # stored quotes come sorted
-        return coded.select("event_id", *sel)
     return coded.sort("event_id", "captured_at", "_book", "_kind").select("event_id", *sel)
-
-
-def left_join_on_event(left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
-    """``left.join(right, on="event_id", how="left", maintain_order="left")`` for a ``right`` with one row per event
-    in ascending id order (bench columns): each left id found by a binary search and right's rows gathered, instead
-    of a hash join. Anything else (null ids, repeated or unordered right ids, other id types, a column name in
-    both) takes the join."""
-    ids, key = left["event_id"], right["event_id"]
-    if (
-        ids.null_count()
-        or ids.dtype != key.dtype
-        or not key.dtype.is_integer()
-        or not key.len()
-        or set(left.columns) & (set(right.columns) - {"event_id"})
-        or not rows_increasing(right, ("event_id",))
-    ):
-        return left.join(right, on="event_id", how="left", maintain_order="left")
-    wanted, present = ids.to_numpy(), key.to_numpy()
-    position = np.minimum(np.searchsorted(present, wanted), present.size - 1)
-    found = present[position] == wanted
-    rest = right.drop("event_id")[position]
-    if not bool(found.all()):
-        mask = pl.Series(found)
-        rest = rest.select(pl.when(mask).then(pl.col(c)).alias(c) for c in rest.columns)
-    return left.hstack(rest)
 
 
 def _last_per_event(chosen: pl.DataFrame) -> pl.DataFrame:

@@ -270,6 +270,31 @@ def rows_increasing(frame: pl.DataFrame, columns: tuple[str, ...]) -> bool:
     return bool(_rows_increasing(stacked))
 
 
+def left_join_on_event(left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
+    """``left.join(right, on="event_id", how="left", maintain_order="left")`` for a ``right`` with one row per event
+    in ascending id order (bench columns): each left id found by a binary search and right's rows gathered, instead
+    of a hash join. Anything else (null ids, repeated or unordered right ids, other id types, a column name in
+    both) takes the join."""
+    ids, key = left["event_id"], right["event_id"]
+    if (
+        ids.null_count()
+        or ids.dtype != key.dtype
+        or not key.dtype.is_integer()
+        or not key.len()
+        or set(left.columns) & (set(right.columns) - {"event_id"})
+        or not rows_increasing(right, ("event_id",))
+    ):
+        return left.join(right, on="event_id", how="left", maintain_order="left")
+    wanted, present = ids.to_numpy(), key.to_numpy()
+    position = np.minimum(np.searchsorted(present, wanted), present.size - 1)
+    found = present[position] == wanted
+    rest = right.drop("event_id")[position]
+    if not bool(found.all()):
+        mask = pl.Series(found)
+        rest = rest.select(pl.when(mask).then(pl.col(c)).alias(c) for c in rest.columns)
+    return left.hstack(rest)
+
+
 @njit(cache=True, nogil=True)
 def _rows_increasing(keys: IntArray) -> bool:  # pragma: no cover - compiled
     for i in range(1, keys.shape[1]):
