@@ -18,7 +18,7 @@ from betpipe.features.compute import _dense_index, compute_tables, prepare_event
 from betpipe.features.definitions import Elo, Form, Market, Schedule, default_feature_set, has_draws
 from betpipe.features.elo import _elo_loop, _stamp_loop, elo_states
 from betpipe.features.form import _known_after_earlier, _known_after_earlier_fast, team_games
-from betpipe.features.market import _capture_order, _last_per_event, bench_columns, market_snapshots
+from betpipe.features.market import _capture_order, _event_ids, _last_per_event, bench_columns, market_snapshots
 from betpipe.features.schedule import NOT_HELD, fixture_timeline, schedule_values
 from betpipe.features.source import EVENT_COLUMNS, QUOTE_SCHEMA
 from betpipe.features.timeline import (
@@ -185,6 +185,8 @@ def test_capture_order_and_last_per_event_equal_the_frame_operations(source: tup
     assert _capture_order(books.reverse()) is None  # events out of order: the frame sort runs
     assert _capture_order(pl.concat([books, books.head(1)]).sort("event_id")) is None  # a repeated row
     by_capture = books.sort("event_id", "captured_at")
+    for frame in (books, books.reverse(), books.head(0)):  # ids ascending, descending, none
+        assert _event_ids(frame).equals(frame.select(pl.col("event_id").unique().sort()))
     assert _last_per_event(by_capture).equals(by_capture.group_by("event_id", maintain_order=True).last())
 
 

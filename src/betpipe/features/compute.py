@@ -134,16 +134,14 @@ def _dense_index(teams: NDArray[np.int64], ids: NDArray[Any]) -> NDArray[np.int6
     return np.searchsorted(teams, ids).astype(np.int64)
 
 
-def _quote_tables(
-    quotes: pl.DataFrame, kickoffs: pl.DataFrame, definition: Market, draws: bool
-) -> tuple[MarketResult, pl.DataFrame]:
-    """Market snapshots and bench prices (``kickoffs``: event_id, kickoff_utc)."""
+def _market_table(quotes: pl.DataFrame, kickoffs: pl.DataFrame, definition: Market) -> MarketResult:
+    """Market snapshots (``kickoffs``: event_id, kickoff_utc)."""
     # Only the rows market_snapshots can use (it applies the same filter again): its join to kickoffs then skips
     # the closing and aggregate quotes that are there for the bench columns.
     usable = quotes.filter(
         pl.col("market") == definition.market, pl.col("kind").is_in(list(definition.kinds)), ~pl.col("is_aggregate")
     )
-    return market_snapshots(usable, kickoffs, definition), bench_columns(quotes, draws, kickoffs)
+    return market_snapshots(usable, kickoffs, definition)
 
 
 def compute_tables(
@@ -161,12 +159,13 @@ def compute_tables(
     market_def = next(d for d in definitions if isinstance(d, Market))
 
     kickoffs = frame.select("event_id", "kickoff_utc")
-    # The quote side (market snapshots, bench prices) and the result side (Elo, form, schedule) share nothing but
-    # the events: the quote side runs on a second thread while this one does the rest. Both are polars, numpy and
-    # numba kernels that release the GIL, so on two cores the build takes about the longer side, not the sum; each
-    # table is the same pure function of its inputs whichever thread computes it.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="features-quotes") as pool:
-        quote_side = pool.submit(_quote_tables, quotes, kickoffs, market_def, draws)
+    # Market snapshots, bench prices and the result side (Elo, form, schedule) share nothing but the events: the
+    # first two run on threads of their own while this one does the rest. All are polars, numpy and numba kernels
+    # that release the GIL, so on two cores the build takes about half the sum rather than the sum; each table is
+    # the same pure function of its inputs whichever thread computes it.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="features-quotes") as pool:
+        market_side = pool.submit(_market_table, quotes, kickoffs, market_def)
+        bench_side = pool.submit(bench_columns, quotes, draws, kickoffs)
         elo = elo_states(played, len(teams), elo_def)
         form_team, form_venue = form_states(team_games(played, form_def.stats, draws), form_def)
         timeline, entry_ms = fixture_timeline(frame.filter(~pl.col("status").is_in(NOT_HELD)))
@@ -182,7 +181,7 @@ def compute_tables(
             *[pl.Series(name, column, nan_to_null=True) for name, column in values.items()],
             pl.Series("schedule_known_ms", known_ms),
         )
-        market, bench = quote_side.result()
+        market, bench = market_side.result(), bench_side.result()
     notes = []
     if market.incomplete:
         notes.append(f"{market.incomplete} bookmaker markets skipped: not every selection priced")

@@ -74,16 +74,17 @@ def market_snapshots(quotes: pl.DataFrame, kickoffs: pl.DataFrame, definition: M
     invalid = usable.filter(~missing & bad).height
     # Sorted by (event_id, bookmaker, captured_at, kind) through lexical integer codes of the two text columns
     # (the same order as sorting the text, a fraction of its cost); the last row of each (event, book, instant).
+    # Stored quotes come sorted: strictly increasing in the leading three keys, the sort is the rows as they are.
     coded = usable.filter(~missing & ~bad).with_columns(
-        lexical_code(pl.col("bookmaker"), usable["bookmaker"]).alias("_book"),
-        lexical_code(pl.col("kind"), usable["kind"]).alias("_kind"),
+        lexical_code(pl.col("bookmaker"), usable["bookmaker"]).alias("_book")
     )
-    if not rows_increasing(coded, ("event_id", "_book", "captured_at", "_kind")):  # stored quotes come sorted
+    if not rows_increasing(coded, ("event_id", "_book", "captured_at")):
+        coded = coded.with_columns(lexical_code(pl.col("kind"), usable["kind"]).alias("_kind"))
         coded = coded.sort("event_id", "_book", "captured_at", "_kind")
     event, book, instant = (coded[c].to_numpy() for c in ("event_id", "_book", "captured_at"))
     same_pair = (event[1:] == event[:-1]) & (book[1:] == book[:-1])
     last = np.append(~(same_pair & (instant[1:] == instant[:-1])), True) if event.size else np.empty(0, bool)
-    books = coded.filter(pl.Series(last)).drop("_kind")  # the book's code orders the snapshots too
+    books = coded.filter(pl.Series(last)).drop("_kind", strict=False)  # the book's code orders snapshots too
     # A book quoting an event at two instants sends the event down the re-quoted path.
     requoted = np.unique(event[1:][same_pair & (instant[1:] != instant[:-1])]) if event.size else event
     return MarketResult(_event_snapshots(books, names, definition, requoted), incomplete, invalid)
@@ -287,7 +288,7 @@ def bench_columns(quotes: pl.DataFrame, draws: bool, kickoffs: pl.DataFrame) -> 
     spec: dict[str, Any] = dict(_SOCCER_BENCH if draws else _OTHER_BENCH)
     if not draws:
         spec["bench_spread"] = (("consensus",), "closing", "spread", ("line",))
-    result = quotes.select(pl.col("event_id").unique().sort())
+    result = _event_ids(quotes)
     for prefix, (books, kind, market, sel) in spec.items():
         if kind == "opening":
             chosen = _latest_prematch(quotes, books, kind, market, sel, kickoffs)
@@ -326,6 +327,17 @@ def _latest_prematch(
         lexical_code(pl.col("kind"), usable["kind"]).alias("_kind"),
     )
     return coded.sort("event_id", "captured_at", "_book", "_kind").select("event_id", *sel)
+
+
+def _event_ids(quotes: pl.DataFrame) -> pl.DataFrame:
+    """``quotes.select(pl.col("event_id").unique().sort())``; for ids already ascending (stored quotes), the first
+    of each run, without hashing."""
+    ids = quotes["event_id"]
+    values = ids.to_numpy()
+    if ids.null_count() or not ids.dtype.is_integer() or not bool(np.all(values[1:] >= values[:-1])):
+        return quotes.select(pl.col("event_id").unique().sort())
+    first = np.append(True, values[1:] != values[:-1]) if values.size else np.empty(0, bool)
+    return pl.DataFrame(ids.filter(pl.Series(first)))
 
 
 def _last_per_event(chosen: pl.DataFrame) -> pl.DataFrame:
