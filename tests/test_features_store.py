@@ -47,7 +47,7 @@ REQUIRED_FEATURES = (
 )
 
 
-def test_build_writes_parquet_and_one_catalogue_row_per_build(engine: Engine, tmp_path: Path) -> None:
+def test_build_writes_arrow_tables_and_one_catalogue_row_per_build(engine: Engine, tmp_path: Path) -> None:
     load_league(engine)
     settings = Settings(data_dir=tmp_path)
     steps: list[tuple[str, int, int]] = []
@@ -62,7 +62,7 @@ def test_build_writes_parquet_and_one_catalogue_row_per_build(engine: Engine, tm
     assert len(rows) == 1
     assert rows[0]["content_hash"] == build.content_hash
     assert {p["name"] for p in rows[0]["parameters"]} == {"elo", "form", "schedule", "market"}
-    stored = pl.read_parquet(build.path / "elo.parquet")
+    stored = pl.read_ipc(build.path / "elo.arrow")
     elo_version = next(p["version"] for p in rows[0]["parameters"] if p["name"] == "elo")
     assert stored["version"].cast(pl.Utf8).unique().to_list() == [elo_version]
     again = build_features(engine, settings=settings).builds[0]

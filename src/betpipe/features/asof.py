@@ -15,6 +15,8 @@ from functools import cached_property
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+from numba import njit
 from numpy.typing import NDArray
 
 from betpipe.features.compute import BASE_COLUMNS, FeatureTables
@@ -22,11 +24,14 @@ from betpipe.features.definitions import Elo, has_draws
 from betpipe.features.elo import elo_features, pre_game
 from betpipe.features.market import SNAPSHOT_COLUMNS, bench_column_names
 from betpipe.features.schedule import NOT_HELD, fixture_timeline
-from betpipe.features.timeline import Timeline, query_order, scatter_take, search_sorted, to_ms
+from betpipe.features.timeline import MAX_GROUPS, Timeline, keys, to_ms
 from betpipe.threads import configured_threads
 
 IntArray = NDArray[np.int64]
 SCHEDULE_PREFIXES = ("f_rest_", "f_back_to_back_", "f_short_rest_", "f_games_")
+LARGE = 4096
+"""Batches above this many queries take the compiled paths; single lookups and small batches stay in numpy/polars."""
+_TIME_BITS = 64 - MAX_GROUPS.bit_length()  # a timeline key is (group << _TIME_BITS) | ms
 
 
 def definition_of(feature: str) -> str:
@@ -119,11 +124,10 @@ class AsOfIndex:
         self, home: IntArray, away: IntArray, as_of_ms: IntArray, orders: dict[str, IntArray] | None = None
     ) -> dict[str, IntArray]:
         """Rows of the Elo timeline to read per side (-1 = none)."""
-        rows = {}
-        for side, team in (("home", home), ("away", away)):
-            order = None if orders is None else orders[side]
-            rows[side] = np.where(team >= 0, self.elo.last_before(np.maximum(team, 0), as_of_ms, order), -1)
-        return rows
+        return {
+            side: _rows(self.elo, team, team, as_of_ms, None if orders is None else orders[side])
+            for side, team in (("home", home), ("away", away))
+        }
 
     def form_rows(
         self,
@@ -137,29 +141,20 @@ class AsOfIndex:
         ``elo_rows`` of the same queries stand for the team rows when both timelines share their keys."""
         rows = {}
         for side, team, is_home in (("home", home, 1), ("away", away, 0)):
-            safe_team = np.maximum(team, 0)
             order = None if orders is None else orders[side]
             if elo_rows is not None and self.team is self.elo:
                 rows["team", side] = elo_rows[side]
             else:
-                rows["team", side] = np.where(team >= 0, self.team.last_before(safe_team, as_of_ms, order), -1)
-            venue = self.venue.last_before(safe_team * 2 + is_home, as_of_ms, order)
-            rows["venue", side] = np.where(team >= 0, venue, -1)
+                rows["team", side] = _rows(self.team, team, team, as_of_ms, order)
+            rows["venue", side] = _rows(self.venue, team, np.maximum(team, 0) * 2 + is_home, as_of_ms, order)
         return rows
 
-    def form_columns(
-        self, rows: dict[tuple[str, str], IntArray], orders: dict[str, IntArray] | None = None
-    ) -> list[pl.Series]:
-        """Form columns at ``rows``; ``orders`` (per side, the query order that found them) reads the timelines in
-        nearly ascending row order without sorting the rows again."""
+    def form_columns(self, rows: dict[tuple[str, str], IntArray]) -> list[pl.Series]:
+        """Form columns at ``rows``, in ``form_names``' order."""
         columns: list[pl.Series] = []
-        large = next(iter(rows.values())).size > 4096
-        team = _float_columns(self.team_values) if large else None
-        venue = _float_columns(self.venue_values) if large else None
         for side in ("home", "away"):
-            order = None if orders is None else orders[side]
-            columns.extend(_gather(self.team_values, rows["team", side], side, order, team))
-            columns.extend(_gather(self.venue_values, rows["venue", side], side, order, venue))
+            columns.extend(_gather(self.team_values, rows["team", side], side))
+            columns.extend(_gather(self.venue_values, rows["venue", side], side))
         return columns
 
     def form_values(self, rows: dict[tuple[str, str], IntArray]) -> dict[str, float | None]:
@@ -210,39 +205,86 @@ class AsOfIndex:
         return schedule_columns(self.tables.events)
 
 
-def _gather(
-    values: pl.DataFrame,
-    row: IntArray,
-    side: str,
-    order: IntArray | None = None,
-    arrays: dict[str, tuple[NDArray[np.float64], NDArray[np.bool_] | None]] | None = None,
-) -> list[pl.Series]:
-    """Columns of ``values`` at ``row`` (-1 = null). Columns with no value at all (a stat the source never has)
-    come back as nulls without a gather, which is most of the work when a source lacks shots and corners.
+def _rows(timeline: Timeline, team: IntArray, group: IntArray, as_of_ms: IntArray, order: IntArray | None) -> IntArray:
+    """``timeline.last_before(group, as_of_ms, order)`` where ``team`` >= 0, else -1; a large batch in one compiled
+    pass (``_last_rows``), which needs no query order."""
+    safe = np.maximum(group, 0)
+    if as_of_ms.size <= LARGE:
+        return np.where(team >= 0, timeline.last_before(safe, as_of_ms, order), -1)
+    query = keys(safe, as_of_ms)  # validates the ranges, as last_before does
+    return _last_rows(timeline.sorted_keys, timeline.order, query, team, int(safe.max()) + 1)
 
-    ``order`` is any permutation of the rows that reads them (nearly) in ascending order; the values are the same
-    whichever permutation is used, only the memory access pattern changes."""
+
+@njit(cache=True, nogil=True)
+def _last_rows(
+    sorted_keys: IntArray, order: IntArray, query: IntArray, team: IntArray, groups: int
+) -> IntArray:  # pragma: no cover - compiled
+    """For each query the timeline row of the last key strictly below it in the same group, -1 if none or ``team``
+    < 0: ``np.searchsorted(sorted_keys, query, "left") - 1``, found from where the group's previous query was
+    (``_advance``). Queries in time order (a training matrix) move each group's cursor forward a row or two, so the
+    pass reads the queries and writes the rows in order, with no sort of the queries."""
+    out = np.empty(query.shape[0], dtype=np.int64)
+    cursor = np.full(groups, -1, dtype=np.int64)
+    for i in range(query.shape[0]):
+        q = query[i]
+        group = q >> _TIME_BITS
+        j = cursor[group]
+        j = np.searchsorted(sorted_keys, q) if j < 0 else _advance(sorted_keys, j, q)
+        cursor[group] = j
+        at = j - 1
+        hit = team[i] >= 0 and at >= 0 and (sorted_keys[at] >> _TIME_BITS) == group
+        out[i] = order[at] if hit else -1
+    return out
+
+
+@njit(inline="always")
+def _advance(sorted_keys: IntArray, j: int, q: int) -> int:  # pragma: no cover - compiled
+    """``np.searchsorted(sorted_keys, q, "left")`` given the answer ``j`` for an earlier query: a few steps forward
+    when the queries ascend (a merge of both sorted lists), a binary search where they step back or jump ahead."""
+    n = sorted_keys.shape[0]
+    if j > 0 and sorted_keys[j - 1] >= q:
+        return int(np.searchsorted(sorted_keys[:j], q))
+    stop = min(j + 8, n)
+    while j < stop and sorted_keys[j] < q:
+        j += 1
+    if j == stop and j < n and sorted_keys[j] < q:
+        return j + int(np.searchsorted(sorted_keys[j:], q))
+    return j
+
+
+@njit(cache=True, nogil=True)
+def _lookup(table: IntArray, low: int, ids: IntArray) -> IntArray:  # pragma: no cover - compiled
+    """``table[id - low]`` for each of ``ids``, -1 outside the table."""
+    out = np.empty(ids.shape[0], dtype=np.int64)
+    for i in range(ids.shape[0]):
+        at = ids[i] - low
+        out[i] = table[at] if 0 <= at < table.shape[0] else -1
+    return out
+
+
+def _gather(values: pl.DataFrame, row: IntArray, side: str, order: IntArray | None = None) -> list[pl.Series]:
+    """Columns of ``values`` at ``row`` (-1 = null), renamed ``f_form_<column>_<side>``. Columns with no value at all
+    (a stat the source never has) share one null column, which is most of the matrix when a source lacks shots and
+    corners. ``order`` (a permutation reading the rows in nearly ascending order) only serves the polars gathers."""
     present = [name for name in values.columns if values[name].null_count() < values.height]
-    if row.size > 4096 and values.height:
-        taken = _gather_numpy(values, row, present, order, arrays)
-    else:
-        taken = _gather_polars(values, row, present, order)
-    return [
-        (taken[name] if name in taken else pl.repeat(None, row.size, dtype=pl.Float64, eager=True)).alias(
-            f"f_form_{name}_{side}"
-        )
-        for name in values.columns
-    ]
+    large = row.size > LARGE and values.height > 0
+    floats = [name for name in present if large and values.schema[name] == pl.Float64]
+    taken = _gather_polars(values, row, [name for name in present if name not in floats], order)
+    taken.update(_take_floats([values[name] for name in floats], row))
+    if len(taken) < values.width:
+        nulls = pl.repeat(None, row.size, dtype=pl.Float64, eager=True)
+        taken.update((name, nulls) for name in values.columns if name not in taken)
+    return [taken[name].alias(f"f_form_{name}_{side}") for name in values.columns]
 
 
 def _gather_polars(
     values: pl.DataFrame, row: IntArray, names: list[str], order: IntArray | None = None
 ) -> dict[str, pl.Series]:
-    """``names`` of ``values`` at ``row`` by polars gathers (-1 = null): single lookups, non-float columns, and the
-    reference ``_gather_numpy`` is tested against."""
+    """``names`` of ``values`` at ``row`` by polars gathers (-1 = null): small batches, non-float columns, and the
+    reference the compiled ``_take_floats`` is tested against."""
     if not names:
         return {}
-    if row.size > 4096:  # read in ascending row order (sequential memory), then put rows back in event order
+    if row.size > LARGE:  # read in ascending row order (sequential memory), then put rows back in event order
         ascending = np.argsort(row, kind="stable") if order is None else order
         back = np.empty_like(ascending)
         back[ascending] = np.arange(ascending.size)
@@ -256,77 +298,84 @@ def _gather_polars(
     return {name: taken[name] for name in names}
 
 
-def _float_columns(values: pl.DataFrame) -> dict[str, tuple[NDArray[np.float64], NDArray[np.bool_] | None]]:
-    """Each Float64 column with any value as a contiguous numpy array (nulls as 0.0) and, if it has nulls, its
-    validity: built once per timeline and shared by the home and away gathers."""
-    arrays: dict[str, tuple[NDArray[np.float64], NDArray[np.bool_] | None]] = {}
-    for name in values.columns:
-        column = values[name]
-        if column.dtype != pl.Float64 or column.null_count() == column.len():
-            continue
-        if column.null_count():
-            arrays[name] = (column.fill_null(0.0).to_numpy(), column.is_not_null().to_numpy())
-        else:
-            arrays[name] = (column.to_numpy(), None)
-    return arrays
+def _take_floats(columns: list[pl.Series], row: IntArray) -> dict[str, pl.Series]:
+    """Float64 ``columns`` at ``row`` (-1 = null), each in one compiled pass in event order that writes the value
+    and its validity, straight into the buffers of the new column (Arrow, no copy): a polars gather with a
+    null-aware index, then a mask, wrote every column three times. NaN stays NaN and null stays null (the validity,
+    not the float, carries nulls). The passes release the GIL and run on the configured threads."""
+    if not columns:
+        return {}
+    row = row.astype(np.int64, copy=False)
+
+    def take(column: pl.Series) -> tuple[pa.Buffer, NDArray[np.uint8], int]:
+        arrow = column.to_arrow()  # the column's own buffers: no copy for one chunk
+        validity, data = arrow.buffers()[:2]
+        values = np.frombuffer(data, dtype=np.float64, count=arrow.offset + len(arrow))
+        bits = np.empty(0, dtype=np.uint8) if validity is None else np.frombuffer(validity, dtype=np.uint8)
+        out, valid = pa.allocate_buffer(row.size * 8), np.zeros((row.size + 7) // 8, dtype=np.uint8)
+        return out, valid, _take_valid(values, bits, arrow.offset, row, np.frombuffer(out, np.float64), valid)
+
+    workers = max(min(configured_threads(), len(columns), 4), 1)
+    with ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(take, columns))
+    taken = {}
+    for column, (out, valid, nulls) in zip(columns, results, strict=True):
+        buffers = [pa.py_buffer(valid) if nulls else None, out]
+        series = pl.from_arrow(pa.Array.from_buffers(pa.float64(), row.size, buffers, null_count=nulls))
+        assert isinstance(series, pl.Series)
+        taken[column.name] = series.alias(column.name)
+    return taken
 
 
-def _gather_numpy(
-    values: pl.DataFrame,
+@njit(cache=True, nogil=True)
+def _take_valid(
+    values: NDArray[np.float64],
+    bits: NDArray[np.uint8],
+    offset: int,
     row: IntArray,
-    names: list[str],
-    order: IntArray | None = None,
-    arrays: dict[str, tuple[NDArray[np.float64], NDArray[np.bool_] | None]] | None = None,
-) -> dict[str, pl.Series]:
-    """``_gather_polars`` for large batches (the training matrix), the same values at under half of the CPU: each
-    Float64 column (``arrays``, from ``_float_columns``) is read in ascending row order and scattered back to event
-    order in one compiled pass, and the nulls (rows -1, null inputs) are put back by masks in one polars select,
-    instead of two polars gathers per column with a null-aware index. NaN stays NaN and null stays null (the mask,
-    not the float, carries nulls)."""
-    arrays = _float_columns(values) if arrays is None else arrays
-    floats = [name for name in names if name in arrays]
-    taken = _gather_polars(values, row, [name for name in names if name not in arrays], order)
-    ascending = np.argsort(row, kind="stable") if order is None else order
-    ascending = ascending.astype(np.int64, copy=False)
-    sorted_rows = np.maximum(row, 0)[ascending]
-    columns: list[pl.Series] = [pl.Series("__row_found", row >= 0)]
-    masked: list[pl.Expr] = []
-    workers = min(configured_threads(), len(floats), 4)
-    with ThreadPoolExecutor(max(workers, 1)) as pool:  # the compiled scatter releases the GIL
-        # Each array becomes its Series at once (pl.Series copies it), so no column is held twice.
-        scattered = pool.map(
-            lambda name: pl.Series(name, scatter_take(arrays[name][0], sorted_rows, ascending)), floats
-        )
-        series = list(scattered)
-    for name, column in zip(floats, series, strict=True):
-        valid_input = arrays[name][1]
-        columns.append(column)
-        valid = pl.col("__row_found")
-        if valid_input is not None:
-            known = np.empty(row.size, dtype=np.bool_)
-            known[ascending] = valid_input[sorted_rows]
-            columns.append(pl.Series(f"__known_{name}", known))
-            valid = valid & pl.col(f"__known_{name}")
-        masked.append(pl.when(valid).then(pl.col(name)).alias(name))
-    frame = pl.DataFrame(columns).select(masked)
-    taken.update({name: frame[name] for name in floats})
-    return {name: taken[name] for name in names}
+    out: NDArray[np.float64],
+    valid: NDArray[np.uint8],
+) -> int:  # pragma: no cover - compiled
+    """``out[i] = values[offset + row[i]]``, and bit i of ``valid`` (zeros, Arrow's bit order) set where that is a
+    value: row found, and valid per the input's Arrow validity ``bits`` (empty when it has no nulls). Returns the
+    number of nulls written."""
+    nulls = 0
+    for i in range(row.shape[0]):
+        r = row[i]
+        if r < 0:
+            out[i] = np.nan
+            nulls += 1
+            continue
+        at = offset + r
+        out[i] = values[at]
+        if bits.shape[0] == 0 or (bits[at >> 3] >> (at & 7)) & 1 == 1:
+            valid[i >> 3] |= np.uint8(1 << (i & 7))
+        else:
+            nulls += 1
+    return nulls
+
+
+def _sorted_positions(ids: IntArray, right_ids: IntArray) -> IntArray:
+    """The position of each of ``ids`` in the unique ascending ``right_ids``, -1 where absent. Database ids are
+    dense, so a large batch looks them up in a table indexed by id (one read each, in any order: kickoff order is
+    not id order); a binary search where the ids are sparse."""
+    ids = ids.astype(np.int64, copy=False)
+    if right_ids.size == 0:
+        return np.full(ids.size, -1, dtype=np.int64)
+    low, high = int(right_ids[0]), int(right_ids[-1])
+    if ids.size > LARGE and high - low < 4 * (ids.size + right_ids.size):
+        table = np.full(high - low + 1, -1, dtype=np.int64)
+        table[right_ids - low] = np.arange(right_ids.size)
+        return _lookup(table, low, ids)
+    position = np.searchsorted(right_ids, ids)
+    safe = np.minimum(position, right_ids.size - 1)
+    return np.where(right_ids[safe] == ids, safe, -1)
 
 
 def _left_join_sorted(left: pl.DataFrame, right: pl.DataFrame, right_ids: IntArray) -> pl.DataFrame:
     """``left.join(right, on="event_id", how="left", maintain_order="left")`` for a ``right`` whose event ids
     (``right_ids``) are unique and ascending: a binary search and one gather instead of a hash join."""
-    ids = left["event_id"].to_numpy()
-    ids = ids.astype(np.int64, copy=False)
-    if ids.size > 4096:  # kickoff order is nearly id order: a stable sort of it and a merge beat a binary search
-        ascending = np.argsort(ids, kind="stable")
-        position = np.empty_like(ids)
-        position[ascending] = search_sorted(right_ids, ids[ascending])
-    else:
-        position = np.searchsorted(right_ids, ids)
-    safe = np.minimum(position, max(right_ids.size - 1, 0))
-    found = (position < right_ids.size) & (right_ids[safe] == ids) if right_ids.size else np.zeros(ids.size, bool)
-    index = pl.Series("row", np.where(found, safe, -1), dtype=pl.Int64)
+    index = pl.Series("row", _sorted_positions(left["event_id"].to_numpy(), right_ids), dtype=pl.Int64)
     index = pl.select(pl.when(index >= 0).then(index)).to_series()
     taken = right.select(pl.all().exclude("event_id").gather(index))
     return pl.concat([left, taken], how="horizontal")
@@ -336,39 +385,49 @@ def schedule_columns(events: pl.DataFrame) -> list[str]:
     return [c for c in events.columns if c.startswith(SCHEDULE_PREFIXES) or c == "f_rest_diff"]
 
 
-def training_frame(index: AsOfIndex, events: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Feature rows of ``events`` (default: all of the build) as known at each one's kickoff."""
-    tables = index.tables
-    events = tables.events if events is None else events
-    kickoff_ms = events["kickoff_ms"].to_numpy()
-    home, away = events["home_idx"].to_numpy(), events["away_idx"].to_numpy()
-    # One sort order per side serves the Elo, team-form and venue-form timelines alike.
-    orders = {side: query_order(np.maximum(team, 0), kickoff_ms) for side, team in (("home", home), ("away", away))}
-    season, neutral = events["season_year"].to_numpy(), events["neutral_site"].to_numpy()
-    elo_rows = index.elo_rows(home, away, kickoff_ms, orders)
-    elo, _ = index.elo_columns(home, away, kickoff_ms, season, neutral, orders, elo_rows)
-    columns = [pl.Series(name, values) for name, values in elo.items()]
-    columns += index.form_columns(index.form_rows(home, away, kickoff_ms, orders, elo_rows), orders)
-    # The market table is stored sorted by (event_id, known_at): an event's newest snapshot is its last row.
+def _market_columns(tables: FeatureTables, events: pl.DataFrame) -> list[pl.Series]:
+    """Each event's newest market snapshot (the market table is stored sorted by (event_id, known_at), so an
+    event's newest snapshot is its last row) and its age at kickoff in hours."""
     market = tables.market
     ids = market["event_id"].to_numpy()
     if ids.size and not bool(np.all(ids[1:] >= ids[:-1])):
         market = market.sort("event_id", "known_at")
         ids = market["event_id"].to_numpy()
     last = np.flatnonzero(np.append(ids[1:] != ids[:-1], True)) if ids.size else np.empty(0, dtype=np.int64)
-    latest = market[last]
-    market_columns = [c for c in SNAPSHOT_COLUMNS if has_draws(tables.sport) or c != "f_market_p_draw"]
-    with_market = _left_join_sorted(events.select("event_id", "kickoff_utc"), latest, ids[last])
-    age = ((pl.col("kickoff_utc") - pl.col("known_at")).dt.total_seconds() / 3600.0).alias("f_market_age_hours")
-    market_frame = with_market.select(*market_columns, age)
-    base = events.select(*[pl.col("known_at").alias(c) if c == "result_known_at" else pl.col(c) for c in BASE_COLUMNS])
-    return pl.concat(
+    found = _sorted_positions(events["event_id"].to_numpy(), ids[last])
+    row = found if last.size == ids.size else np.where(found >= 0, last[np.maximum(found, 0)], -1)
+    names = [c for c in SNAPSHOT_COLUMNS if has_draws(tables.sport) or c != "f_market_p_draw"]
+    floats = [n for n in names if events.height > LARGE and market.height and market.schema[n] == pl.Float64]
+    taken = _take_floats([market[n] for n in floats], row)
+    index = pl.Series("row", row, dtype=pl.Int64)
+    index = pl.select(pl.when(index >= 0).then(index)).to_series()
+    rest = [n for n in (*names, "known_at") if n not in taken]
+    taken.update(market.select(pl.col(rest).gather(index)).to_dict())
+    age = (events["kickoff_utc"] - taken["known_at"]).dt.total_seconds() / 3600.0
+    return [*(taken[n] for n in names), age.alias("f_market_age_hours")]
+
+
+def training_frame(index: AsOfIndex, events: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Feature rows of ``events`` (default: all of the build) as known at each one's kickoff.
+
+    Built from whole columns without copies where possible: the event table's columns as they are, and every
+    computed column straight from the buffer it was written to."""
+    tables = index.tables
+    events = tables.events if events is None else events
+    kickoff_ms = events["kickoff_ms"].to_numpy()
+    home, away = events["home_idx"].to_numpy(), events["away_idx"].to_numpy()
+    season, neutral = events["season_year"].to_numpy(), events["neutral_site"].to_numpy()
+    elo_rows = index.elo_rows(home, away, kickoff_ms)
+    elo, _ = index.elo_columns(home, away, kickoff_ms, season, neutral, found=elo_rows)
+    columns = [pl.Series(name, values) for name, values in elo.items()]
+    columns += index.form_columns(index.form_rows(home, away, kickoff_ms, elo_rows=elo_rows))
+    base = [events["known_at"].alias(c) if c == "result_known_at" else events[c] for c in BASE_COLUMNS]
+    return pl.DataFrame(
         [
-            base,
-            pl.DataFrame(columns),
-            events.select(schedule_columns(events)),
-            market_frame,
-            events.select(bench_column_names(has_draws(tables.sport))),
-        ],
-        how="horizontal",
+            *base,
+            *columns,
+            *(events[c] for c in schedule_columns(events)),
+            *_market_columns(tables, events),
+            *(events[c] for c in bench_column_names(has_draws(tables.sport))),
+        ]
     )
