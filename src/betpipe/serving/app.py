@@ -2,10 +2,11 @@
 betting routes (``/opportunities``, ``/bets``; ``serving.betting``) mounted beside them.
 
 Handlers read the current ``ServingSnapshot`` once and answer from memory; the poller swaps snapshots, the recorder
-stores served predictions in the background. Every error is problem JSON (``problems``); every body is capped at
-``serving.max_body_bytes`` (``limits``); the ledger's routes and /metrics need a bearer token (``auth``). Must never
-load a model or build features on a request path, write to the database on a prediction path, or answer with a
-stack trace.
+stores served predictions in the background. A scheduled event's answer is bytes the snapshot encoded when it was
+built (``answers``); a one-event request by id is answered by ``fastpath`` in front of the router, the same bytes.
+Every error is problem JSON (``problems``); every body is capped at ``serving.max_body_bytes`` (``limits``); the
+ledger's routes and /metrics need a bearer token (``auth``). Must never load a model or build features on a request
+path, write to the database on a prediction path, or answer with a stack trace.
 """
 
 from __future__ import annotations
@@ -28,14 +29,15 @@ from betpipe.predict import (
     CHALLENGER_ARM,
     CHAMPION_ARM,
     Fixtures,
-    SportPredictor,
     UnknownCompetitionError,
     UnknownTeamError,
 )
 from betpipe.registry import list_versions
 from betpipe.serving import problems
+from betpipe.serving.answers import batch_body, encode, prediction_body
 from betpipe.serving.auth import read_guard
 from betpipe.serving.docs import install_docs, keep_null_examples
+from betpipe.serving.fastpath import EventFastPath
 from betpipe.serving.limits import BodyLimitMiddleware
 from betpipe.serving.metrics import MetricsMiddleware, ServiceMetrics
 from betpipe.serving.problems import PROBLEM_JSON, ProblemError
@@ -60,6 +62,7 @@ from betpipe.serving.schemas import (
 from betpipe.serving.state import ServingSnapshot, ServingState
 
 DB_CONNECT_TIMEOUT_SECONDS = 3
+JSON = "application/json"
 
 DESCRIPTION = f"""Units: money is a decimal string in the account currency (`bankroll.currency`, EUR by default); prices
 are decimal odds; probabilities, edges and CLV are fractions (0.05 = 5 %); instants are UTC, ISO-8601.
@@ -121,28 +124,20 @@ class PredictionService:
             f"; {notes}" if notes else ""
         )
 
-    def event(self, snapshot: ServingSnapshot, event_id: int, now: datetime, depth: str = "main") -> dict[str, Any]:
-        """One scheduled event: a lookup in the snapshot (its probabilities and markets were computed when it was
-        loaded)."""
-        sport = snapshot.sport_of_event.get(event_id)
-        if sport is None:
+    def event(self, snapshot: ServingSnapshot, event_id: int, now: datetime, depth: str = "main") -> bytes:
+        """One scheduled event's encoded ``Prediction``: a lookup in the snapshot (its probabilities, markets and
+        answer bytes were computed when it was loaded); only the kickoff check, metrics and recorder run here."""
+        answer = snapshot.answers.get(event_id)
+        if answer is None:
             raise problems.unknown_event(event_id)
-        predictor = snapshot.predictors[sport]
-        row = predictor.features.row_of_event[event_id]
-        record = predictor.upcoming_records[row]
-        if record["kickoff"] <= now:
+        if answer.kickoff <= now:
             raise problems.kickoff_in_past(
-                f"event {event_id} kicked off at {record['kickoff'].isoformat()}; predictions are made before kickoff"
+                f"event {event_id} kicked off at {answer.kickoff.isoformat()}; predictions are made before kickoff"
             )
-        challenger = predictor.challenger is not None and bool(predictor.upcoming_challenger[row])
-        loaded = predictor.challenger if challenger and predictor.challenger is not None else predictor.champion
-        proba = predictor.upcoming_lists[loaded.version.id][row]
-        arm = CHALLENGER_ARM if challenger else CHAMPION_ARM
-        self.metrics.served(sport, loaded.version.id, arm)
-        self.recorder.record(loaded.version.id, event_id, proba, now)
-        bodies = None if predictor.upcoming_markets is None else predictor.upcoming_markets[loaded.version.id]
-        markets = None if bodies is None or depth == "none" else (bodies.full if depth == "all" else bodies.main)[row]
-        return _body(predictor, record, proba, loaded.version, arm, markets)
+        body = answer.body(depth)
+        self.metrics.served(answer.sport, answer.version_id, answer.arm)
+        self.recorder.record(answer.version_id, event_id, answer.probabilities, now)
+        return body
 
     def fixtures(
         self, snapshot: ServingSnapshot, queries: list[tuple[int, FixtureQuery]], now: datetime
@@ -211,35 +206,9 @@ class PredictionService:
                 markets = None
                 if bodies is not None and position in at:
                     markets = (bodies.full if query.markets == "all" else bodies.main)[at[position]]
-                out[index] = _body(predictor, record, p, predictor.champion.version, CHAMPION_ARM, markets)
+                out[index] = prediction_body(predictor, record, p, predictor.champion.version, CHAMPION_ARM, markets)
             self.metrics.served(sport, predictor.champion.version.id, CHAMPION_ARM, len(valid))
         return out
-
-
-def _body(
-    predictor: SportPredictor,
-    record: dict[str, Any],
-    proba: list[float],
-    version: Any,
-    arm: str,
-    markets: dict[str, Any] | None,
-) -> dict[str, Any]:
-    return {
-        "event_id": record["event_id"],
-        "sport": predictor.sport,
-        "market": predictor.market,
-        "competition": record["competition"],
-        "home_team": record["home_team"],
-        "away_team": record["away_team"],
-        "kickoff": record["kickoff"].isoformat(),
-        "probabilities": dict(zip(predictor.outcomes, proba, strict=True)),
-        "model_version_id": version.id,
-        "model_version": version.version,
-        "model_type": version.model_type,
-        "arm": arm,
-        "feature_build_id": predictor.features.build_id,
-        "markets": markets,
-    }
 
 
 def create_app(
@@ -248,8 +217,10 @@ def create_app(
     clock: Clock = SYSTEM_CLOCK,
     engine: Engine | None = None,
     background: bool = True,
+    fast_path: bool = True,
 ) -> FastAPI:
-    """The service. ``background=False`` leaves polling and writing to the caller (``state.refresh``/``flush``)."""
+    """The service. ``background=False`` leaves polling and writing to the caller (``state.refresh``/``flush``);
+    ``fast_path=False`` sends one-event queries through the router too (``fastpath``; tests compare the two)."""
     owns_engine = engine is None
     engine = engine or service_engine(settings)
     metrics = ServiceMetrics()
@@ -295,6 +266,8 @@ def create_app(
     app.state.service = service
     app.state.serving_state = state  # the poller, for tests and operators: ``polling`` says whether it runs
     problems.install(app)
+    if fast_path:  # first added, so innermost: behind the body cap and counted by the metrics
+        app.add_middleware(EventFastPath, service=service, clock=clock, routes=app.router.routes)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.serving.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost of the two: a 413 is counted too
 
@@ -331,7 +304,7 @@ def create_app(
         snapshot = service.snapshot()
         now = clock.now()
         if isinstance(query, EventQuery):
-            return JSONResponse(service.event(snapshot, query.event_id, now, query.markets))
+            return Response(service.event(snapshot, query.event_id, now, query.markets), media_type=JSON)
         result = (await run_in_threadpool(service.fixtures, snapshot, [(0, query)], now))[0]
         if isinstance(result, ProblemError):
             raise result
@@ -344,7 +317,7 @@ def create_app(
         """Many queries at once (up to 20,000); one bad query gets its own problem and does not fail the rest."""
         snapshot = service.snapshot()
         now = clock.now()
-        results: dict[int, dict[str, Any] | ProblemError] = {}
+        results: dict[int, bytes | dict[str, Any] | ProblemError] = {}
         fixtures: list[tuple[int, FixtureQuery]] = []
         for index, query in enumerate(request.queries):
             if isinstance(query, EventQuery):
@@ -356,15 +329,15 @@ def create_app(
                 fixtures.append((index, query))
         if fixtures:
             results.update(service.fixtures(snapshot, fixtures, now))
-        items: list[dict[str, Any]] = []
+        items: list[bytes | dict[str, Any]] = []  # an encoded prediction or a problem, in request order
         for index in range(len(request.queries)):
             result = results[index]
             if isinstance(result, ProblemError):
-                items.append({"index": index, "prediction": None, "problem": result.body(raw.url.path)})
+                items.append(result.body(raw.url.path))
             else:
-                items.append({"index": index, "prediction": result, "problem": None})
-        failed = sum(1 for item in items if item["problem"] is not None)
-        return JSONResponse({"results": items, "predicted": len(items) - failed, "failed": failed})
+                items.append(result if isinstance(result, bytes) else encode(result))
+        failed = sum(1 for item in items if not isinstance(item, bytes))
+        return Response(batch_body(items, len(items) - failed, failed), media_type=JSON)
 
     @app.get("/models", response_model=ModelsResponse, responses=_problems(503), tags=["models"])
     def models() -> Any:

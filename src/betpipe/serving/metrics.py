@@ -2,7 +2,8 @@
 
 Each app gets its own ``CollectorRegistry`` (two apps in one test process do not share counters). Routes are labelled
 by their template (``/predict``), never by the raw path, so a scan of random URLs cannot blow up the label set. Must
-stay cheap: the middleware is plain ASGI and does a dictionary lookup plus two observations per request.
+stay cheap: the middleware is plain ASGI and does a dictionary lookup plus two observations per request (the labelled
+children are looked up once per label set and kept: ``labels`` takes a lock and builds a key on every call).
 """
 
 from __future__ import annotations
@@ -58,8 +59,29 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
+        # Labelled children by label values, kept (these metrics are never cleared): one dict get per request.
+        self._served: dict[tuple[str, int, str], Any] = {}
+        self._requests: dict[tuple[str, str, int], Any] = {}
+        self._latency: dict[str, Any] = {}
+
     def served(self, sport: str, version_id: int, arm: str, count: int = 1) -> None:
-        self.predictions.labels(sport, str(version_id), arm).inc(count)
+        key = (sport, version_id, arm)
+        child = self._served.get(key)
+        if child is None:
+            child = self._served[key] = self.predictions.labels(sport, str(version_id), arm)
+        child.inc(count)
+
+    def request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """One HTTP request answered: counted by route, method and status, its latency observed by route."""
+        key = (route, method, status)
+        counter = self._requests.get(key)
+        if counter is None:
+            counter = self._requests[key] = self.requests.labels(route, method, str(status))
+        counter.inc()
+        latency = self._latency.get(route)
+        if latency is None:
+            latency = self._latency[route] = self.latency.labels(route)
+        latency.observe(seconds)
 
 
 class MetricsMiddleware:
@@ -87,5 +109,4 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             label = getattr(route, "path", None) or "unmatched"
-            self.metrics.requests.labels(label, scope.get("method", ""), str(status)).inc()
-            self.metrics.latency.labels(label).observe(time.perf_counter() - start)
+            self.metrics.request(label, scope.get("method", ""), status, time.perf_counter() - start)

@@ -5,6 +5,8 @@ sport. When either moved, it builds the affected sports' predictors off the requ
 registry's verified ``ModelCache``) and replaces the snapshot reference in one assignment, so a request sees either
 the old or the new snapshot, never a mix. Must never load a model or read features on a request, and never drop a
 working snapshot because the database went away: predictions keep flowing from memory and readiness says why.
+Each snapshot carries every scheduled event's answer already encoded (``answers``), built with it and swapped with
+it, so a request never sees an answer of another snapshot.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from betpipe.db.schema_registry import model_aliases
 from betpipe.logs import get_logger
 from betpipe.predict import SportPredictor, latest_build_id, load_anchors, load_feature_snapshot
 from betpipe.registry import CHALLENGER, CHAMPION, ModelCache
+from betpipe.serving.answers import EventAnswer, event_answers
 from betpipe.sports import SPORTS
 
 log = get_logger(__name__)
@@ -38,6 +41,9 @@ class ServingSnapshot:
     sport_of_competition: dict[str, str]
     loaded_at: datetime
     notes: tuple[str, ...] = ()  # why a sport with a champion is not served (e.g. no feature build yet)
+    # Per scheduled event, its answer encoded at every depth (``answers``); per sport, to reuse what did not move.
+    answers: dict[int, EventAnswer] = field(default_factory=dict)
+    sport_answers: dict[str, dict[int, EventAnswer]] = field(default_factory=dict)
 
 
 @dataclass
@@ -110,12 +116,14 @@ class ServingState:
 
     def _build(self, keys: dict[str, SportKey], current: ServingSnapshot | None) -> ServingSnapshot:
         predictors: dict[str, SportPredictor] = {}
+        sport_answers: dict[str, dict[int, EventAnswer]] = {}
         served: dict[str, SportKey] = {}
         notes: list[str] = []
         share = self.settings.serving.ab_challenger_share
         for sport, key in keys.items():
             if current is not None and current.keys.get(sport) == key and sport in current.predictors:
                 predictors[sport], served[sport] = current.predictors[sport], key
+                sport_answers[sport] = current.sport_answers[sport]
                 continue
             champion_id, challenger_id, build_id = key
             if build_id is None:
@@ -130,6 +138,7 @@ class ServingState:
             challenger = self.cache.get(challenger_id) if challenger_id is not None and share > 0 else None
             anchors = load_anchors(self.engine, features, now=self.clock.now()) if sport == "soccer" else None
             predictors[sport] = SportPredictor.build(features, champion, challenger, share, anchors=anchors)
+            sport_answers[sport] = event_answers(predictors[sport])
             served[sport] = (champion_id, challenger_id, features.build_id)
         sport_of_event = {event: sport for sport, p in predictors.items() for event in p.features.row_of_event}
         sport_of_competition = {code: sport for sport, p in predictors.items() for code in p.features.competitions}
@@ -140,6 +149,8 @@ class ServingState:
             sport_of_competition=sport_of_competition,
             loaded_at=self.clock.now(),
             notes=tuple(notes),
+            answers={event: answer for answers in sport_answers.values() for event, answer in answers.items()},
+            sport_answers=sport_answers,
         )
 
     def check_database(self) -> str | None:
