@@ -122,14 +122,16 @@ def form_states(games: pl.DataFrame, definition: Form) -> tuple[pl.DataFrame, pl
     if venue_order is None:
         venue_order = team_order[np.argsort(venue_group[team_order], kind="stable")]
     present = [s for s in stats if games[s].null_count() < games.height]
-    columns = [games[s].cast(pl.Float64).to_numpy() for s in present]
-    out = _form_loop(team_idx[team_order], _rows(columns, team_order), windows, True)
+    columns = np.empty((games.height, len(present)))
+    for j, name in enumerate(present):
+        columns[:, j] = games[name].cast(pl.Float64).to_numpy()
+    out = _form_loop(np.take(team_idx, team_order), _rows(columns, team_order), windows, True)
     names = [f"{s}_{kind}{w}" for s in present for kind in ("r", "e") for w in definition.windows]
     team = games.select("team_idx", "event_id", "known_at")[team_order]
     team_state = team.with_columns(_known_after_earlier_fast(team, team_idx[team_order])).hstack(
         _columns(out, names, [f"{s}_{kind}{w}" for s in stats for kind in ("r", "e") for w in definition.windows])
     )
-    out = _form_loop(venue_group[venue_order], _rows(columns, venue_order), windows, False)
+    out = _form_loop(np.take(venue_group, venue_order), _rows(columns, venue_order), windows, False)
     names = [f"{s}_v{w}" for s in present for w in definition.windows]
     venue = games.select("team_idx", "is_home", "event_id", "known_at")[venue_order]
     venue_state = venue.with_columns(_known_after_earlier_fast(venue, venue_group[venue_order])).hstack(
@@ -138,13 +140,11 @@ def form_states(games: pl.DataFrame, definition: Form) -> tuple[pl.DataFrame, pl
     return team_state, venue_state
 
 
-def _rows(columns: list[NDArray[np.float64]], order: NDArray[np.int64]) -> NDArray[np.float64]:
-    """The stat columns gathered in ``order`` into the loop's (row, stat) matrix, one column at a time (a row
-    gather of a column-major frame export strides across all of it)."""
-    matrix = np.empty((order.size, len(columns)))
-    for j, column in enumerate(columns):
-        matrix[:, j] = column[order]
-    return matrix
+def _rows(matrix: NDArray[np.float64], order: NDArray[np.int64]) -> NDArray[np.float64]:
+    """The (row, stat) matrix's rows in ``order``: row-major, so each gathered row is one read of adjacent values
+    (a column-major frame export would be read column by column, a cache miss per value)."""
+    gathered: NDArray[np.float64] = np.take(matrix, order, axis=0)  # a third of fancy indexing's time
+    return gathered
 
 
 def _known_after_earlier(*group: str) -> pl.Expr:
@@ -188,4 +188,6 @@ def _columns(matrix: NDArray[np.float64], names: list[str], every: list[str]) ->
 
 def warm_up() -> None:
     _form_loop(np.zeros(2, dtype=np.int64), np.ones((2, 1)), np.ones(1, dtype=np.int64), True)
-    _group_cummax(np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.int64))
+    instants = np.zeros(2, dtype=np.int64)
+    instants.flags.writeable = False  # as polars hands a column over without a copy
+    _group_cummax(np.zeros(2, dtype=np.int64), instants)

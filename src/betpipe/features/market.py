@@ -144,7 +144,9 @@ def warm_up() -> None:
     _running(np.zeros(1, dtype=np.int64), np.ones((1, 1)))
     _running(np.zeros(2, dtype=np.int64), np.ones((2, 4)))
     _running(np.zeros(2, dtype=np.int64), np.asfortranarray(np.ones((2, 4))))
-    _run_order(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
+    column = np.zeros(1, dtype=np.int64)
+    column.flags.writeable = False  # ids and instants as polars hands them over without a copy
+    _run_order(column, column, np.zeros(1, dtype=np.int64))
     shin_warm_up()
 
 
@@ -159,10 +161,10 @@ def _quoted_once(books: pl.DataFrame) -> pl.DataFrame:
         values = ordered.select(columns).to_numpy().astype(np.float64)
         captured = ordered["captured_at"]
     else:
-        ids, instants = books["event_id"].to_numpy()[order], books["captured_at"].to_numpy()[order]
+        ids, instants = np.take(books["event_id"].to_numpy(), order), np.take(books["captured_at"].to_numpy(), order)
         values = np.empty((order.size, len(columns)))
         for j, name in enumerate(columns):  # column by column: a row gather of the whole matrix strides badly
-            values[:, j] = books[name].to_numpy()[order]
+            values[:, j] = np.take(books[name].to_numpy(), order)
         captured = books["captured_at"].gather(order)
     out = _running(ids.astype(np.int64), values) if ids.size else np.empty((len(columns) + 3, 0))
     last = np.append((ids[1:] != ids[:-1]) | (instants[1:] != instants[:-1]), True) if ids.size else np.empty(0, bool)
@@ -289,9 +291,12 @@ def bench_columns(quotes: pl.DataFrame, draws: bool, kickoffs: pl.DataFrame) -> 
     if not draws:
         spec["bench_spread"] = (("consensus",), "closing", "spread", ("line",))
     result = _event_ids(quotes)
+    candidates: dict[tuple[str, str, tuple[str, ...]], pl.DataFrame] = {}  # one pass over the quotes per market
     for prefix, (books, kind, market, sel) in spec.items():
         if kind == "opening":
-            chosen = _latest_prematch(quotes, books, kind, market, sel, kickoffs)
+            if (kind, market, sel) not in candidates:
+                candidates[kind, market, sel] = _prematch_candidates(quotes, kind, market, sel)
+            chosen = _latest_prematch(candidates[kind, market, sel], books, sel, kickoffs)
         else:
             chosen = quotes.filter(
                 pl.col("bookmaker").is_in(list(books)), pl.col("kind") == kind, pl.col("market") == market
@@ -303,23 +308,25 @@ def bench_columns(quotes: pl.DataFrame, draws: bool, kickoffs: pl.DataFrame) -> 
     return result.select("event_id", *[pl.col(n).cast(pl.Float64) for n in bench_column_names(draws)])
 
 
+def _prematch_candidates(quotes: pl.DataFrame, kind: str, market: str, sel: tuple[str, ...]) -> pl.DataFrame:
+    """The quotes of one market and kind with every selection priced (``complete_prices``) from executable books:
+    what ``_latest_prematch`` narrows to its books, for every book pair of that market at once."""
+    conditions = [pl.col("market") == market, pl.col("kind") == kind, complete_prices(sel)]
+    if "is_aggregate" in quotes.columns:
+        conditions.append(~pl.col("is_aggregate").fill_null(True))
+    return quotes.filter(*conditions)
+
+
 def _latest_prematch(
-    quotes: pl.DataFrame, books: tuple[str, ...], kind: str, market: str, sel: tuple[str, ...], kickoffs: pl.DataFrame
+    candidates: pl.DataFrame, books: tuple[str, ...], sel: tuple[str, ...], kickoffs: pl.DataFrame
 ) -> pl.DataFrame:
     """Per event, the quote ``prematch_prices`` keeps for one of ``books`` (each book's latest complete pre-match
     market by (captured_at, kind)) that is latest by (known_at, bookmaker): that is the row of greatest
     (captured_at, bookmaker, kind) among the quotes the rule admits, so it is found with one sort on integer keys
     (events in order, the wanted row last) instead of a sort per book and a second per event. Same predicates
-    (``complete_prices``, ``prematch_known``) as ``prematch_prices``; tests/test_features_speed.py compares them."""
-    conditions = [
-        pl.col("market") == market,
-        pl.col("kind") == kind,
-        complete_prices(sel),
-        pl.col("bookmaker").is_in(list(books)),
-    ]
-    if "is_aggregate" in quotes.columns:
-        conditions.append(~pl.col("is_aggregate").fill_null(True))
-    usable = with_kickoffs(quotes.filter(*conditions), kickoffs).filter(prematch_known())
+    (``complete_prices``, ``prematch_known``; ``candidates`` from ``_prematch_candidates``) as ``prematch_prices``;
+    tests/test_features_speed.py compares them."""
+    usable = with_kickoffs(candidates.filter(pl.col("bookmaker").is_in(list(books))), kickoffs).filter(prematch_known())
     if rows_increasing(usable, ("event_id", "captured_at")):  # already in order by the leading keys alone
         return usable.select("event_id", *sel)
     coded = usable.with_columns(
