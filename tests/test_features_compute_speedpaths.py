@@ -27,6 +27,7 @@ from betpipe.features.timeline import (
     group_order,
     interleave,
     left_join_on_event,
+    query_order,
     rows_increasing,
     sides_order,
 )
@@ -218,6 +219,14 @@ def test_schedule_shared_search_equals_last_before_and_count_between(
     built, plain = Timeline.build(team, ms, ids, sides=True), Timeline.build(team, ms, ids)
     assert np.array_equal(built.order, plain.order)
     assert np.array_equal(built.sorted_keys, plain.sorted_keys)
+    spans = np.array([7, 14]) * 86_400_000
+    merged = timeline.previous_and_counts(home, kickoff, spans, query_order(home, kickoff))
+    assert merged is not None
+    assert np.array_equal(merged[0], timeline.last_before(home, kickoff))
+    assert np.array_equal(merged[1][0], end - start)
+    fourteen = timeline.count_between(home, kickoff - spans[1], kickoff)
+    assert np.array_equal(merged[1][1], fourteen)
+    assert timeline.previous_and_counts(home, kickoff, spans, np.arange(home.size)[::-1]) is None  # not ascending
     values, known = schedule_values(timeline, entry_ms, home, frame["away_idx"].to_numpy(), kickoff, SCHEDULE)
     previous = timeline.last_before(home, kickoff)
     assert np.all(known >= np.where(previous >= 0, entry_ms[np.maximum(previous, 0)], -1))

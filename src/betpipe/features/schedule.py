@@ -40,8 +40,16 @@ def schedule_values(
     rest: dict[str, NDArray[np.float64]] = {}
     for side, team in (("home", home), ("away", away)):
         order = query_order(team, kickoff_ms) if team.size > 4096 else None  # one sort serves every search below
-        end = timeline.search(team, kickoff_ms, order)  # shared by the previous game and every count
-        previous = timeline.before(team, end)
+        spans = np.asarray(definition.spans_days, dtype=np.int64) * DAY_MS
+        merged = timeline.previous_and_counts(team, kickoff_ms, spans, order) if order is not None else None
+        if merged is not None:
+            previous, counts = merged
+        else:
+            end = timeline.search(team, kickoff_ms, order)  # shared by the previous game and every count
+            previous = timeline.before(team, end)
+            counts = np.zeros((spans.size, team.size), dtype=np.int64)
+            for i, span_ms in enumerate(spans):
+                counts[i] = end - timeline.search(team, np.maximum(kickoff_ms - span_ms, 0), order)
         has_previous = previous >= 0
         previous_ms = np.where(has_previous, entry_ms[np.maximum(previous, 0)], -1)
         known = np.maximum(known, previous_ms)
@@ -50,8 +58,7 @@ def schedule_values(
         out[f"f_rest_days_{side}"] = days
         out[f"f_back_to_back_{side}"] = np.where(has_previous, days <= definition.back_to_back_days, np.nan)
         out[f"f_short_rest_{side}"] = np.where(has_previous, days < definition.short_rest_days, np.nan)
-        for span in definition.spans_days:
-            count = end - timeline.search(team, np.maximum(kickoff_ms - span * DAY_MS, 0), order)
+        for span, count in zip(definition.spans_days, counts, strict=True):
             out[f"f_games_{span}d_{side}"] = count.astype(np.float64)
     out["f_rest_diff"] = rest["home"] - rest["away"]
     return out, known

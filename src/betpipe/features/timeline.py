@@ -108,6 +108,23 @@ class Timeline:
         same_group = (self.sorted_keys[safe] >> _TIME_BITS) == group
         return np.where(found & same_group, self.order[safe], -1)
 
+    def previous_and_counts(
+        self, group: IntArray, ms: IntArray, spans_ms: IntArray, needles: IntArray
+    ) -> tuple[IntArray, IntArray] | None:
+        """(``before(group, search(group, ms))``, and per span s ``search(group, ms) - search(group, max(ms - s, 0))``)
+        by one compiled merge of the keys with the queries taken in ``needles`` order (``query_order``), instead of a
+        gather, a merge and a scatter per search: the same positions. None if the queries do not ascend that way."""
+        keys(group, ms)  # the range checks; max(ms - s, 0) stays in range
+        previous, counts, ascending = _previous_and_counts(
+            self.sorted_keys,
+            self.order,
+            np.asarray(group, np.int64),
+            np.asarray(ms, np.int64),
+            np.asarray(spans_ms, np.int64),
+            np.asarray(needles, np.int64),
+        )
+        return (previous, counts) if ascending else None
+
     def count_between(
         self, group: IntArray, start_ms: IntArray, end_ms: IntArray, needles: IntArray | None = None
     ) -> IntArray:
@@ -142,6 +159,33 @@ def search_sorted(sorted_keys: IntArray, queries: IntArray) -> IntArray:
     if queries.size > 4096 and sorted_keys.size < 64 * queries.size and bool(np.all(queries[1:] >= queries[:-1])):
         return _merge_positions(sorted_keys, queries)
     return np.searchsorted(sorted_keys, queries, side="left").astype(np.int64)
+
+
+@njit(cache=True, nogil=True)
+def _previous_and_counts(
+    sorted_keys: IntArray, order: IntArray, group: IntArray, ms: IntArray, spans: IntArray, needles: IntArray
+) -> tuple[IntArray, IntArray, bool]:  # pragma: no cover - compiled
+    n, m = needles.shape[0], sorted_keys.shape[0]
+    previous = np.full(group.shape[0], -1, dtype=np.int64)
+    counts = np.zeros((spans.shape[0], group.shape[0]), dtype=np.int64)
+    start = np.zeros(spans.shape[0], dtype=np.int64)
+    end, last = 0, np.iinfo(np.int64).min
+    for k in range(n):
+        q = needles[k]
+        key = (group[q] << _TIME_BITS) | ms[q]
+        if key < last:
+            return previous, counts, False
+        last = key
+        while end < m and sorted_keys[end] < key:
+            end += 1
+        if end > 0 and sorted_keys[end - 1] >> _TIME_BITS == group[q]:
+            previous[q] = order[end - 1]
+        for s in range(spans.shape[0]):
+            low = (group[q] << _TIME_BITS) | max(ms[q] - spans[s], 0)
+            while start[s] < m and sorted_keys[start[s]] < low:
+                start[s] += 1
+            counts[s, q] = end - start[s]
+    return previous, counts, True
 
 
 @njit(cache=True, nogil=True)
@@ -314,3 +358,6 @@ def warm_up() -> None:
     one = np.zeros(2, dtype=np.int64)
     sides_order(one, one, one + np.arange(2))
     _rows_increasing(np.zeros((1, 2), dtype=np.int64))
+    column = np.zeros(2, dtype=np.int64)
+    column.flags.writeable = False  # team indexes and kickoffs as polars hands them over without a copy
+    Timeline(one, one).previous_and_counts(column, column, one[:1], np.arange(2))
