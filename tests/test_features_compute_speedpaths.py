@@ -8,6 +8,7 @@ features and every model trained on them.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import numpy as np
@@ -16,6 +17,7 @@ import pytest
 
 from betpipe.features.compute import _dense_index, compute_tables, prepare_events
 from betpipe.features.definitions import Elo, Form, Market, Schedule, default_feature_set, has_draws
+from betpipe.features.demargin import fair_probabilities
 from betpipe.features.elo import _elo_loop, _stamp_loop, elo_states
 from betpipe.features.form import _known_after_earlier, _known_after_earlier_fast, team_games
 from betpipe.features.market import _capture_order, _event_ids, _last_per_event, bench_columns, market_snapshots
@@ -32,6 +34,7 @@ from betpipe.features.timeline import (
     sides_order,
 )
 from betpipe.ingest.sample_league import generate_fixtures_frame
+from betpipe.odds import remove_margin
 
 DEFINITIONS = default_feature_set("soccer")
 ELO = next(d for d in DEFINITIONS if isinstance(d, Elo))
@@ -270,3 +273,16 @@ def test_compute_tables_on_two_threads_equal_the_serial_stages(source: tuple[pl.
     )
     assert tables.market.height > 0
     assert bench["bench_ps_open_home"].null_count() < bench.height
+
+
+def test_shin_checks_in_the_compiled_pass_keep_remove_margins_answers_and_errors() -> None:
+    rng = np.random.default_rng(8)
+    prices = np.asfortranarray(np.round(1.0 + np.exp(rng.normal(0.2, 1.2, size=(5_000, 3))), 2).clip(1.01))
+    assert np.array_equal(fair_probabilities(prices, "shin"), remove_margin(prices, "shin"))  # column-major input
+    for bad in (np.nan, np.inf, 1.0):
+        broken = prices.copy()
+        broken[2_500, 1] = bad
+        with pytest.raises(ValueError, match="invalid decimal odds") as plain:
+            remove_margin(broken, "shin")
+        with pytest.raises(ValueError, match=re.escape(str(plain.value))):
+            fair_probabilities(broken, "shin")

@@ -28,16 +28,33 @@ def fair_probabilities(prices: NDArray[np.float64], method: str) -> NDArray[np.f
     probabilities are the same bits (tests/test_features_speed.py compares them with ``array_equal``) at a tenth of
     the CPU. Anything else -- another method, an invalid price, a market the solver cannot de-margin -- goes to
     ``remove_margin`` itself, which raises its own error."""
-    if (
-        MarginMethod(method) is not MarginMethod.SHIN
-        or prices.ndim != 2
-        or prices.shape[1] < 2
-        or not bool(np.all(np.isfinite(prices) & (prices > 1.0)))
-    ):
+    if MarginMethod(method) is not MarginMethod.SHIN or prices.ndim != 2 or prices.shape[1] < 2:
         return remove_margin(prices, method)
-    fair, residual = _shin_rows(1.0 / np.ascontiguousarray(prices, dtype=np.float64))
-    failed = ~(np.abs(residual) <= SOLVER_TOLERANCE) | ~np.all(np.isfinite(fair) & (fair >= 0.0), axis=1)
-    return remove_margin(prices, method) if bool(failed.any()) else fair
+    fair, solved = _shin_prices(np.ascontiguousarray(prices, dtype=np.float64), SOLVER_TOLERANCE)
+    return fair if solved else remove_margin(prices, method)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _shin_prices(prices: NDArray[np.float64], tolerance: float) -> tuple[NDArray[np.float64], bool]:  # pragma: no cover
+    """``_shin_rows`` of the implied probabilities 1 / price, with the checks that send a batch to ``remove_margin``
+    in the same pass (every price finite and > 1; every row's residual within ``tolerance`` and its probabilities
+    finite and >= 0): False if one fails. Whole-array numpy checks cost as much as the solve."""
+    n, k = prices.shape
+    pi = np.empty((n, k))
+    for r in range(n):
+        for j in range(k):
+            price = prices[r, j]
+            if not (np.isfinite(price) and price > 1.0):
+                return pi, False
+            pi[r, j] = 1.0 / price
+    fair, residual = _shin_rows(pi)
+    for r in range(n):
+        if not abs(residual[r]) <= tolerance:
+            return fair, False
+        for j in range(k):
+            if not (np.isfinite(fair[r, j]) and fair[r, j] >= 0.0):
+                return fair, False
+    return fair, True
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -90,3 +107,4 @@ def _shin_residual(a: NDArray[np.float64], z: float) -> tuple[float, float]:  # 
 def shin_warm_up() -> None:
     """Compile (or load from the on-disk cache) the kernel, so timings can separate JIT cost from the run."""
     _shin_rows(np.full((1, 3), 0.35))
+    _shin_prices(np.full((1, 3), 2.8), SOLVER_TOLERANCE)
