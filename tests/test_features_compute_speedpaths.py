@@ -20,7 +20,14 @@ from betpipe.features.definitions import Elo, Form, Market, Schedule, default_fe
 from betpipe.features.demargin import fair_probabilities
 from betpipe.features.elo import _elo_loop, _stamp_loop, elo_states
 from betpipe.features.form import _known_after_earlier, _known_after_earlier_fast, team_games
-from betpipe.features.market import _capture_order, _event_ids, _last_per_event, bench_columns, market_snapshots
+from betpipe.features.market import (
+    _capture_order,
+    _event_ids,
+    _last_per_event,
+    _quoted_once,
+    bench_columns,
+    market_snapshots,
+)
 from betpipe.features.schedule import NOT_HELD, fixture_timeline, schedule_values
 from betpipe.features.source import EVENT_COLUMNS, QUOTE_SCHEMA
 from betpipe.features.timeline import (
@@ -192,6 +199,20 @@ def test_capture_order_and_last_per_event_equal_the_frame_operations(source: tup
     for frame in (books, books.reverse(), books.head(0)):  # ids ascending, descending, none
         assert _event_ids(frame).equals(frame.select(pl.col("event_id").unique().sort()))
     assert _last_per_event(by_capture).equals(by_capture.group_by("event_id", maintain_order=True).last())
+
+
+def test_quoted_once_through_the_capture_order_equals_it_after_the_frame_sort(
+    source: tuple[pl.DataFrame, pl.DataFrame],
+) -> None:
+    _, quotes = source
+    books = quotes.filter(pl.col("kind") == "opening", pl.col("event_id") % 5 != 0).select(
+        "event_id", "bookmaker", "captured_at", *[pl.col(n).alias(f"p_{n}") for n in ("home", "draw", "away")]
+    )
+    books = books.with_columns((1.0 / pl.col("p_home")).alias("overround"))
+    fast = _quoted_once(books)
+    assert _capture_order(books.reverse()) is None
+    assert fast.equals(_quoted_once(books.reverse()))  # the frame sort's path
+    assert fast.height == books.select("event_id", "captured_at").unique().height
 
 
 def test_left_join_on_event_equals_the_hash_join() -> None:

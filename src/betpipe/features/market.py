@@ -118,35 +118,11 @@ def _event_snapshots(
     return snapshot if rows_increasing(snapshot, ("event_id", "known_at")) else snapshot.sort("event_id", "known_at")
 
 
-@njit(cache=True, nogil=True)
-def _running(event: NDArray[np.int64], values: NDArray[np.float64]) -> NDArray[np.float64]:  # pragma: no cover
-    """Per event (rows sorted by event, then capture), running sums of the value columns, then max, min and count
-    of the first column: exact per event, unlike a global cumulative sum minus an offset."""
-    n, k = values.shape
-    out = np.empty((k + 3, n))
-    sums = np.zeros(k)
-    high, low, count = -np.inf, np.inf, 0.0
-    for i in range(n):
-        if i == 0 or event[i] != event[i - 1]:
-            sums[:] = 0.0
-            high, low, count = -np.inf, np.inf, 0.0
-        for j in range(k):
-            sums[j] += values[i, j]
-            out[j, i] = sums[j]
-        high = max(high, values[i, 0])
-        low = min(low, values[i, 0])
-        count += 1.0
-        out[k, i], out[k + 1, i], out[k + 2, i] = high, low, count
-    return out
-
-
 def warm_up() -> None:
-    _running(np.zeros(1, dtype=np.int64), np.ones((1, 1)))
-    _running(np.zeros(2, dtype=np.int64), np.ones((2, 4)))
-    _running(np.zeros(2, dtype=np.int64), np.asfortranarray(np.ones((2, 4))))
     column = np.zeros(1, dtype=np.int64)
     column.flags.writeable = False  # ids and instants as polars hands them over without a copy
     _run_order(column, column, np.zeros(1, dtype=np.int64))
+    _snapshot_rows(np.zeros(1, dtype=np.int64), column, column, np.ones((1, 4)))
     shin_warm_up()
 
 
@@ -155,33 +131,61 @@ def _quoted_once(books: pl.DataFrame) -> pl.DataFrame:
     running sums in capture order give all snapshots in one pass (the common case, and the fast one)."""
     columns = ("p_home", "p_draw", "p_away", "overround")
     order = _capture_order(books)
-    if order is None:
-        ordered = books.sort("event_id", "captured_at", "bookmaker")
-        ids, instants = ordered["event_id"].to_numpy(), ordered["captured_at"].to_numpy()
-        values = ordered.select(columns).to_numpy().astype(np.float64)
-        captured = ordered["captured_at"]
-    else:
-        ids, instants = np.take(books["event_id"].to_numpy(), order), np.take(books["captured_at"].to_numpy(), order)
-        values = np.empty((order.size, len(columns)))
-        for j, name in enumerate(columns):  # column by column: a row gather of the whole matrix strides badly
-            values[:, j] = np.take(books[name].to_numpy(), order)
-        captured = books["captured_at"].gather(order)
-    out = _running(ids.astype(np.int64), values) if ids.size else np.empty((len(columns) + 3, 0))
-    last = np.append((ids[1:] != ids[:-1]) | (instants[1:] != instants[:-1]), True) if ids.size else np.empty(0, bool)
-    rows = np.flatnonzero(last)
-    n = out[len(columns) + 2, rows]
+    if order is None:  # the frame sort, then the rows as it leaves them
+        books = books.sort("event_id", "captured_at", "bookmaker")
+        order = np.arange(books.height, dtype=np.int64)
+    ids, instants = (
+        books[c].to_physical().to_numpy().astype(np.int64, copy=False) for c in ("event_id", "captured_at")
+    )
+    values = np.column_stack([books[c].to_numpy().astype(np.float64, copy=False) for c in columns])
+    at, snapshot = _snapshot_rows(order, ids, instants, values)
+    return _snapshot_frame(ids[at], books["captured_at"].gather(at), snapshot)
+
+
+def _snapshot_frame(ids: NDArray[Any], known: pl.Series, snapshot: NDArray[np.float64]) -> pl.DataFrame:
+    """The snapshot rows: (p_home, p_draw, p_away, overround, book spread, n books) as ``snapshot``'s rows."""
+    names = ("f_market_p_home", "f_market_p_draw", "f_market_p_away", "f_market_overround", "f_market_book_spread")
     return pl.DataFrame(
         {
-            "event_id": ids[rows],
-            "known_at": captured.gather(rows),
-            "f_market_p_home": out[0, rows] / n,
-            "f_market_p_draw": out[1, rows] / n,
-            "f_market_p_away": out[2, rows] / n,
-            "f_market_overround": out[3, rows] / n,
-            "f_market_book_spread": out[4, rows] - out[5, rows],
-            "f_market_n_books": n,
+            "event_id": ids,
+            "known_at": known,
+            **dict(zip(names, snapshot, strict=False)),
+            "f_market_n_books": snapshot[5],
         }
     ).with_columns(pl.col("event_id").cast(pl.Int64), pl.col("f_market_p_draw").fill_nan(None))
+
+
+@njit(cache=True, nogil=True)
+def _snapshot_rows(
+    order: NDArray[np.int64], event: NDArray[np.int64], instant: NDArray[np.int64], values: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:  # pragma: no cover - compiled
+    """Per event (rows taken in ``order``: by event, then capture), running sums of the value columns, and at the
+    last row of each (event, instant) the snapshot: the sums' means, the first column's spread and the count, with
+    that row's index. Sums restart per event: exact, unlike a global cumulative sum minus an offset."""
+    n, k = order.shape[0], values.shape[1]
+    at = np.empty(n, dtype=np.int64)
+    out = np.empty((6, n))
+    sums = np.zeros(k)
+    high, low, count = -np.inf, np.inf, 0.0
+    m = 0
+    for i in range(n):
+        row = order[i]
+        if i == 0 or event[row] != event[order[i - 1]]:
+            sums[:] = 0.0
+            high, low, count = -np.inf, np.inf, 0.0
+        for j in range(k):
+            sums[j] += values[row, j]
+        high = max(high, values[row, 0])
+        low = min(low, values[row, 0])
+        count += 1.0
+        if i == n - 1 or event[order[i + 1]] != event[row] or instant[order[i + 1]] != instant[row]:
+            at[m] = row
+            for j in range(4):
+                out[j, m] = sums[j] / count
+            out[4, m] = high - low
+            out[5, m] = count
+            m += 1
+    return at[:m], out[:, :m]
 
 
 def _capture_order(books: pl.DataFrame) -> NDArray[np.int64] | None:
