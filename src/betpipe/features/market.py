@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from betpipe.features.definitions import Market
 from betpipe.features.demargin import fair_probabilities, shin_warm_up
 from betpipe.features.prematch import complete_prices, lexical_code, prematch_known, with_kickoffs
-from betpipe.features.timeline import left_join_on_event, rows_increasing
+from betpipe.features.timeline import left_join_on_event, rows_increasing, run_order
 
 SNAPSHOT_COLUMNS = (
     "f_market_p_home",
@@ -121,8 +121,10 @@ def _event_snapshots(
 def warm_up() -> None:
     column = np.zeros(1, dtype=np.int64)
     column.flags.writeable = False  # ids and instants as polars hands them over without a copy
-    _run_order(column, column, np.zeros(1, dtype=np.int64))
-    _snapshot_rows(np.zeros(1, dtype=np.int64), column, column, np.ones((1, 4)))
+    run_order(column, column, np.zeros(1, dtype=np.int64))
+    price = np.ones(1)
+    price.flags.writeable = False
+    _snapshot_rows(np.zeros(1, dtype=np.int64), column, column, price, price, price, price)
     shin_warm_up()
 
 
@@ -137,8 +139,8 @@ def _quoted_once(books: pl.DataFrame) -> pl.DataFrame:
     ids, instants = (
         books[c].to_physical().to_numpy().astype(np.int64, copy=False) for c in ("event_id", "captured_at")
     )
-    values = np.column_stack([books[c].to_numpy().astype(np.float64, copy=False) for c in columns])
-    at, snapshot = _snapshot_rows(order, ids, instants, values)
+    home, draw, away, overround = (books[c].to_numpy().astype(np.float64, copy=False) for c in columns)
+    at, snapshot = _snapshot_rows(order, ids, instants, home, draw, away, overround)
     return _snapshot_frame(ids[at], books["captured_at"].gather(at), snapshot)
 
 
@@ -157,15 +159,21 @@ def _snapshot_frame(ids: NDArray[Any], known: pl.Series, snapshot: NDArray[np.fl
 
 @njit(cache=True, nogil=True)
 def _snapshot_rows(
-    order: NDArray[np.int64], event: NDArray[np.int64], instant: NDArray[np.int64], values: NDArray[np.float64]
+    order: NDArray[np.int64],
+    event: NDArray[np.int64],
+    instant: NDArray[np.int64],
+    home: NDArray[np.float64],
+    draw: NDArray[np.float64],
+    away: NDArray[np.float64],
+    overround: NDArray[np.float64],
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:  # pragma: no cover - compiled
-    """Per event (rows taken in ``order``: by event, then capture), running sums of the value columns, and at the
-    last row of each (event, instant) the snapshot: the sums' means, the first column's spread and the count, with
+    """Per event (rows taken in ``order``: by event, then capture), running sums of the four columns, and at the
+    last row of each (event, instant) the snapshot: the sums' means, the home column's spread and the count, with
     that row's index. Sums restart per event: exact, unlike a global cumulative sum minus an offset."""
-    n, k = order.shape[0], values.shape[1]
+    n = order.shape[0]
     at = np.empty(n, dtype=np.int64)
     out = np.empty((6, n))
-    sums = np.zeros(k)
+    sums = np.zeros(4)
     high, low, count = -np.inf, np.inf, 0.0
     m = 0
     for i in range(n):
@@ -173,10 +181,12 @@ def _snapshot_rows(
         if i == 0 or event[row] != event[order[i - 1]]:
             sums[:] = 0.0
             high, low, count = -np.inf, np.inf, 0.0
-        for j in range(k):
-            sums[j] += values[row, j]
-        high = max(high, values[row, 0])
-        low = min(low, values[row, 0])
+        sums[0] += home[row]
+        sums[1] += draw[row]
+        sums[2] += away[row]
+        sums[3] += overround[row]
+        high = max(high, home[row])
+        low = min(low, home[row])
         count += 1.0
         if i == n - 1 or event[order[i + 1]] != event[row] or instant[order[i + 1]] != instant[row]:
             at[m] = row
@@ -203,38 +213,8 @@ def _capture_order(books: pl.DataFrame) -> NDArray[np.int64] | None:
     keys = [
         s.to_physical().to_numpy().astype(np.int64, copy=False) for s in (books["event_id"], books["captured_at"], book)
     ]
-    order, strict = _run_order(*keys)
+    order, strict = run_order(*keys)
     return order if strict else None
-
-
-@njit(cache=True, nogil=True)
-def _run_order(
-    event: NDArray[np.int64], instant: NDArray[np.int64], book: NDArray[np.int64]
-) -> tuple[NDArray[np.int64], bool]:  # pragma: no cover - compiled
-    n = event.shape[0]
-    order = np.arange(n)
-    start = 0
-    for i in range(1, n + 1):
-        if i < n and event[i] == event[start]:
-            continue
-        for j in range(start + 1, i):  # insertion sort of the run by (instant, book)
-            row = order[j]
-            k = j - 1
-            while k >= start and (
-                instant[order[k]] > instant[row] or (instant[order[k]] == instant[row] and book[order[k]] > book[row])
-            ):
-                order[k + 1] = order[k]
-                k -= 1
-            order[k + 1] = row
-        start = i
-    for j in range(1, n):
-        a, b = order[j - 1], order[j]
-        if not (
-            event[a] < event[b]
-            or (event[a] == event[b] and (instant[a] < instant[b] or (instant[a] == instant[b] and book[a] < book[b])))
-        ):
-            return order, False
-    return order, True
 
 
 def _requoted(books: pl.DataFrame) -> pl.DataFrame:
