@@ -119,7 +119,9 @@ def test_counting_sort_is_the_stable_argsort() -> None:
     rng = np.random.default_rng(1)
     group = rng.integers(0, 300, 10_000)
     sequence = rng.permutation(10_000)
-    assert np.array_equal(counting_sort(sequence, group), sequence[np.argsort(group[sequence], kind="stable")])
+    counted = counting_sort(sequence, group)
+    assert counted is not None
+    assert np.array_equal(counted, sequence[np.argsort(group[sequence], kind="stable")])
     assert counting_sort(sequence, group - 1) is None  # a negative group is not counted
 
 
