@@ -239,7 +239,7 @@ def _write_arrow(frame: pl.DataFrame, path: Path) -> None:
     cache, with no decoding and no copy (reading the 1M build's LZ4 Parquet was most of the training matrix's
     time). A column without any value (a stat the source never has) is stored as an Arrow null column, which has
     no buffers, and its type goes into the schema's metadata: those were half of the 1M build's bytes."""
-    table = frame.rechunk().to_arrow()
+    table = frame.rechunk().to_arrow(compat_level=pl.CompatLevel.newest())  # polars' own string views: no copy
     types = table.schema
     for i, column in enumerate(table.columns):
         if frame.height and column.null_count == frame.height:
