@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine, select
 
+from betpipe.clock import SYSTEM_CLOCK
 from betpipe.config import Settings
 from betpipe.db.schema_features import feature_builds
 from betpipe.features import build_features, elo_sanity_check, event_features, training_matrix
@@ -343,9 +344,34 @@ def test_processes_that_find_a_store_stale_together_build_it_once(sqlite_engine:
             assert waiter.poll() is None, waiter.communicate()
             assert _time.monotonic() < deadline, "the second process never waited for the build lock"
             _time.sleep(0.05)
-        built = store._build_sport(sqlite_engine, "soccer", settings, None, store.SYSTEM_CLOCK)
+        built = store._build_sport(sqlite_engine, "soccer", settings, None, SYSTEM_CLOCK)
     out, err = waiter.communicate(timeout=300)
     assert waiter.returncode == 0, err
     assert int(out.strip()) == built.build_id
     with sqlite_engine.connect() as conn:
         assert conn.execute(select(feature_builds.c.id)).scalars().all() == [built.build_id]
+
+
+def test_a_store_with_two_sports_keeps_both_indexes_loaded(sqlite_engine: Engine, tmp_path: Path) -> None:
+    """Lookups alternating between sports (a service over soccer and the NFL) must not reload an index each time:
+    one index per sport and store stays loaded, and only a newer build of the same sport replaces it."""
+    from betpipe.features import store
+    from betpipe.ingest.nflverse import ingest_nflverse
+    from test_nflverse import csv_bytes
+
+    load_league(sqlite_engine)
+    games = tmp_path / "games.csv"
+    games.write_bytes(csv_bytes({}, {"game_id": "2020_02_NE_OAK", "home_team": "OAK", "away_team": "NE"}))
+    ingest_nflverse(sqlite_engine, games)
+    settings = Settings(data_dir=tmp_path / "data")
+    build_features(sqlite_engine, settings=settings)
+    store._INDEXES.clear()
+    soccer, _ = store.current_index(sqlite_engine, "soccer", settings, check_source=False)
+    nfl, _ = store.current_index(sqlite_engine, "american_football", settings, check_source=False)
+    assert store.current_index(sqlite_engine, "soccer", settings, check_source=False)[0] is soccer
+    assert store.current_index(sqlite_engine, "american_football", settings, check_source=False)[0] is nfl
+    rebuilt = build_features(sqlite_engine, sport="soccer", settings=settings).builds[0]
+    newer, entry = store.current_index(sqlite_engine, "soccer", settings, check_source=False)
+    assert entry.build_id == rebuilt.build_id
+    assert newer is not soccer
+    assert len(store._INDEXES) == 2  # the soccer index was replaced, the NFL one kept
