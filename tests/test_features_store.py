@@ -293,7 +293,7 @@ def test_a_reader_whose_build_is_pruned_between_lookup_and_read_reads_the_newer_
         calls.append(kwargs.get("build_id"))  # type: ignore[arg-type]
         if len(calls) == 1:
             build_features(sqlite_engine, settings=settings)  # prunes build 1 under our feet
-        return real_read(directory, *args, **kwargs)  # type: ignore[arg-type]
+        return real_read(directory, *args, **kwargs)
 
     monkeypatch.setattr(store, "read_tables", read_while_another_process_rebuilds)
     store._INDEXES.clear()
