@@ -29,7 +29,6 @@ from betpipe.features.market import (
     market_snapshots,
 )
 from betpipe.features.schedule import NOT_HELD, fixture_timeline, schedule_values
-from betpipe.features.source import EVENT_COLUMNS, QUOTE_SCHEMA
 from betpipe.features.timeline import (
     Timeline,
     counting_sort,
@@ -42,6 +41,7 @@ from betpipe.features.timeline import (
 )
 from betpipe.ingest.sample_league import generate_fixtures_frame
 from betpipe.odds import remove_margin
+from fakes.feature_source import as_loaded, source_events, source_quotes
 
 DEFINITIONS = default_feature_set("soccer")
 ELO = next(d for d in DEFINITIONS if isinstance(d, Elo))
@@ -56,33 +56,15 @@ def source() -> tuple[pl.DataFrame, pl.DataFrame]:
     of the day, so a team's rating stamps tie across games), a re-quoting book and an opening and a live quote at
     one instant."""
     frames = generate_fixtures_frame(4_000, seed=5)
-    events = frames.events.join(
-        frames.results.select("event_id", "home_score", "away_score"), on="event_id", how="left"
-    )
-    events = events.with_columns(
-        pl.lit("soccer").alias("sport"),
-        pl.col("competition_code").alias("competition"),
-        pl.col("home_idx").cast(pl.Int64).alias("home_team_id"),
-        pl.col("away_idx").cast(pl.Int64).alias("away_team_id"),
-        pl.lit(False).alias("neutral_site"),
-        (pl.col("event_id") % 4 != 0).alias("kickoff_time_known"),
-    )
-    missing = [pl.lit(None, dtype=t).alias(c) for c, t in EVENT_COLUMNS.items() if c not in events.columns]
-    events = events.with_columns(missing).select([pl.col(c).cast(t) for c, t in EVENT_COLUMNS.items()])
-    odds = frames.odds.filter(pl.col("market") == "1x2").with_columns(
-        pl.col("bookmaker").cast(pl.Utf8), pl.col("kind").cast(pl.Utf8), pl.col("selection").cast(pl.Utf8)
-    )
-    quotes = odds.pivot(on="selection", index=["event_id", "bookmaker", "kind", "captured_at"], values="price")
-    quotes = quotes.with_columns(
-        pl.lit(False).alias("is_aggregate"), pl.lit("1x2").alias("market"), pl.lit(0.0).alias("line")
-    )
+    events = source_events(frames, (pl.col("event_id") % 4 != 0).alias("kickoff_time_known"))
+    quotes = source_quotes(frames)
     opening = quotes.filter(pl.col("kind") == "opening")
     requoted = opening.filter(pl.col("event_id") % 5 == 0).with_columns(
         pl.col("captured_at") + timedelta(hours=2), pl.col("home") + 0.05
     )
     live = opening.filter(pl.col("event_id") % 7 == 0).with_columns(pl.lit("live").alias("kind"), pl.col("draw") + 0.1)
     quotes = pl.concat([quotes, requoted, live]).sort("event_id", "bookmaker", "captured_at", "kind")
-    return events.sort("event_id"), quotes.select([pl.col(c).cast(t) for c, t in QUOTE_SCHEMA.items()])
+    return events.sort("event_id"), as_loaded(quotes)
 
 
 def _played(events: pl.DataFrame) -> pl.DataFrame:

@@ -19,8 +19,8 @@ from betpipe.features.compute import compute_tables, prepare_events
 from betpipe.features.definitions import Market, default_feature_set, result_timing
 from betpipe.features.market import market_snapshots
 from betpipe.features.prematch import complete_prices, prematch_known, prematch_prices
-from betpipe.features.source import EVENT_COLUMNS, QUOTE_SCHEMA
 from betpipe.ingest.sample_league import generate_fixtures_frame
+from fakes.feature_source import as_loaded, source_events, source_quotes
 
 DEFINITIONS = default_feature_set("soccer")
 
@@ -30,32 +30,14 @@ def source() -> tuple[pl.DataFrame, pl.DataFrame]:
     """(events, quotes) as ``betpipe.features.source`` loads them: a generated league, every third kickoff timed,
     some flags missing, plus an aggregate book's quotes that market features must never read."""
     frames = generate_fixtures_frame(6_000, seed=3)
-    events = frames.events.join(
-        frames.results.select("event_id", "home_score", "away_score"), on="event_id", how="left"
-    )
     known = pl.when(pl.col("event_id") % 7 == 0).then(None).otherwise(pl.col("event_id") % 3 == 0)
-    events = events.with_columns(
-        pl.lit("soccer").alias("sport"),
-        pl.col("competition_code").alias("competition"),
-        pl.col("home_idx").cast(pl.Int64).alias("home_team_id"),
-        pl.col("away_idx").cast(pl.Int64).alias("away_team_id"),
-        pl.lit(False).alias("neutral_site"),
-        known.alias("kickoff_time_known"),
-    )
-    missing = [pl.lit(None, dtype=t).alias(c) for c, t in EVENT_COLUMNS.items() if c not in events.columns]
-    events = events.with_columns(missing).select([pl.col(c).cast(t) for c, t in EVENT_COLUMNS.items()])
-    odds = frames.odds.filter(pl.col("market") == "1x2").with_columns(
-        pl.col("bookmaker").cast(pl.Utf8), pl.col("kind").cast(pl.Utf8), pl.col("selection").cast(pl.Utf8)
-    )
-    quotes = odds.pivot(on="selection", index=["event_id", "bookmaker", "kind", "captured_at"], values="price")
-    quotes = quotes.with_columns(
-        pl.lit(False).alias("is_aggregate"), pl.lit("1x2").alias("market"), pl.lit(0.0).alias("line")
-    )
+    events = source_events(frames, known.alias("kickoff_time_known"))
+    quotes = source_quotes(frames)
     aggregate = quotes.filter(pl.col("bookmaker") == "sample_soft").with_columns(
         pl.lit("max").alias("bookmaker"), pl.lit(True).alias("is_aggregate"), pl.col("home") + 0.5
     )
     quotes = pl.concat([quotes, aggregate.select(quotes.columns)])
-    return events, quotes.select([pl.col(c).cast(t) for c, t in QUOTE_SCHEMA.items()])
+    return events, as_loaded(quotes)
 
 
 def test_known_at_computed_once_per_kickoff_equals_the_rule_applied_to_every_row(

@@ -28,10 +28,10 @@ from betpipe.features.asof import (
 )
 from betpipe.features.compute import FeatureTables, compute_tables
 from betpipe.features.definitions import Elo, Form, Market, default_feature_set
-from betpipe.features.source import EVENT_COLUMNS, QUOTE_SCHEMA
 from betpipe.features.store import MissingBuildError, read_tables, write_tables
 from betpipe.features.timeline import keys
 from betpipe.ingest.sample_league import generate_fixtures_frame
+from fakes.feature_source import as_loaded, source_events, source_quotes
 
 DEFINITIONS = default_feature_set("soccer")
 FRAMES = ("events", "elo", "form_team", "form_venue", "market")
@@ -42,25 +42,7 @@ def tables() -> FeatureTables:
     """A generated league's tables, large enough (6,000 events) for the compiled paths, without shots or corners
     (all-null columns in every table, as in the 1M bench)."""
     frames = generate_fixtures_frame(6_000, seed=5)
-    events = frames.events.join(
-        frames.results.select("event_id", "home_score", "away_score"), on="event_id", how="left"
-    ).with_columns(
-        pl.lit("soccer").alias("sport"),
-        pl.col("competition_code").alias("competition"),
-        pl.col("home_idx").cast(pl.Int64).alias("home_team_id"),
-        pl.col("away_idx").cast(pl.Int64).alias("away_team_id"),
-        pl.lit(False).alias("neutral_site"),
-    )
-    missing = [pl.lit(None, dtype=t).alias(c) for c, t in EVENT_COLUMNS.items() if c not in events.columns]
-    events = events.with_columns(missing).select([pl.col(c).cast(t) for c, t in EVENT_COLUMNS.items()])
-    odds = frames.odds.filter(pl.col("market") == "1x2").with_columns(
-        pl.col("bookmaker").cast(pl.Utf8), pl.col("kind").cast(pl.Utf8), pl.col("selection").cast(pl.Utf8)
-    )
-    quotes = odds.pivot(on="selection", index=["event_id", "bookmaker", "kind", "captured_at"], values="price")
-    quotes = quotes.with_columns(
-        pl.lit(False).alias("is_aggregate"), pl.lit("1x2").alias("market"), pl.lit(0.0).alias("line")
-    ).select([pl.col(c).cast(t) for c, t in QUOTE_SCHEMA.items()])
-    return compute_tables(events, quotes, "soccer", DEFINITIONS)
+    return compute_tables(source_events(frames), as_loaded(source_quotes(frames)), "soccer", DEFINITIONS)
 
 
 def _assert_same_tables(read: FeatureTables, written: FeatureTables) -> None:

@@ -24,10 +24,10 @@ from betpipe.features.form import _columns, _form_loop, _known_after_earlier, fo
 from betpipe.features.market import _event_snapshots, bench_columns, market_snapshots
 from betpipe.features.prematch import prematch_known, prematch_prices, with_kickoffs
 from betpipe.features.schedule import NOT_HELD
-from betpipe.features.source import EVENT_COLUMNS, QUOTE_SCHEMA
 from betpipe.features.timeline import search_sorted
 from betpipe.ingest.sample_league import generate_fixtures_frame
 from betpipe.odds import remove_margin
+from fakes.feature_source import as_loaded, source_events, source_quotes
 
 DEFINITIONS = default_feature_set("soccer")
 FORM = next(d for d in DEFINITIONS if isinstance(d, Form))
@@ -38,30 +38,12 @@ MARKET = next(d for d in DEFINITIONS if isinstance(d, Market))
 def source() -> tuple[pl.DataFrame, pl.DataFrame]:
     """(events, quotes) as ``betpipe.features.source`` loads them, with the cases the fast paths must keep."""
     frames = generate_fixtures_frame(5_000, seed=11)
-    events = frames.events.join(
-        frames.results.select("event_id", "home_score", "away_score"), on="event_id", how="left"
-    )
     rng = np.random.default_rng(11)
-    shots = pl.Series(rng.integers(2, 25, events.height)).set(pl.Series(rng.random(events.height) < 0.4), None)
-    events = events.with_columns(
-        pl.lit("soccer").alias("sport"),
-        pl.col("competition_code").alias("competition"),
-        pl.col("home_idx").cast(pl.Int64).alias("home_team_id"),
-        pl.col("away_idx").cast(pl.Int64).alias("away_team_id"),
-        pl.lit(False).alias("neutral_site"),
-        (pl.col("event_id") % 3 == 0).alias("kickoff_time_known"),
-        shots.alias("home_shots"),
-        (shots // 2).alias("away_shots"),
-    )
-    missing = [pl.lit(None, dtype=t).alias(c) for c, t in EVENT_COLUMNS.items() if c not in events.columns]
-    events = events.with_columns(missing).select([pl.col(c).cast(t) for c, t in EVENT_COLUMNS.items()])
-    odds = frames.odds.filter(pl.col("market") == "1x2").with_columns(
-        pl.col("bookmaker").cast(pl.Utf8), pl.col("kind").cast(pl.Utf8), pl.col("selection").cast(pl.Utf8)
-    )
-    quotes = odds.pivot(on="selection", index=["event_id", "bookmaker", "kind", "captured_at"], values="price")
-    quotes = quotes.with_columns(
-        pl.lit(False).alias("is_aggregate"), pl.lit("1x2").alias("market"), pl.lit(0.0).alias("line")
-    )
+    n = frames.events.height
+    shots = pl.Series(rng.integers(2, 25, n)).set(pl.Series(rng.random(n) < 0.4), None)
+    known = (pl.col("event_id") % 3 == 0).alias("kickoff_time_known")
+    events = source_events(frames, known, pl.lit(shots).alias("home_shots"), pl.lit(shots // 2).alias("away_shots"))
+    quotes = source_quotes(frames)
     opening = quotes.filter(pl.col("kind") == "opening")
     requoted = opening.filter(pl.col("event_id") % 5 == 0).with_columns(
         pl.col("captured_at") + timedelta(hours=2), pl.col("home") + 0.05
@@ -72,7 +54,7 @@ def source() -> tuple[pl.DataFrame, pl.DataFrame]:
     aggregate = opening.with_columns(pl.lit("max").alias("bookmaker"), pl.lit(True).alias("is_aggregate"))
     orphan = opening.head(3).with_columns(pl.col("event_id") + 10_000_000)
     quotes = pl.concat([quotes, requoted, same_instant, aggregate, orphan])
-    return events, quotes.select([pl.col(c).cast(t) for c, t in QUOTE_SCHEMA.items()])
+    return events, as_loaded(quotes)
 
 
 def _form_states_before(games: pl.DataFrame, definition: Form) -> tuple[pl.DataFrame, pl.DataFrame]:
