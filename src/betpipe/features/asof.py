@@ -355,6 +355,12 @@ def _take_valid(
     return nulls
 
 
+def _event_ids(frame: pl.DataFrame) -> IntArray:
+    """The frame's event ids as int64, -1 for a fixture not in the store (a null id; database ids start at 1): a
+    null read through ``to_numpy`` became NaN, and NaN cast to int64 warned on every served fixture batch."""
+    return np.asarray(frame["event_id"].fill_null(-1).cast(pl.Int64).to_numpy(), dtype=np.int64)
+
+
 def _sorted_positions(ids: IntArray, right_ids: IntArray) -> IntArray:
     """The position of each of ``ids`` in the unique ascending ``right_ids``, -1 where absent. Database ids are
     dense, so a large batch looks them up in a table indexed by id (one read each, in any order: kickoff order is
@@ -375,7 +381,7 @@ def _sorted_positions(ids: IntArray, right_ids: IntArray) -> IntArray:
 def _left_join_sorted(left: pl.DataFrame, right: pl.DataFrame, right_ids: IntArray) -> pl.DataFrame:
     """``left.join(right, on="event_id", how="left", maintain_order="left")`` for a ``right`` whose event ids
     (``right_ids``) are unique and ascending: a binary search and one gather instead of a hash join."""
-    index = pl.Series("row", _sorted_positions(left["event_id"].to_numpy(), right_ids), dtype=pl.Int64)
+    index = pl.Series("row", _sorted_positions(_event_ids(left), right_ids), dtype=pl.Int64)
     index = pl.select(pl.when(index >= 0).then(index)).to_series()
     taken = right.select(pl.all().exclude("event_id").gather(index))
     return pl.concat([left, taken], how="horizontal")
@@ -394,7 +400,7 @@ def _market_columns(tables: FeatureTables, events: pl.DataFrame) -> list[pl.Seri
         market = market.sort("event_id", "known_at")
         ids = market["event_id"].to_numpy()
     last = np.flatnonzero(np.append(ids[1:] != ids[:-1], True)) if ids.size else np.empty(0, dtype=np.int64)
-    found = _sorted_positions(events["event_id"].to_numpy(), ids[last])
+    found = _sorted_positions(_event_ids(events), ids[last])
     row = found if last.size == ids.size else np.where(found >= 0, last[np.maximum(found, 0)], -1)
     names = [c for c in SNAPSHOT_COLUMNS if has_draws(tables.sport) or c != "f_market_p_draw"]
     floats = [n for n in names if events.height > LARGE and market.height and market.schema[n] == pl.Float64]
