@@ -14,11 +14,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from betpipe.features.asof import AsOfIndex, _gather, _left_join_sorted, training_frame
+from betpipe.features.asof import AsOfIndex, _gather, training_frame
 from betpipe.features.compute import compute_tables, prepare_events
 from betpipe.features.definitions import Market, default_feature_set, result_timing
 from betpipe.features.market import market_snapshots
 from betpipe.features.prematch import complete_prices, prematch_known, prematch_prices
+from betpipe.features.timeline import left_join_on_event
 from betpipe.ingest.sample_league import generate_fixtures_frame
 from fakes.feature_source import as_loaded, source_events, source_quotes
 
@@ -103,14 +104,14 @@ def test_prematch_prices_filtering_before_the_join_keeps_every_row(
         prematch_prices(quotes)
 
 
-def test_market_columns_by_binary_search_equal_the_hash_join() -> None:
+def test_the_binary_search_left_join_equals_the_hash_join() -> None:
     left = pl.DataFrame({"event_id": [5, 1, 9, 3, 3, 12], "kickoff_utc": list(range(6))})
     right = pl.DataFrame({"event_id": [1, 3, 9, 10], "value": [0.1, None, 0.9, 1.0], "n": [1, 2, 3, 4]})
     expected = left.join(right, on="event_id", how="left", maintain_order="left")
-    assert _left_join_sorted(left, right, right["event_id"].to_numpy()).equals(expected)
+    assert left_join_on_event(left, right).equals(expected)
     empty = right.clear()
     expected_empty = left.join(empty, on="event_id", how="left", maintain_order="left")
-    assert _left_join_sorted(left, empty, empty["event_id"].to_numpy()).equals(expected_empty)
+    assert left_join_on_event(left, empty).equals(expected_empty)
 
 
 def test_form_gather_in_query_order_equals_the_sorted_gather() -> None:

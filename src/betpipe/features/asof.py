@@ -378,15 +378,6 @@ def _sorted_positions(ids: IntArray, right_ids: IntArray) -> IntArray:
     return np.where(right_ids[safe] == ids, safe, -1)
 
 
-def _left_join_sorted(left: pl.DataFrame, right: pl.DataFrame, right_ids: IntArray) -> pl.DataFrame:
-    """``left.join(right, on="event_id", how="left", maintain_order="left")`` for a ``right`` whose event ids
-    (``right_ids``) are unique and ascending: a binary search and one gather instead of a hash join."""
-    index = pl.Series("row", _sorted_positions(_event_ids(left), right_ids), dtype=pl.Int64)
-    index = pl.select(pl.when(index >= 0).then(index)).to_series()
-    taken = right.select(pl.all().exclude("event_id").gather(index))
-    return pl.concat([left, taken], how="horizontal")
-
-
 def schedule_columns(events: pl.DataFrame) -> list[str]:
     return [c for c in events.columns if c.startswith(SCHEDULE_PREFIXES) or c == "f_rest_diff"]
 
